@@ -1,0 +1,39 @@
+# Two commands set up a fresh machine: `make demo` (the main job) and `make test`.
+# Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo test test-slow bench bench-quick lint clean
+
+$(BIN)/aekit-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $@
+
+# The main job: train a VAE on the embedded 8x8 digits and write a run folder.
+demo: $(BIN)/aekit-installed
+	$(BIN)/aekit train --out runs/demo
+	@echo "Run folder: runs/demo (model/, metrics.json, *.png)"
+
+test: $(BIN)/aekit-installed
+	$(BIN)/python -m pytest
+
+test-slow: $(BIN)/aekit-installed
+	$(BIN)/python -m pytest -m slow
+
+$(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	touch $@
+
+bench: $(BIN)/aekit-bench-installed
+	$(BIN)/python benchmarks/speed.py
+
+bench-quick: $(BIN)/aekit-bench-installed
+	$(BIN)/python benchmarks/speed.py --quick
+
+lint: $(BIN)/aekit-installed
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) runs build src/*.egg-info

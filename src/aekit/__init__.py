@@ -1,0 +1,21 @@
+"""aekit: autoencoders made practical.
+
+Every model is a composition of five choices (corruption, networks, bottleneck, likelihood,
+objective weights); the presets below fix some of them and follow scikit-learn's contract.
+"""
+
+from .errors import (
+                     AekitError,
+                     InvalidInputError,
+                     ModelFileError,
+                     TrainingDivergedError,
+                     UnsupportedOperationError,
+)
+from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
+from .persistence import load
+
+__version__ = "0.1.0"
+
+__all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "load",
+           "AekitError", "InvalidInputError", "ModelFileError", "TrainingDivergedError",
+           "UnsupportedOperationError", "__version__"]

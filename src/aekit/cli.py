@@ -1,0 +1,89 @@
+"""The ``aekit`` command: argument parsing only; each verb calls the Python API.
+
+Bad input prints one line, ``aekit: error: ...``, and exits with status 2 (1 for a diverged
+run); outputs are written atomically, ``metrics.json`` last, so a run folder with
+``metrics.json`` is complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import AekitError, TrainingDivergedError
+
+MODELS = {"ae": "AutoEncoder", "dae": "DenoisingAutoEncoder", "vae": "VAE", "cvae": "ConditionalVAE"}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aekit", description="Autoencoders made practical.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    t = verbs.add_parser("train", help="train a model and write a run folder",
+                         description="Train a model; write the model, metrics.json and figures to --out.")
+    t.add_argument("--data", default="digits",
+                   help="a built-in name (digits) or a .npy/.npz/IDX file (default: digits)")
+    t.add_argument("--model", choices=MODELS, default="vae", help="preset (default: vae)")
+    t.add_argument("--latent-dim", type=_positive_int, default=8, help="code size (default: 8)")
+    t.add_argument("--epochs", type=_positive_int, default=100, help="maximum epochs (default: 100)")
+    t.add_argument("--batch-size", type=_positive_int, default=64, help="(default: 64)")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    t.add_argument("--network", choices=["auto", "mlp", "conv"], default="auto")
+    t.add_argument("--likelihood", choices=["auto", "bernoulli", "gaussian", "gaussian_learned"],
+                   default="auto")
+    t.add_argument("--beta", type=float, default=1.0, help="KL weight (vae, cvae)")
+    t.add_argument("--corruption", choices=["gaussian", "salt_pepper", "mask", "greyscale"],
+                   default="gaussian", help="what the denoising model sees (dae)")
+    t.add_argument("--corruption-level", type=float, default=0.3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the run folder's checkpoint after an interruption")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(run=_train)
+    return parser
+
+
+def _train(args) -> None:
+    from .runs import train_run
+
+    params = {"latent_dim": args.latent_dim, "epochs": args.epochs, "batch_size": args.batch_size,
+              "learning_rate": args.lr, "network": args.network, "likelihood": args.likelihood,
+              "random_state": args.seed, "verbose": 0 if args.quiet else 1}
+    if args.model in ("vae", "cvae"):
+        params["beta"] = args.beta
+    if args.model == "dae":
+        params.update(corruption=args.corruption, corruption_level=args.corruption_level)
+    train_run(args.data, MODELS[args.model], params, args.out, resume=args.resume)
+
+
+def _error(exc: BaseException) -> None:
+    """One line on stderr, whatever the message's own line breaks."""
+    print("aekit: error: " + " ".join(str(exc).split()), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except TrainingDivergedError as exc:
+        _error(exc)
+        return 1
+    except (AekitError, ValueError, OSError) as exc:
+        _error(exc)
+        return 2
+    except KeyboardInterrupt:
+        print("aekit: interrupted; a run with a checkpoint continues with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

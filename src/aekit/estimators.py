@@ -1,0 +1,562 @@
+"""scikit-learn-style presets of the five-choice composition.
+
+:class:`AutoEncoder`, :class:`DenoisingAutoEncoder`, :class:`VAE` and :class:`ConditionalVAE`
+differ only in which choices they fix and which parameters they expose; every behaviour lives
+in :class:`BaseAutoEncoder`. Hyper-parameters are set in ``__init__`` only, learned state ends
+in ``_``, ``fit`` returns ``self``: they work in ``Pipeline`` and ``GridSearchCV``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from . import train
+from .errors import InvalidInputError, UnsupportedOperationError
+from .model import Autoencoder, ModelConfig, ObjectiveConfig
+from .nn.corruption import CorruptionConfig
+from .preprocessing import Scaler
+
+REGISTRY: dict[str, type] = {}  # class name -> preset, for loading saved models by name
+
+
+def register(cls):
+    REGISTRY[cls.__name__] = cls
+    return cls
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Run a block on torch's global RNG seeded with ``seed``, leaving the caller's RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _is_binary(X: np.ndarray) -> bool:
+    """True when the data take at most two values (e.g. binarised images): Bernoulli data."""
+    lo, hi = X.min(), X.max()
+    return bool(((X == lo) | (X == hi)).all())
+
+
+def _check_finite(X: np.ndarray) -> None:
+    if X.dtype == np.uint8 or np.isfinite(X).all():
+        return
+    bad = ~np.isfinite(X)
+    where = np.argwhere(bad)[0]
+    what = "NaN" if np.isnan(X[tuple(where)]) else "infinity"
+    detail = f"feature {where[1]}" if X.ndim == 2 else f"index {tuple(int(i) for i in where[1:])}"
+    position = f"sample {where[0]}, {detail}"
+    raise InvalidInputError(f"X contains {what} ({bad.sum()} non-finite values; the first at {position}): "
+                            "remove or impute missing values first")
+
+
+def _as_numpy(X):
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    return X
+
+
+class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Behaviour shared by every preset; use a preset, not this class."""
+
+    _bottleneck = "deterministic"
+    _conditional = False
+    # The importance samples behind score_samples for stochastic models: enough to tighten
+    # the bound well beyond one-sample ELBO noise, few enough to score large sets quickly.
+    _score_k = 16
+
+    # ------------------------------------------------------------------ validation
+    def _validate_X(self, X, reset: bool) -> np.ndarray:
+        """Check X once at the boundary; return it as (n, *sample_shape), uint8 or float32."""
+        X = _as_numpy(X)
+        if sp.issparse(X):
+            raise InvalidInputError("sparse X is not supported: pass X.toarray()")
+        if not hasattr(X, "columns"):  # DataFrames keep their column names for validate_data
+            try:
+                X = np.asarray(X)
+            except (ValueError, TypeError) as exc:
+                raise InvalidInputError(f"X cannot be read as an array: {exc}") from exc
+        try:
+            kinds = {"dtype": [np.float32, np.float64, np.uint8], "ensure_all_finite": False}
+            if X.ndim == 2 or hasattr(X, "columns"):
+                X = validate_data(self, X, reset=reset, **kinds)
+            else:
+                X = check_array(X, allow_nd=True, **kinds)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"{exc} (X must be numeric, finite and non-empty: "
+                                    "(n, features) vectors or (n, H, W) / (n, C, H, W) images)") from exc
+        if X.ndim > 4:
+            raise InvalidInputError(f"X has {X.ndim} dimensions; expected (n, features), "
+                                    "(n, H, W) or (n, C, H, W)")
+        _check_finite(X)
+        if reset:
+            self.input_shape_ = tuple(X.shape[1:])
+            if X.ndim > 2:
+                self.n_features_in_ = math.prod(self.input_shape_)
+        elif tuple(X.shape[1:]) != self.input_shape_:
+            raise InvalidInputError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but this {type(self).__name__} "
+                f"was fitted on samples of shape {self.input_shape_}")
+        if X.dtype == np.float64:
+            X = X.astype(np.float32)
+        return X.reshape(len(X), *self._sample_shape())
+
+    def _sample_shape(self) -> tuple[int, ...]:
+        shape = self.input_shape_
+        return (1, *shape) if len(shape) == 2 else shape  # (H, W) images get one channel
+
+    def _validate_y(self, y, n: int, reset: bool) -> torch.Tensor | None:
+        if not self._conditional:
+            return None
+        if y is None:
+            raise InvalidInputError(f"{type(self).__name__} requires y to be passed, but the target "
+                                    "y is None: pass the class labels")
+        y = np.asarray(_as_numpy(y))
+        if y.ndim == 0:
+            y = np.full(n, y.item())
+        if y.shape != (n,):
+            raise InvalidInputError(f"y must have one label per sample: shape ({n},), got {y.shape}")
+        if reset:
+            self.classes_, counts = np.unique(y, return_counts=True)
+            self.class_prior_ = counts / counts.sum()
+        unknown = np.setdiff1d(y, self.classes_)
+        if len(unknown):
+            raise InvalidInputError(f"labels {unknown[:5].tolist()} were not seen in fit; "
+                                    f"known classes: {self.classes_[:10].tolist()}")
+        return torch.from_numpy(np.searchsorted(self.classes_, y)).long()
+
+    # ------------------------------------------------------------------ building
+    def _model_config(self, is_image: bool, binary: bool) -> ModelConfig:
+        network = self.network
+        if network == "auto":
+            network = "conv" if is_image else "mlp"
+        hidden = self.hidden_dims
+        if hidden is None:
+            hidden = (256,) if network == "conv" else (256, 128)
+        scaled_to_unit = self.scaler_.method == "minmax"
+        likelihood = self.likelihood
+        if likelihood == "auto":
+            likelihood = "bernoulli" if scaled_to_unit and binary else "gaussian"
+        elif likelihood == "bernoulli" and not scaled_to_unit:
+            raise InvalidInputError("likelihood='bernoulli' needs data scaled to [0, 1]: "
+                                    "use scaler='minmax' (or 'auto' for images)")
+        sigma = self.sigma
+        if sigma is None:  # a tenth of the range for [0, 1] data, one std for standardised data
+            sigma = 0.1 if scaled_to_unit else 1.0
+        return ModelConfig(
+            sample_shape=self._sample_shape(), latent_dim=self.latent_dim, network=network,
+            hidden_dims=tuple(hidden), activation=self.activation, bottleneck=self._bottleneck,
+            likelihood=likelihood, sigma=sigma,
+            n_classes=len(self.classes_) if self._conditional else 0,
+            corruption=CorruptionConfig(
+                kind=getattr(self, "corruption", "none"), level=getattr(self, "corruption_level", 0.0),
+                mask_mode=getattr(self, "mask_mode", "pixels"), patch_size=getattr(self, "patch_size", 4)),
+            objective=ObjectiveConfig(
+                beta=getattr(self, "beta", 1.0), kl_warmup_epochs=getattr(self, "kl_warmup_epochs", 0),
+                free_bits=getattr(self, "free_bits", 0.0), n_samples=getattr(self, "n_samples", 1)))
+
+    def _train_config(self, seed: int) -> train.TrainConfig:
+        return train.TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            lr_schedule=self.lr_schedule, validation_fraction=self.validation_fraction,
+            patience=self.patience, precision=self.precision, random_state=seed,
+            verbose=self.verbose)
+
+    def _check_params(self):
+        if not (isinstance(self.latent_dim, (int, np.integer)) and self.latent_dim > 0):
+            raise InvalidInputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, resume: bool = False):
+        """Train on ``X`` (and labels ``y`` for a conditional model).
+
+        With ``checkpoint_path`` set, a checkpoint is written atomically after every epoch and
+        ``resume=True`` continues a killed run from it, ending with the same weights.
+        """
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        y_idx = self._validate_y(y, len(X), reset=True)
+        is_image = X.ndim == 4
+        self.scaler_ = Scaler.fit(X, self.scaler, is_image)
+        try:
+            model_config = self._model_config(is_image, _is_binary(X))
+            train_config = self._train_config(
+                check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        except ValueError as exc:  # a parameter out of range: say which, in our error type
+            raise InvalidInputError(str(exc)) from exc
+        self.seed_ = train_config.random_state
+        data = torch.from_numpy(X)
+        with _seeded(self.seed_):
+            self.model_ = Autoencoder(model_config)
+            state = train.fit(self.model_, data, y_idx, self.scaler_.transform, train_config,
+                              checkpoint_path=self.checkpoint_path, resume=resume)
+        self.history_ = state.history
+        self.n_iter_ = state.epoch
+        if not self.model_.stochastic:
+            self._fit_code_distribution(data)
+        return self
+
+    def _fit_code_distribution(self, data):
+        """A Gaussian over the training codes: what ``sample`` draws from when there is no prior."""
+        codes = self._encode_means(data).astype(np.float64)
+        self.code_mean_ = codes.mean(axis=0)
+        cov = np.cov(codes, rowvar=False).reshape(len(self.code_mean_), -1) if len(codes) > 1 else \
+            np.zeros((codes.shape[1], codes.shape[1]))
+        self.code_cov_ = cov + 1e-6 * np.eye(len(cov))
+
+    # ------------------------------------------------------------------ inference helpers
+    def _batches(self, n: int, per_sample_cost: int = 1):
+        size = max(1, min(4096, (1 << 24) // max(1, per_sample_cost)))
+        for start in range(0, n, size):
+            yield slice(start, start + size)
+
+    @torch.inference_mode()
+    def _encode_means(self, data: torch.Tensor) -> np.ndarray:
+        out = [self.model_.encode(self.scaler_.transform(data[s]), sample=False).mean
+               for s in self._batches(len(data), math.prod(self._sample_shape()))]
+        return torch.cat(out).numpy()
+
+    @torch.inference_mode()
+    def _decode_means(self, Z: torch.Tensor, y_idx) -> np.ndarray:
+        out = []
+        for s in self._batches(len(Z), math.prod(self._sample_shape())):
+            params = self.model_.decode(Z[s], None if y_idx is None else y_idx[s])
+            out.append(self.scaler_.inverse(self.model_.likelihood.mean(params)))
+        return self._to_input_shape(torch.cat(out))
+
+    def _to_input_shape(self, x: torch.Tensor) -> np.ndarray:
+        return x.reshape(len(x), *self.input_shape_).numpy()
+
+    def _prepare(self, X, y, labels_optional: bool = False):
+        """Validated data and label indices; ``labels_optional`` lets a conditional model's
+        density methods marginalise over classes instead of requiring y."""
+        check_is_fitted(self, "model_")
+        X = self._validate_X(X, reset=False)
+        if labels_optional and y is None:
+            return torch.from_numpy(X), None
+        return torch.from_numpy(X), self._validate_y(y, len(X), reset=False)
+
+    # ------------------------------------------------------------------ the public methods
+    def transform(self, X, y=None):
+        """Latent means, shape ``(n, latent_dim)``: the features to cluster, classify or plot."""
+        check_is_fitted(self, "model_")
+        return self._encode_means(torch.from_numpy(self._validate_X(X, reset=False)))
+
+    def inverse_transform(self, Z, y=None):
+        """Decode codes ``Z`` (n, latent_dim) to data in the input's units and shape."""
+        check_is_fitted(self, "model_")
+        Z = check_array(_as_numpy(Z), dtype=np.float32)
+        if Z.shape[1] != self.latent_dim:
+            raise InvalidInputError(f"Z must have {self.latent_dim} columns (latent_dim), got {Z.shape[1]}")
+        return self._decode_means(torch.from_numpy(Z), self._validate_y(y, len(Z), reset=False))
+
+    def reconstruct(self, X, y=None):
+        """Decode each input's latent mean: the model's reconstruction, in the input's units."""
+        data, y_idx = self._prepare(X, y)
+        return self._decode_means(torch.from_numpy(self._encode_means(data)), y_idx)
+
+    def sample(self, n_samples: int = 1, y=None, random_state=None, from_likelihood: bool = False):
+        """Draw new data: codes from the prior N(0, I) (a Gaussian fitted to the training codes
+        for deterministic models), decoded to the likelihood's mean or, with
+        ``from_likelihood=True``, to a draw from p(x|z). For a conditional model, ``y`` picks the
+        classes (one label or one per sample); by default the classes take turns."""
+        check_is_fitted(self, "model_")
+        if not (isinstance(n_samples, (int, np.integer)) and n_samples > 0):
+            raise InvalidInputError(f"n_samples must be a positive integer, got {n_samples!r}")
+        if self._conditional and y is None:
+            y = np.resize(self.classes_, n_samples)
+        y_idx = self._validate_y(y, n_samples, reset=False)
+        rng = check_random_state(random_state)
+        if self.model_.stochastic:
+            Z = rng.standard_normal((n_samples, self.latent_dim))
+        else:
+            Z = rng.multivariate_normal(self.code_mean_, self.code_cov_, size=n_samples)
+        Z = torch.from_numpy(Z.astype(np.float32))
+        if not from_likelihood:
+            return self._decode_means(Z, y_idx)
+        with _seeded(int(rng.randint(np.iinfo(np.int32).max))), torch.inference_mode():
+            params = self.model_.decode(Z, y_idx)
+            return self._to_input_shape(self.scaler_.inverse(self.model_.likelihood.sample(params)))
+
+    @torch.inference_mode()
+    def _bound(self, data, y_idx, k: int, draws: int = 1) -> np.ndarray:
+        """Per-sample ELBO (k = 1) or importance-sampled bound (k > 1) in preprocessed units,
+        averaged over ``draws`` independent draws.
+
+        The noise is seeded and shared by all inputs of a draw (common random numbers), so an
+        input's score does not depend on the order or company it is scored in. A conditional
+        model given no labels returns log sum_c p(c) p(x|c), the bound on log p(x).
+        """
+        if self._conditional and y_idx is None:
+            per_class = [self._bound(data, torch.full((len(data),), c), k, draws)
+                         for c in range(len(self.classes_))]
+            return logsumexp(np.log(self.class_prior_)[:, None] + np.stack(per_class), axis=0)
+        total = torch.zeros(len(data), dtype=torch.float64)
+        noise = torch.Generator().manual_seed(self.seed_)
+        for _ in range(draws):
+            eps = torch.randn(k, 1, self.latent_dim, generator=noise) if self.model_.stochastic else None
+            for s in self._batches(len(data), k * math.prod(self._sample_shape())):
+                xb = self.scaler_.transform(data[s])
+                yb = None if y_idx is None else y_idx[s]
+                total[s] += self.model_(xb, yb, n_samples=k, eps=eps).bound.double()
+        return (total / draws).numpy()
+
+    def score_samples(self, X, y=None):
+        """Per-sample score, higher = more normal (as scikit-learn's outlier detectors).
+
+        The log-likelihood of the reconstruction under the model's likelihood for deterministic
+        models; the importance-sampled log p(x) (k = 16) for variational ones. In the
+        preprocessed data's units, so scores compare across inputs of one model.
+        """
+        data, y_idx = self._prepare(X, y, labels_optional=True)
+        return self._bound(data, y_idx, self._score_k if self.model_.stochastic else 1)
+
+    def anomaly_score(self, X, y=None):
+        """Per-sample anomaly score, higher = more anomalous: ``-score_samples``."""
+        return -self.score_samples(X, y)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`, so that ``GridSearchCV`` can compare settings."""
+        return float(np.mean(self.score_samples(X, y)))
+
+    def elbo(self, X, y=None, n_draws: int = 16):
+        """Per-sample evidence lower bound, averaged over ``n_draws`` codes from q(z|x)."""
+        self._require_stochastic("elbo")
+        data, y_idx = self._prepare(X, y, labels_optional=True)
+        return self._bound(data, y_idx, 1, draws=n_draws)
+
+    def log_likelihood(self, X, y=None, k: int = 1000):
+        """Importance-sampled log p(x) (nats, preprocessed units) with ``k`` samples from q(z|x).
+
+        log p(x) ~ log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); a lower bound that tightens as k
+        grows (Burda et al. 2016). Computed in batches so large k fits in memory.
+        """
+        self._require_stochastic("log_likelihood")
+        if not (isinstance(k, (int, np.integer)) and k > 0):
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        data, y_idx = self._prepare(X, y, labels_optional=True)
+        return self._bound(data, y_idx, int(k))
+
+    def _require_stochastic(self, what: str):
+        check_is_fitted(self, "model_")
+        if not self.model_.stochastic:
+            raise UnsupportedOperationError(
+                f"{what} needs a probabilistic code: {type(self).__name__} has a deterministic "
+                "bottleneck. Use aekit.VAE, or score_samples for a reconstruction likelihood.")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the model folder ``path`` (config.json + model.safetensors), atomically."""
+        from .persistence import save_model
+
+        save_model(self, path)
+
+    @property
+    def _n_features_out(self):
+        return self.latent_dim
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.target_tags.required = self._conditional
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    latent_dim : int, default=8
+        Size of the code.
+    network : {"auto", "mlp", "conv"}, default="auto"
+        Encoder/decoder family; "auto" picks "conv" for images and "mlp" for vectors.
+    hidden_dims : tuple of int or None, default=None
+        Widths of the dense layers between input and code (the decoder mirrors them). None
+        picks (256, 128) for an MLP and (256,) after the convolutions. () with
+        ``activation="linear"`` makes a linear autoencoder.
+    activation : {"relu", "gelu", "silu", "tanh", "leaky_relu", "linear"}, default="relu"
+    likelihood : {"auto", "bernoulli", "gaussian", "gaussian_learned"}, default="auto"
+        How reconstructions are judged. "auto": Bernoulli for binary data (two values),
+        else a Gaussian with fixed standard deviation ``sigma``.
+    sigma : float or None, default=None
+        Standard deviation of the fixed-variance Gaussian likelihood, in preprocessed units.
+        None: 0.1 for data scaled to [0, 1] (images), 1.0 for standardised data. Smaller
+        values weigh reconstruction more against the KL term of a VAE.
+    scaler : {"auto", "minmax", "standard", "none"}, default="auto"
+        Preprocessing stored in the model: "auto" scales images to [0, 1] and standardises vectors.
+    epochs, batch_size, learning_rate : training length, batch size and Adam's step size.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+    validation_fraction : float, default=0.1
+        Held out for early stopping; the weights with the best validation loss are kept.
+    patience : int or None, default=10
+        Epochs without validation improvement before stopping; None trains all epochs.
+    precision : {"auto", "fp32", "bf16"}, default="auto"
+        bf16 autocast for training where it was measured faster on CPU (docs/benchmarks.md).
+    random_state : int, RandomState or None, default=None
+        The same int gives identical weights on CPU.
+    verbose : int, default=1
+        1 shows a progress bar (on terminals only); 0 is silent.
+    checkpoint_path : str or None, default=None
+        Where to write a checkpoint after every epoch; ``fit(X, resume=True)`` continues from it.
+"""
+
+
+@register
+class AutoEncoder(BaseAutoEncoder):
+    __doc__ = """A classic autoencoder: deterministic code, trained to reconstruct its input.
+    """ + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, aekit
+    >>> X = np.random.default_rng(0).normal(size=(200, 6)).astype("float32")
+    >>> ae = aekit.AutoEncoder(latent_dim=2, epochs=5, verbose=0, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (200, 2)
+    >>> ae.reconstruct(X).shape
+    (200, 6)
+    """
+
+    def __init__(self, latent_dim=8, *, network="auto", hidden_dims=None, activation="relu",
+                 likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
+                 learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
+                 precision="auto", random_state=None, verbose=1, checkpoint_path=None):
+        self.latent_dim = latent_dim
+        self.network = network
+        self.hidden_dims = hidden_dims
+        self.activation = activation
+        self.likelihood = likelihood
+        self.sigma = sigma
+        self.scaler = scaler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+        self.checkpoint_path = checkpoint_path
+
+
+@register
+class DenoisingAutoEncoder(AutoEncoder):
+    __doc__ = """An autoencoder that sees a corrupted input and is rewarded for the clean one.
+    """ + _COMMON_DOC + """
+    corruption : {"gaussian", "salt_pepper", "mask", "greyscale", "none"}, default="gaussian"
+    corruption_level : float, default=0.3
+        Noise standard deviation (gaussian, preprocessed units), or the fraction of entries
+        flipped (salt_pepper) or masked (mask).
+    mask_mode : {"pixels", "patches", "features"}, default="pixels"
+    patch_size : int, default=4
+        Side of the square patches masked when ``mask_mode="patches"``.
+
+    Examples
+    --------
+    >>> import numpy as np, aekit
+    >>> X = np.random.default_rng(0).random((100, 1, 8, 8)).astype("float32")
+    >>> dae = aekit.DenoisingAutoEncoder(latent_dim=4, epochs=2, verbose=0).fit(X)
+    >>> dae.reconstruct(X).shape
+    (100, 1, 8, 8)
+    """
+
+    def __init__(self, latent_dim=8, *, corruption="gaussian", corruption_level=0.3,
+                 mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
+                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
+                 batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
+                 validation_fraction=0.1, patience=10, precision="auto", random_state=None,
+                 verbose=1, checkpoint_path=None):
+        super().__init__(
+            latent_dim, network=network, hidden_dims=hidden_dims, activation=activation,
+            likelihood=likelihood, sigma=sigma, scaler=scaler, epochs=epochs,
+            batch_size=batch_size, learning_rate=learning_rate, lr_schedule=lr_schedule,
+            validation_fraction=validation_fraction, patience=patience, precision=precision,
+            random_state=random_state, verbose=verbose, checkpoint_path=checkpoint_path)
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.mask_mode = mask_mode
+        self.patch_size = patch_size
+
+
+@register
+class VAE(DenoisingAutoEncoder):
+    __doc__ = """A variational autoencoder: q(z|x) is a diagonal Gaussian, the prior N(0, I).
+
+    Trains on the ELBO (or, with ``n_samples > 1``, the tighter IWAE bound); ``sample`` draws
+    from the prior, ``log_likelihood`` estimates log p(x) by importance sampling.
+    """ + _COMMON_DOC + """
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE: > 1 for more disentangled codes).
+    kl_warmup_epochs : int, default=0
+        Epochs over which the KL weight ramps from 0 to ``beta``.
+    free_bits : float, default=0.0
+        Nats per latent dimension below which the KL is not penalised.
+    n_samples : int, default=1
+        Codes drawn per input in training; > 1 trains on the IWAE bound.
+    corruption, corruption_level, mask_mode, patch_size
+        As for :class:`DenoisingAutoEncoder`; no corruption by default.
+
+    Examples
+    --------
+    >>> import numpy as np, aekit
+    >>> X = np.random.default_rng(0).normal(size=(200, 5)).astype("float32")
+    >>> vae = aekit.VAE(latent_dim=2, epochs=5, verbose=0, random_state=0).fit(X)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 5)
+    >>> bool((vae.log_likelihood(X[:10], k=50) >= vae.elbo(X[:10]) - 1.0).all())
+    True
+    """
+
+    _bottleneck = "gaussian"
+
+    def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
+                 n_samples=1, corruption="none", corruption_level=0.0, mask_mode="pixels",
+                 patch_size=4, network="auto", hidden_dims=None, activation="relu",
+                 likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
+                 learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
+                 precision="auto", random_state=None, verbose=1, checkpoint_path=None):
+        super().__init__(
+            latent_dim, corruption=corruption, corruption_level=corruption_level,
+            mask_mode=mask_mode, patch_size=patch_size, network=network,
+            hidden_dims=hidden_dims, activation=activation, likelihood=likelihood, sigma=sigma,
+            scaler=scaler, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            lr_schedule=lr_schedule, validation_fraction=validation_fraction, patience=patience,
+            precision=precision, random_state=random_state, verbose=verbose,
+            checkpoint_path=checkpoint_path)
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.free_bits = free_bits
+        self.n_samples = n_samples
+
+
+@register
+class ConditionalVAE(VAE):
+    __doc__ = """A VAE whose decoder is conditioned on a class label: p(x | z, y).
+
+    ``fit(X, y)`` needs labels. The encoder q(z|x) sees only x, so ``transform(X)`` needs no
+    labels (scikit-learn's contract) and the code is pushed to hold what the label does not:
+    decode one code with another label to change the class and keep the style. The bound is
+    a valid ELBO on log p(x|y) for any q, so ``log_likelihood(X, y)`` estimates log p(x|y).
+    Methods that decode (``reconstruct``, ``inverse_transform``, ``sample``,
+    ``score_samples``, ``log_likelihood``) take ``y``.
+    """ + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, aekit
+    >>> X = np.random.default_rng(0).normal(size=(120, 5)).astype("float32")
+    >>> y = np.repeat(["a", "b", "c"], 40)
+    >>> cvae = aekit.ConditionalVAE(latent_dim=2, epochs=3, verbose=0).fit(X, y)
+    >>> cvae.sample(2, y="b").shape
+    (2, 5)
+    """
+
+    _conditional = True

@@ -1,0 +1,170 @@
+"""An autoencoder as the composition of five choices, and its one forward pass.
+
+corruption -> encoder -> bottleneck -> decoder -> likelihood, weighted by the objective.
+:class:`ModelConfig` names the choices (it is what ``config.json`` stores);
+:class:`Autoencoder` builds them; :meth:`Autoencoder.forward` returns a :class:`ForwardResult`
+that training, scoring and every task read, so no task re-derives the model's maths.
+
+The objective, per input x with k codes z_1..z_k drawn from q(z|x):
+
+* deterministic bottleneck: -log p(x|z)
+* Gaussian, k = 1 (ELBO): -log p(x|z) + beta * w * KL(q(z|x) || N(0, I)), where w ramps from 0
+  to 1 during KL warm-up and free bits floor each dimension's batch-mean KL at ``free_bits``
+* Gaussian, k > 1 (IWAE): -log (1/k) sum_i p(x|z_i) [p(z_i) / q(z_i|x)]^(beta * w)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .nn.bottleneck import KINDS as BOTTLENECKS
+from .nn.bottleneck import Code, make_bottleneck
+from .nn.corruption import CorruptionConfig, corrupt
+from .nn.likelihood import KINDS as LIKELIHOODS
+from .nn.likelihood import make_likelihood
+from .nn.networks import ACTIVATIONS, DEFAULT_CONV_CHANNELS, make_networks
+from .nn.networks import KINDS as NETWORKS
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Choice 5: the weights of the objective."""
+
+    beta: float = 1.0
+    kl_warmup_epochs: int = 0
+    free_bits: float = 0.0
+    n_samples: int = 1  # k codes per input; k > 1 trains on the IWAE bound
+
+    def __post_init__(self):
+        if self.beta < 0 or self.free_bits < 0 or self.kl_warmup_epochs < 0:
+            raise ValueError("beta, free_bits and kl_warmup_epochs must be >= 0")
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model's modules (weights aside)."""
+
+    sample_shape: tuple[int, ...]
+    latent_dim: int
+    network: str = "mlp"
+    hidden_dims: tuple[int, ...] = (256, 128)
+    activation: str = "relu"
+    conv_channels: tuple[int, ...] = DEFAULT_CONV_CHANNELS
+    bottleneck: str = "deterministic"
+    likelihood: str = "gaussian"
+    sigma: float = 1.0
+    n_classes: int = 0  # > 0: the decoder is conditioned on a one-hot class label
+    corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+
+    def __post_init__(self):
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim}")
+        for name, value, allowed in [("network", self.network, NETWORKS),
+                                     ("activation", self.activation, tuple(ACTIVATIONS)),
+                                     ("bottleneck", self.bottleneck, BOTTLENECKS),
+                                     ("likelihood", self.likelihood, LIKELIHOODS)]:
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+        if any(w < 1 for w in (*self.hidden_dims, *self.conv_channels)):
+            raise ValueError("hidden_dims and conv_channels must hold positive integers")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        d["corruption"] = CorruptionConfig(**d.get("corruption", {}))
+        d["objective"] = ObjectiveConfig(**d.get("objective", {}))
+        for key in ("sample_shape", "hidden_dims", "conv_channels"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+@dataclass
+class ForwardResult:
+    """One forward pass over a batch of n inputs with k codes each."""
+
+    params: torch.Tensor  # likelihood parameters, shape (k, n, *sample_shape[, n_params])
+    code: Code
+    nll: torch.Tensor  # (n,) -log p(x|z), averaged over the k codes
+    kl: torch.Tensor  # (n,) analytic KL(q(z|x) || p(z)); zeros for a deterministic code
+    bound: torch.Tensor  # (n,) the ELBO (k = 1) or IWAE bound (k > 1) at beta = 1
+    loss: torch.Tensor  # scalar: the weighted objective that training minimises
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.likelihood = make_likelihood(config.likelihood, config.sigma)
+        self.encoder, self.decoder = make_networks(
+            config.network, config.sample_shape, config.hidden_dims, config.activation,
+            decoder_in=config.latent_dim + config.n_classes,
+            n_params=self.likelihood.n_params, conv_channels=config.conv_channels)
+        self.bottleneck = make_bottleneck(config.bottleneck, self.encoder.out_features,
+                                          config.latent_dim)
+
+    @property
+    def stochastic(self) -> bool:
+        return self.config.bottleneck == "gaussian"
+
+    def encode(self, x: torch.Tensor, n_samples: int = 1, sample: bool = True,
+               eps: torch.Tensor | None = None) -> Code:
+        return self.bottleneck(self.encoder(x), n_samples=n_samples, sample=sample, eps=eps)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters for codes ``z`` of shape ``(..., latent_dim)``."""
+        if self.config.n_classes:
+            if y is None:
+                raise ValueError("this model is class-conditioned: pass the labels y")
+            onehot = F.one_hot(y, self.config.n_classes).to(z.dtype)
+            z = torch.cat([z, onehot.expand(*z.shape[:-1], -1)], dim=-1)
+        # Likelihoods are evaluated in fp32 even under bf16 autocast: they sum many terms.
+        return self.decoder(z).float()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, n_samples: int = 1,
+                kl_weight: float = 1.0, train_corruption: bool = False,
+                sample: bool = True, eps: torch.Tensor | None = None) -> ForwardResult:
+        cfg = self.config
+        x_in = corrupt(x, cfg.corruption) if train_corruption else x
+        code = self.encode(x_in, n_samples=n_samples, sample=sample, eps=eps)
+        params = self.decode(code.z, y)
+        nll_k = self.likelihood.nll(params, x)  # (k, n)
+        kl_dim = code.kl_per_dim().float()
+        kl = kl_dim.sum(-1)
+        k = code.z.shape[0]
+        if not code.stochastic:
+            bound = -nll_k.mean(0)
+            return ForwardResult(params, code, nll_k.mean(0), kl, bound, -bound.mean())
+        if k == 1:
+            bound = -(nll_k[0] + kl)
+            weight = cfg.objective.beta * kl_weight
+            if cfg.objective.free_bits > 0:
+                # Free bits (Kingma et al. 2016): no pressure on a dimension whose batch-mean
+                # KL is already below the floor, so codes are not pushed into collapse.
+                kl_term = kl_dim.mean(0).clamp(min=cfg.objective.free_bits).sum()
+            else:
+                kl_term = kl.mean()
+            loss = nll_k[0].mean() + weight * kl_term
+            return ForwardResult(params, code, nll_k[0], kl, bound, loss)
+        log_ratio = (code.log_prior() - code.log_posterior()).float()  # (k, n)
+        log_k = math.log(k)
+        bound = torch.logsumexp(log_ratio - nll_k, dim=0) - log_k
+        weight = cfg.objective.beta * kl_weight
+        if weight == 1.0:
+            loss = -bound.mean()
+        else:
+            loss = -(torch.logsumexp(weight * log_ratio - nll_k, dim=0) - log_k).mean()
+        return ForwardResult(params, code, nll_k.mean(0), kl, bound, loss)

@@ -1,0 +1,1 @@
+"""The building blocks behind every aekit model, one choice per module."""

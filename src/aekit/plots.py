@@ -1,0 +1,138 @@
+"""Figures for runs: loss curves, reconstruction and sample grids, latent maps.
+
+Every function takes arrays in the data's own units and writes one PNG atomically. Images are
+``(n, C, H, W)`` or ``(n, H, W)``; anything else is drawn as vectors (one line per sample).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed, or expected, anywhere aekit runs
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+
+from ._atomic import atomic_path  # noqa: E402
+
+plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False,
+                     "axes.titleweight": "bold", "font.size": 9})
+
+
+def _save(fig, path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)
+
+
+def is_image_batch(x: np.ndarray) -> bool:
+    return x.ndim == 3 or (x.ndim == 4 and x.shape[1] in (1, 3))
+
+
+def _to_display(images: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """(n, H, W) or (n, C, H, W) in data units -> (n, H, W[, 3]) in [0, 1] for imshow."""
+    x = (images.astype(np.float64) - lo) / max(hi - lo, 1e-12)
+    x = np.clip(x, 0, 1)
+    if x.ndim == 4:
+        x = x[:, 0] if x.shape[1] == 1 else x.transpose(0, 2, 3, 1)
+    return x
+
+
+def image_grid(rows: list[np.ndarray], row_labels: list[str], title: str, path,
+               value_range: tuple[float, float] | None = None) -> None:
+    """A grid with one row per array of images (all rows the same length)."""
+    n_cols = len(rows[0])
+    lo, hi = value_range or (min(float(r.min()) for r in rows), max(float(r.max()) for r in rows))
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(0.9 * n_cols, 0.95 * len(rows) + 0.4),
+                             squeeze=False)
+    for r, (images, label) in enumerate(zip(rows, row_labels, strict=True)):
+        shown = _to_display(images, lo, hi)
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.imshow(shown[c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, path,
+                          title: str = "Inputs and their reconstructions") -> None:
+    if is_image_batch(originals):
+        n = len(originals)
+        half = (n + 1) // 2  # two pairs of rows keep the figure compact
+        rows, labels = [], []
+        for part in (slice(0, half), slice(half, 2 * half)):
+            if len(originals[part]) == half:
+                rows += [originals[part], reconstructions[part]]
+                labels += ["input", "reconstruction"]
+        image_grid(rows, labels, title, path,
+                   value_range=(float(originals.min()), float(originals.max())))
+        return
+    fig, axes = plt.subplots(2, 3, figsize=(10, 4.5), sharex=True)
+    flat = originals.reshape(len(originals), -1)
+    rec = reconstructions.reshape(len(reconstructions), -1)
+    for ax, i in zip(axes.ravel(), range(min(6, len(flat))), strict=False):
+        ax.plot(flat[i], "o-", ms=2.5, lw=1, label="input")
+        ax.plot(rec[i], "s--", ms=2.5, lw=1, label="reconstruction")
+        ax.set_title(f"sample {i}")
+    for ax in axes[-1]:
+        ax.set_xlabel("feature")
+    axes[0, 0].set_ylabel("value")
+    axes[0, 0].legend(frameon=False)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def samples_figure(samples: np.ndarray, path, title: str = "Samples from the prior") -> None:
+    if is_image_batch(samples):
+        per_row = min(12, len(samples))
+        rows = [samples[i:i + per_row] for i in range(0, len(samples) - per_row + 1, per_row)]
+        image_grid(rows, [""] * len(rows), title, path)
+        return
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(samples.reshape(len(samples), -1).T, lw=0.8, alpha=0.7)
+    ax.set(xlabel="feature", ylabel="value", title=title)
+    _save(fig, path)
+
+
+def loss_curve(history: dict, path, title: str = "Training loss") -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    ax.plot(epochs, history["train_loss"], label="training")
+    if history.get("val_loss"):
+        ax.plot(epochs[: len(history["val_loss"])], history["val_loss"], label="validation")
+    ax.set(xlabel="epoch", ylabel="loss per sample (negative ELBO or NLL, nats)", title=title)
+    ax.legend(frameon=False)
+    _save(fig, path)
+
+
+def latent_map(codes: np.ndarray, labels: np.ndarray | None, path,
+               title: str = "Latent map") -> None:
+    """The codes themselves if 2-D, else their first two principal components."""
+    if codes.shape[1] == 2:
+        xy, axis_names = codes, ("z1", "z2")
+    elif codes.shape[1] == 1:
+        xy, axis_names = np.column_stack([codes[:, 0], np.zeros(len(codes))]), ("z1", "")
+    else:
+        pca = PCA(n_components=2).fit(codes)
+        xy = pca.transform(codes)
+        ratio = pca.explained_variance_ratio_
+        axis_names = (f"PC 1 of the codes ({ratio[0]:.0%})", f"PC 2 of the codes ({ratio[1]:.0%})")
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    if labels is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.6)
+    else:
+        classes = np.unique(labels)
+        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        for i, c in enumerate(classes):
+            m = labels == c
+            ax.scatter(xy[m, 0], xy[m, 1], s=4, alpha=0.7, color=cmap(i % cmap.N), label=str(c))
+        if len(classes) <= 20:
+            ax.legend(title="label", markerscale=3, frameon=False, fontsize=7,
+                      bbox_to_anchor=(1.0, 1.0), loc="upper left")
+    ax.set(xlabel=axis_names[0], ylabel=axis_names[1], title=title)
+    _save(fig, path)

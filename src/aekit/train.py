@@ -1,0 +1,175 @@
+"""The training loop: in-memory tensors, index-slice batches, checkpoints, resume, early stopping.
+
+Reproducibility: a run draws all its randomness (initial weights, batch order, corruption,
+reparameterisation noise) from a seed under ``torch.random.fork_rng``, so the same
+``random_state`` gives identical weights on CPU and the caller's global RNG is untouched.
+A checkpoint holds both RNG states, so a run killed after epoch e and resumed continues
+exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint
+from .errors import TrainingDivergedError
+from .model import Autoencoder
+
+PRECISIONS = ("auto", "fp32", "bf16")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    validation_fraction: float = 0.1
+    patience: int | None = 10  # epochs without validation improvement before stopping
+    precision: str = "auto"
+    random_state: int = 0
+    verbose: int = 1
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive integers")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+
+
+def use_bf16(precision: str, model: Autoencoder, batch_size: int) -> bool:
+    """bf16 autocast only where it was measured faster on this CPU (docs/benchmarks.md)."""
+    if precision != "auto":
+        return precision == "bf16"
+    return False
+
+
+def _fingerprint(model: Autoencoder, config: TrainConfig, X: torch.Tensor) -> str:
+    """Identifies a run's settings and data, so a checkpoint is only resumed by its own run."""
+    h = hashlib.sha256(json.dumps([model.config.to_dict(), asdict(config)], sort_keys=True,
+                                  default=str).encode())
+    h.update(str((tuple(X.shape), str(X.dtype))).encode())
+    h.update(X[:: max(1, len(X) // 256)].contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _split(n: int, fraction: float, generator: torch.Generator):
+    perm = torch.randperm(n, generator=generator)
+    n_val = int(n * fraction)
+    if n_val < 1 or n - n_val < 1:
+        return perm, perm[:0]
+    return perm[n_val:], perm[:n_val]
+
+
+def fit(model: Autoencoder, X: torch.Tensor, y: torch.Tensor | None, preprocess,
+        config: TrainConfig, checkpoint_path: str | Path | None = None,
+        resume: bool = False) -> checkpoint.TrainState:
+    """Train ``model`` in place on raw data ``X`` (preprocessed per batch by ``preprocess``).
+
+    Call inside ``torch.random.fork_rng`` after seeding (the estimators do).
+    """
+    generator = torch.Generator().manual_seed(config.random_state)
+    train_idx, val_idx = _split(len(X), config.validation_fraction, generator)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    bf16 = use_bf16(config.precision, model, config.batch_size)
+    objective = model.config.objective
+    state, best_weights = checkpoint.TrainState(), None
+    fingerprint = _fingerprint(model, config, X) if checkpoint_path else ""
+    if resume and checkpoint_path and Path(checkpoint_path).exists():
+        state, best_weights = checkpoint.load(Path(checkpoint_path), fingerprint, model,
+                                              optimizer, generator)
+
+    bar = tqdm(total=total_steps, initial=state.global_step, unit="step", leave=False,
+               disable=True if config.verbose == 0 else None, dynamic_ncols=True)
+    for epoch in range(state.epoch, config.epochs):
+        if state.stopped_early:
+            break
+        model.train()
+        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
+        bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
+        sum_loss, t0 = 0.0, time.perf_counter()
+        for step in range(steps_per_epoch):
+            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+            lr = _learning_rate(config, state.global_step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            progress = epoch + step / steps_per_epoch
+            kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model(preprocess(X[idx]), None if y is None else y[idx],
+                            n_samples=objective.n_samples, kl_weight=kl_weight,
+                            train_corruption=True)
+            loss = out.loss.item()
+            if not math.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"loss became {loss} at epoch {epoch + 1}, step {step + 1} "
+                    f"(reconstruction NLL {out.nll.mean().item():.4g}, KL {out.kl.mean().item():.4g}). "
+                    "Try a lower learning_rate, scaled inputs (scaler='auto'), or a smaller beta.")
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            optimizer.step()
+            state.global_step += 1
+            sum_loss += loss * len(idx)
+            bar.update()
+            if step % 20 == 0:
+                rate = (step + 1) * config.batch_size / (time.perf_counter() - t0)
+                bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{rate:,.0f}", refresh=False)
+
+        state.epoch = epoch + 1
+        state.history["train_loss"].append(sum_loss / len(train_idx))
+        state.history["lr"].append(lr)
+        if len(val_idx):
+            val = evaluate_loss(model, X[val_idx], None if y is None else y[val_idx], preprocess)
+            state.history["val_loss"].append(val)
+            bar.set_postfix(loss=f"{state.history['train_loss'][-1]:.4g}", val=f"{val:.4g}")
+            if not math.isfinite(state.best_val) or val < state.best_val - 1e-6 * abs(state.best_val):
+                state.best_val, state.bad_epochs = val, 0
+                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                state.bad_epochs += 1
+                state.stopped_early = config.patience is not None and state.bad_epochs >= config.patience
+        if checkpoint_path:
+            checkpoint.save(Path(checkpoint_path), fingerprint, model, optimizer, generator,
+                            state, best_weights)
+    bar.close()
+    if best_weights is not None:  # end on the weights that generalised best
+        model.load_state_dict(best_weights)
+    model.eval()
+    return state
+
+
+def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    # Cosine decay to 1% of the initial rate: large steps early, fine-tuning late.
+    progress = min(1.0, step / max(1, total_steps))
+    return config.learning_rate * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.inference_mode()
+def evaluate_loss(model: Autoencoder, X, y, preprocess, batch_size: int = 4096) -> float:
+    """Mean objective (at full KL weight, no corruption) over ``X``, in large batches."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(X), batch_size):
+        xb = preprocess(X[start:start + batch_size])
+        yb = None if y is None else y[start:start + batch_size]
+        total += model(xb, yb, n_samples=model.config.objective.n_samples).loss.item() * len(xb)
+    return total / len(X)

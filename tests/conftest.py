@@ -1,0 +1,29 @@
+"""Tiny generated data sets: every unit test trains in well under a second."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def vectors():
+    """200 samples of 6 correlated features lying near a 2-D subspace."""
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(200, 2))
+    mixing = rng.normal(size=(2, 6))
+    return (latent @ mixing + 0.05 * rng.normal(size=(200, 6))).astype(np.float32)
+
+
+@pytest.fixture
+def images():
+    """120 greyscale 8x8 images: a bright bar at one of three positions, plus noise; labels."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 40)
+    X = 0.1 * rng.random((120, 1, 8, 8))
+    for i, label in enumerate(y):
+        X[i, 0, :, 2 * label + 1:2 * label + 3] = 0.9
+    return X.astype(np.float32), y
+
+
+def fast(**overrides):
+    """Parameters that keep a fit tiny and reproducible."""
+    return {"epochs": 3, "batch_size": 32, "verbose": 0, "random_state": 0, **overrides}

@@ -1,0 +1,129 @@
+"""Every bad input named in the issue: one clear, documented exception, nothing half-written."""
+
+import json
+
+import numpy as np
+import pytest
+
+import aekit
+from conftest import fast
+
+
+@pytest.fixture
+def fitted(vectors):
+    return aekit.VAE(**fast()).fit(vectors)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.full((10, 3), np.nan), "NaN"),
+    (np.full((10, 3), np.inf), "infinity"),
+    (np.empty((0, 3)), "0 sample"),
+    (np.array([["a", "b"], ["c", "d"]], dtype=object), "could not convert"),
+    (np.zeros(5), "2D array"),
+    (np.zeros((2, 2, 2, 2, 2)), "5 dimensions"),
+])
+def test_bad_training_data(bad, match):
+    with pytest.raises(aekit.InvalidInputError, match=match):
+        aekit.AutoEncoder(**fast()).fit(bad)
+
+
+@pytest.mark.parametrize("latent_dim", [0, -3, 2.5, "4"])
+def test_bad_latent_dim(latent_dim, vectors):
+    with pytest.raises(aekit.InvalidInputError, match="latent_dim must be a positive integer"):
+        aekit.VAE(latent_dim=latent_dim, **fast()).fit(vectors)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"likelihood": "poisson"}, "likelihood must be one of"),
+    ({"network": "transformer"}, "network must be one of"),
+    ({"epochs": 0}, "epochs and batch_size"),
+    ({"learning_rate": -1.0}, "learning_rate"),
+    ({"likelihood": "bernoulli", "scaler": "standard"}, "scaled to \\[0, 1\\]"),
+])
+def test_bad_parameters_name_the_parameter(params, match, vectors):
+    with pytest.raises(aekit.InvalidInputError, match=match):
+        aekit.AutoEncoder(**fast(**params)).fit(vectors)
+
+
+def test_wrong_shape_at_transform_time(fitted, images):
+    with pytest.raises(aekit.InvalidInputError, match="expecting 6 features"):
+        fitted.transform(np.zeros((3, 5)))
+    with pytest.raises(aekit.InvalidInputError, match="fitted on samples of shape \\(6,\\)"):
+        fitted.transform(images[0])
+    with pytest.raises(aekit.InvalidInputError, match="NaN"):
+        fitted.score_samples(np.full((2, 6), np.nan))
+    with pytest.raises(aekit.InvalidInputError, match="latent_dim"):
+        fitted.inverse_transform(np.zeros((2, 7)))
+
+
+def test_conditional_vae_without_labels(vectors):
+    with pytest.raises(aekit.InvalidInputError, match="requires y"):
+        aekit.ConditionalVAE(**fast()).fit(vectors)
+
+
+def test_training_divergence_names_epoch_step_and_terms(vectors):
+    with pytest.raises(aekit.TrainingDivergedError, match=r"epoch 1, step \d+ \(reconstruction NLL .*KL"):
+        aekit.VAE(**fast(learning_rate=1e30, scaler="none")).fit(vectors * 1e30)
+
+
+def _saved(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    return tmp_path / "m"
+
+
+def test_missing_model_folder(tmp_path):
+    with pytest.raises(aekit.ModelFileError, match="config.json is missing"):
+        aekit.load(tmp_path / "nowhere")
+
+
+def test_truncated_weights(fitted, tmp_path):
+    folder = _saved(fitted, tmp_path)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(aekit.ModelFileError, match="truncated or edited"):
+        aekit.load(folder)
+
+
+def test_missing_weights(fitted, tmp_path):
+    folder = _saved(fitted, tmp_path)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(aekit.ModelFileError, match="missing"):
+        aekit.load(folder)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: c["model"].update(latent_dim=5), "cannot be loaded"),
+    (lambda c: c.update(estimator="os.system"), "cannot be loaded"),
+    (lambda c: c.update(format_version=99), "format version 99"),
+    (lambda c: c.pop("fitted"), "cannot be loaded"),
+    (lambda c: c["preprocessing"].update(shape=[3]), "cannot be loaded"),
+])
+def test_edited_config(fitted, tmp_path, edit, match):
+    folder = _saved(fitted, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(aekit.ModelFileError, match=match):
+        aekit.load(folder)
+
+
+def test_config_that_is_not_json(fitted, tmp_path):
+    folder = _saved(fitted, tmp_path)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(aekit.ModelFileError, match="not valid JSON"):
+        aekit.load(folder)
+
+
+def test_a_failed_save_leaves_the_previous_model(fitted, tmp_path, monkeypatch):
+    folder = _saved(fitted, tmp_path)
+    before = (folder / "model.safetensors").read_bytes()
+    import aekit.persistence as persistence
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(persistence, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        fitted.save(folder)
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary folder left behind

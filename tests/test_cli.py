@@ -1,0 +1,96 @@
+"""The ``aekit`` command as users run it: a real process, real files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+import aekit
+from aekit.cli import main
+
+RUN_FILES = {"model", "metrics.json", "loss_curve.png", "reconstructions.png", "latent_map.png",
+             "checkpoint.safetensors"}
+
+
+def _aekit(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "aekit.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def npz(tmp_path, images):
+    X, y = images
+    path = tmp_path / "bars.npz"
+    np.savez(path, X=X, y=y)
+    return path
+
+
+@pytest.mark.parametrize("model", ["ae", "dae", "vae", "cvae"])
+def test_train_writes_a_complete_run_folder(model, npz, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(npz), "--model", model, "--epochs", "3", "--latent-dim", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    expected = RUN_FILES | ({"samples.png"} if model in ("vae", "cvae") else set())
+    assert {p.name for p in out.iterdir()} == expected
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3 and np.isfinite(metrics["reconstruction_mse"])
+    for png in metrics["figures"]:
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model_ = aekit.load(out / "model")
+    assert model_.transform(np.load(npz)["X"]).shape == (120, 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "no/such/file.npy"], "no data at 'no/such/file.npy'"),
+    (["--data", "{bad}"], "unsupported format"),
+    (["--model", "cvae", "--data", "{unlabelled}"], "needs labels"),
+])
+def test_bad_input_is_one_line_and_a_nonzero_exit(args, message, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("hello")
+    unlabelled = tmp_path / "x.npy"
+    np.save(unlabelled, np.zeros((10, 4), np.float32))
+    args = [a.replace("{bad}", str(bad)).replace("{unlabelled}", str(unlabelled)) for a in args]
+    result = _aekit("train", *args, "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aekit: error:") and message in lines[0]
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_nan_data_fails_cleanly(tmp_path):
+    path = tmp_path / "nan.npy"
+    X = np.ones((20, 3), np.float32)
+    X[4, 1] = np.nan
+    np.save(path, X)
+    result = _aekit("train", "--data", str(path), "--out", str(tmp_path / "run"), "--quiet")
+    assert result.returncode == 2 and "NaN" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, npz):
+    args = ["train", "--data", str(npz), "--model", "vae", "--epochs", "40", "--latent-dim", "2",
+            "--quiet", "--seed", "3"]
+    assert _aekit(*args, "--out", str(tmp_path / "whole")).returncode == 0
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "aekit.cli", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "checkpoint.safetensors"
+    deadline = time.time() + 60
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists() or proc.returncode == 0
+    assert _aekit(*args, "--out", str(out), "--resume").returncode == 0
+    whole = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
+    resumed = load_file(str(out / "model" / "model.safetensors"))
+    assert all(np.array_equal(whole[k].numpy(), resumed[k].numpy()) for k in whole)

@@ -1,0 +1,189 @@
+"""The presets' scikit-learn contract and the theory they must agree with."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.stats
+import torch
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+import aekit
+from conftest import fast
+
+PRESETS = [aekit.AutoEncoder, aekit.DenoisingAutoEncoder, aekit.VAE, aekit.ConditionalVAE]
+
+
+def _fit(cls, X, y, **params):
+    est = cls(latent_dim=2, **fast(**params))
+    return est.fit(X, y) if cls is aekit.ConditionalVAE else est.fit(X)
+
+
+def _kw(cls, y):
+    return {"y": y} if cls is aekit.ConditionalVAE else {}
+
+
+@pytest.mark.parametrize("cls", PRESETS)
+@pytest.mark.parametrize("layout", ["vectors", "images_nchw", "images_nhw", "torch_images"])
+def test_every_preset_on_vectors_and_images(cls, layout, vectors, images):
+    if layout == "vectors":
+        X, y = vectors, np.repeat([0, 1], 100)
+    else:
+        X, y = images
+        if layout == "images_nhw":
+            X = X[:, 0]
+        elif layout == "torch_images":
+            X = torch.from_numpy(X)
+    est = _fit(cls, X, y)
+    shape = tuple(X.shape[1:])
+    Z = est.transform(X)
+    assert Z.shape == (len(X), 2) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert est.inverse_transform(Z, **_kw(cls, y)).shape == (len(X), *shape)
+    assert est.reconstruct(X, **_kw(cls, y)).shape == (len(X), *shape)
+    assert est.sample(4, random_state=0).shape == (4, *shape)
+    scores = est.score_samples(X, **_kw(cls, y))
+    assert scores.shape == (len(X),) and np.isfinite(scores).all()
+    np.testing.assert_allclose(est.anomaly_score(X, **_kw(cls, y)), -scores)
+    if layout != "vectors":
+        assert est.model_.config.network == "conv"
+
+
+@pytest.mark.parametrize("cls", PRESETS)
+def test_training_reduces_reconstruction_error(cls, images):
+    X, y = images
+    untrained = _fit(cls, X, y, epochs=1, learning_rate=1e-6)
+    trained = _fit(cls, X, y, epochs=40, learning_rate=3e-3, validation_fraction=0.0)
+    err = lambda est: np.mean((est.reconstruct(X, **_kw(cls, y)) - X) ** 2)
+    assert err(trained) < 0.5 * err(untrained)
+
+
+@pytest.mark.parametrize("cls", PRESETS)
+def test_save_then_load_gives_identical_outputs(cls, images, tmp_path):
+    X, y = images
+    est = _fit(cls, X, y)
+    est.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = aekit.load(tmp_path / "model")
+    assert type(loaded) is cls and loaded.get_params() == est.get_params()
+    kw = _kw(cls, y)
+    for method in ("transform", "reconstruct", "score_samples"):
+        args = (X, y) if kw and method != "transform" else (X,)
+        assert np.array_equal(getattr(loaded, method)(*args), getattr(est, method)(*args)), method
+    assert np.array_equal(loaded.sample(5, random_state=3), est.sample(5, random_state=3))
+
+
+def test_same_seed_same_weights_other_seed_other_weights(vectors):
+    weights = lambda seed: aekit.VAE(**fast(random_state=seed)).fit(vectors).model_.state_dict()
+    a, b, c = weights(7), weights(7), weights(8)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_fit_leaves_the_global_torch_rng_alone(vectors):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    aekit.AutoEncoder(**fast()).fit(vectors)
+    assert torch.equal(torch.rand(3), expected)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, monkeypatch):
+    params = fast(epochs=6, checkpoint_path=str(tmp_path / "ckpt.safetensors"), n_samples=2,
+                  corruption="gaussian", corruption_level=0.1, patience=None)
+    reference = aekit.VAE(**{**params, "checkpoint_path": None}).fit(vectors)
+
+    from aekit import checkpoint
+    real_save, saves = checkpoint.save, []
+
+    def save_then_die(*args, **kwargs):  # the process "dies" right after epoch 3's checkpoint
+        real_save(*args, **kwargs)
+        saves.append(1)
+        if len(saves) == 3:
+            raise _Killed
+
+    monkeypatch.setattr(checkpoint, "save", save_then_die)
+    with pytest.raises(_Killed):
+        aekit.VAE(**params).fit(vectors)
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    resumed = aekit.VAE(**params).fit(vectors, resume=True)
+    assert resumed.n_iter_ == 6 and resumed.history_["train_loss"] == reference.history_["train_loss"]
+    ref, res = reference.model_.state_dict(), resumed.model_.state_dict()
+    assert all(torch.equal(ref[k], res[k]) for k in ref)
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(vectors, tmp_path):
+    path = str(tmp_path / "ckpt.safetensors")
+    aekit.AutoEncoder(**fast(checkpoint_path=path)).fit(vectors)
+    with pytest.raises(aekit.ModelFileError, match="other settings or data"):
+        aekit.AutoEncoder(**fast(checkpoint_path=path, learning_rate=0.5)).fit(vectors, resume=True)
+
+
+def test_linear_autoencoder_spans_the_pca_subspace():
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(600, 8)) * np.array([5, 4, 3, 1, 0.5, 0.3, 0.2, 0.1])) @ \
+        scipy.stats.ortho_group.rvs(8, random_state=1)
+    ae = aekit.AutoEncoder(latent_dim=3, hidden_dims=(), activation="linear", likelihood="gaussian",
+                           scaler="none", epochs=300, batch_size=600, learning_rate=0.05,
+                           validation_fraction=0.0, verbose=0, random_state=0).fit(X)
+    decoder_columns = ae.model_.decoder.head.weight.detach().double().numpy()  # (8, 3)
+    angles = scipy.linalg.subspace_angles(decoder_columns, PCA(3).fit(X).components_.T)
+    assert np.degrees(angles).max() < 1.0
+
+
+def test_log_likelihood_bounds_the_elbo_and_grows_with_k(images):
+    X, _ = images
+    vae = aekit.VAE(latent_dim=2, **fast(epochs=20)).fit(X)
+    elbo = vae.elbo(X, n_draws=64).mean()
+    ll = {k: vae.log_likelihood(X, k=k).mean() for k in (10, 200)}
+    assert ll[10] > elbo and ll[200] > ll[10]
+
+
+def test_scores_do_not_depend_on_batch_company(images):
+    X, _ = images
+    vae = aekit.VAE(**fast()).fit(X)
+    np.testing.assert_allclose(vae.score_samples(X)[10:20], vae.score_samples(X[10:20]), rtol=1e-6)
+
+
+def test_log_likelihood_needs_a_probabilistic_code(vectors):
+    ae = aekit.AutoEncoder(**fast()).fit(vectors)
+    with pytest.raises(aekit.UnsupportedOperationError, match="deterministic"):
+        ae.log_likelihood(vectors)
+
+
+def test_autoencoder_samples_follow_the_training_codes(vectors):
+    ae = aekit.AutoEncoder(latent_dim=2, **fast(epochs=10)).fit(vectors)
+    codes = ae.transform(ae.sample(2000, random_state=0))
+    np.testing.assert_allclose(codes.mean(0), ae.code_mean_, atol=0.5 * np.sqrt(np.diag(ae.code_cov_)).max())
+
+
+def test_conditional_vae_decodes_the_label_it_is_given(images):
+    X, y = images
+    cvae = aekit.ConditionalVAE(latent_dim=2, **fast(epochs=60, learning_rate=3e-3)).fit(X, y)
+    for label in (0, 1, 2):
+        bright_columns = cvae.sample(20, y=label, random_state=0).mean(axis=(0, 1, 2))
+        assert np.argmax(bright_columns) in (2 * label + 1, 2 * label + 2)
+    marginal = cvae.score_samples(X)  # no labels: log sum_c p(c) p(x|c)
+    assert np.all(marginal >= cvae.score_samples(X, y) + np.log(1 / 3) - 1e-6)
+    with pytest.raises(aekit.InvalidInputError, match="not seen in fit"):
+        cvae.reconstruct(X[:2], y=[5, 5])
+
+
+def test_works_in_pipeline_and_grid_search(vectors):
+    pipe = Pipeline([("scale", StandardScaler()), ("ae", aekit.AutoEncoder(**fast()))])
+    assert pipe.fit_transform(vectors).shape == (200, 8)
+    search = GridSearchCV(aekit.VAE(**fast()), {"latent_dim": [1, 3]}, cv=2).fit(vectors)
+    assert search.best_params_["latent_dim"] in (1, 3)
+    assert search.best_estimator_.transform(vectors).shape[1] == search.best_params_["latent_dim"]
+
+
+def test_early_stopping_keeps_the_best_weights(vectors):
+    est = aekit.AutoEncoder(**fast(epochs=200, patience=3, learning_rate=0.05)).fit(vectors)
+    assert est.n_iter_ < 200
+    best = int(np.argmin(est.history_["val_loss"]))
+    assert est.n_iter_ == best + 1 + 3
