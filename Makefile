@@ -26,11 +26,16 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	touch $@
 
-bench: $(BIN)/aekit-bench-installed
-	$(BIN)/python benchmarks/speed.py
+BENCHMARKS = precision speed profile_step digits_likelihood
 
+# Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
+bench: $(BIN)/aekit-bench-installed
+	cd benchmarks && for b in $(BENCHMARKS); do ../$(BIN)/python $$b.py || exit 1; done
+	$(BIN)/python benchmarks/report.py
+
+# Every benchmark on a small slice: a smoke test, not reported.
 bench-quick: $(BIN)/aekit-bench-installed
-	$(BIN)/python benchmarks/speed.py --quick
+	cd benchmarks && for b in $(BENCHMARKS); do ../$(BIN)/python $$b.py --quick || exit 1; done
 
 lint: $(BIN)/aekit-installed
 	$(BIN)/ruff check .

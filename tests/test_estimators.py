@@ -187,3 +187,41 @@ def test_early_stopping_keeps_the_best_weights(vectors):
     assert est.n_iter_ < 200
     best = int(np.argmin(est.history_["val_loss"]))
     assert est.n_iter_ == best + 1 + 3
+
+
+def test_precision_auto_picks_bf16_only_for_large_weight_matrices(vectors):
+    assert aekit.AutoEncoder(**fast()).fit(vectors).precision_ == "fp32"
+    X = np.random.default_rng(0).integers(0, 256, (64, 784), dtype=np.uint8)
+    big = lambda **kw: aekit.VAE(network="mlp", hidden_dims=(400,), **fast(epochs=1, **kw)).fit(X)
+    first, second = big(), big()
+    assert first.precision_ == "bf16"  # 784 x 400 = 313,600 weights: measured faster in bf16
+    assert all(torch.equal(v, second.model_.state_dict()[k]) for k, v in first.model_.state_dict().items())
+    assert big(precision="fp32").precision_ == "fp32"
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (3, 64, 64)])
+def test_colour_images_of_several_sizes(shape):
+    X = np.random.default_rng(0).integers(0, 256, (24, *shape), dtype=np.uint8)
+    vae = aekit.VAE(latent_dim=4, **fast(epochs=1)).fit(X)
+    assert vae.reconstruct(X[:3]).shape == (3, *shape)
+    assert vae.sample(2, random_state=0).shape == (2, *shape)
+
+
+def test_learned_variance_decoder_can_be_sampled(images):
+    X, _ = images
+    vae = aekit.VAE(likelihood="gaussian_learned", **fast(epochs=5)).fit(X)
+    means = vae.sample(500, random_state=0)
+    draws = vae.sample(500, random_state=0, from_likelihood=True)  # the same codes, plus noise
+    Z = torch.from_numpy(np.random.RandomState(0).standard_normal((500, 8)).astype(np.float32))
+    with torch.no_grad():
+        predicted_std = vae.model_.likelihood.std(vae.model_.decode(Z)).numpy() / vae.scaler_.scale
+    # |sigma * eps| averages sigma * sqrt(2 / pi) for standard normal eps
+    expected = (predicted_std * np.sqrt(2 / np.pi)).mean()
+    assert abs(np.abs(draws - means.reshape(draws.shape)).mean() / expected - 1) < 0.05
+
+
+def test_progress_bar_is_quiet_off_a_terminal_and_with_verbose_0(vectors, capsys):
+    aekit.AutoEncoder(**fast(verbose=1)).fit(vectors)  # pytest's captured stderr is not a terminal
+    aekit.AutoEncoder(**fast(verbose=0)).fit(vectors)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

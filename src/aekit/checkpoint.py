@@ -30,6 +30,7 @@ class TrainState:
     best_val: float = float("inf")
     bad_epochs: int = 0
     stopped_early: bool = False
+    precision: str = "fp32"  # what training ran in: "fp32" or "bf16" (autocast)
 
 
 def save(path: Path, fingerprint: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

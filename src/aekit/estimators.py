@@ -201,6 +201,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                               checkpoint_path=self.checkpoint_path, resume=resume)
         self.history_ = state.history
         self.n_iter_ = state.epoch
+        self.precision_ = state.precision
         if not self.model_.stochastic:
             self._fit_code_distribution(data)
         return self
@@ -209,9 +210,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """A Gaussian over the training codes: what ``sample`` draws from when there is no prior."""
         codes = self._encode_means(data).astype(np.float64)
         self.code_mean_ = codes.mean(axis=0)
-        cov = np.cov(codes, rowvar=False).reshape(len(self.code_mean_), -1) if len(codes) > 1 else \
-            np.zeros((codes.shape[1], codes.shape[1]))
-        self.code_cov_ = cov + 1e-6 * np.eye(len(cov))
+        k = codes.shape[1]
+        cov = np.cov(codes, rowvar=False).reshape(k, k) if len(codes) > 1 else np.zeros((k, k))
+        self.code_cov_ = cov + 1e-6 * np.eye(k)  # a floor keeps collapsed directions samplable
 
     # ------------------------------------------------------------------ inference helpers
     def _batches(self, n: int, per_sample_cost: int = 1):
@@ -254,7 +255,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def inverse_transform(self, Z, y=None):
         """Decode codes ``Z`` (n, latent_dim) to data in the input's units and shape."""
         check_is_fitted(self, "model_")
-        Z = check_array(_as_numpy(Z), dtype=np.float32)
+        try:
+            Z = check_array(_as_numpy(Z), dtype=np.float32)
+        except ValueError as exc:
+            raise InvalidInputError(f"Z: {exc}") from exc
         if Z.shape[1] != self.latent_dim:
             raise InvalidInputError(f"Z must have {self.latent_dim} columns (latent_dim), got {Z.shape[1]}")
         return self._decode_means(torch.from_numpy(Z), self._validate_y(y, len(Z), reset=False))
@@ -392,7 +396,8 @@ _COMMON_DOC = """
         None: 0.1 for data scaled to [0, 1] (images), 1.0 for standardised data. Smaller
         values weigh reconstruction more against the KL term of a VAE.
     scaler : {"auto", "minmax", "standard", "none"}, default="auto"
-        Preprocessing stored in the model: "auto" scales images to [0, 1] and standardises vectors.
+        Preprocessing stored in the model: "auto" scales images and uint8 data to [0, 1] and
+        standardises other vectors per feature.
     epochs, batch_size, learning_rate : training length, batch size and Adam's step size.
     lr_schedule : {"cosine", "constant"}, default="cosine"
     validation_fraction : float, default=0.1

@@ -40,7 +40,8 @@ def save_model(estimator, path) -> None:
 
     check_is_fitted(estimator, "model_")
     fitted = {"input_shape": list(estimator.input_shape_), "seed": estimator.seed_,
-              "n_iter": estimator.n_iter_, "history": estimator.history_}
+              "n_iter": estimator.n_iter_, "history": estimator.history_,
+              "precision": estimator.precision_}
     if hasattr(estimator, "classes_"):
         fitted["classes"] = estimator.classes_.tolist()
         fitted["class_prior"] = estimator.class_prior_.tolist()
@@ -117,6 +118,7 @@ def _restore_fitted(estimator, config: dict) -> None:
     estimator.seed_ = fitted["seed"]
     estimator.n_iter_ = fitted["n_iter"]
     estimator.history_ = fitted["history"]
+    estimator.precision_ = fitted["precision"]
     estimator.scaler_ = Scaler.from_dict(config["preprocessing"])
     if "classes" in fitted:
         estimator.classes_ = np.asarray(fitted["classes"])

@@ -1,10 +1,10 @@
 """Preprocessing stored in the model: one affine map x' = (x - shift) * scale.
 
-Images are scaled to [0, 1] (uint8 by 255; other images by their global min and max) so that a
-Bernoulli likelihood applies; vectors (tables) are standardised per feature on the training
-data. Being affine, the map is applied per batch inside training and scoring, which lets the
-data stay in memory in the dtype it came in (uint8 images stay uint8), and it inverts exactly
-for outputs.
+Images and any uint8 data are scaled to [0, 1] (uint8 by 255; other images by their global
+min and max) so that a Bernoulli likelihood applies; other vectors (tables) are standardised
+per feature on the training data. Being affine, the map is applied per batch inside training
+and scoring, which lets the data stay in memory in the dtype it came in (uint8 images stay
+uint8), and it inverts exactly for outputs.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class Scaler:
         """Fit on training data ``X`` of shape ``(n, *sample_shape)``."""
         if method not in METHODS:
             raise ValueError(f"scaler must be one of {METHODS}, got {method!r}")
-        if method == "auto":
-            method = "minmax" if is_image else "standard"
+        if method == "auto":  # 8-bit data are intensities, flattened or not
+            method = "minmax" if is_image or X.dtype == np.uint8 else "standard"
         ones = np.ones((1,) * (X.ndim - 1), dtype=np.float32)
         if method == "none":
             return cls("none", 0 * ones, ones)

@@ -52,11 +52,21 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
 
-def use_bf16(precision: str, model: Autoencoder, batch_size: int) -> bool:
-    """bf16 autocast only where it was measured faster on this CPU (docs/benchmarks.md)."""
+# bf16 autocast runs matrix products on the CPU's AMX units: 1.7-2.4x faster training where one
+# weight matrix is large (784x400 dense: 313k entries; the conv nets' 2048x256 dense: 524k), but
+# 10-23% slower for small MLPs (<= 33k entries), where casts cost more than they save
+# (benchmarks/precision.py, docs/benchmarks.md). A structural rule, not a timing trial at fit
+# time, so that the same random_state always trains in the same precision to the same weights.
+BF16_MIN_WEIGHT_ENTRIES = 200_000
+
+
+def use_bf16(precision: str, model: Autoencoder) -> bool:
+    """Whether to train under bf16 autocast; "auto" decides by the largest weight matrix."""
     if precision != "auto":
         return precision == "bf16"
-    return False
+    largest = max((p.numel() for name, p in model.named_parameters() if name.endswith("weight")),
+                  default=0)
+    return largest >= BF16_MIN_WEIGHT_ENTRIES
 
 
 def _fingerprint(model: Autoencoder, config: TrainConfig, X: torch.Tensor) -> str:
@@ -85,10 +95,11 @@ def fit(model: Autoencoder, X: torch.Tensor, y: torch.Tensor | None, preprocess,
     """
     generator = torch.Generator().manual_seed(config.random_state)
     train_idx, val_idx = _split(len(X), config.validation_fraction, generator)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    # The fused kernel updates all parameters in one pass: ~20% of a small model's step otherwise.
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    bf16 = use_bf16(config.precision, model, config.batch_size)
+    bf16 = use_bf16(config.precision, model)
     objective = model.config.objective
     state, best_weights = checkpoint.TrainState(), None
     fingerprint = _fingerprint(model, config, X) if checkpoint_path else ""
@@ -96,6 +107,7 @@ def fit(model: Autoencoder, X: torch.Tensor, y: torch.Tensor | None, preprocess,
         state, best_weights = checkpoint.load(Path(checkpoint_path), fingerprint, model,
                                               optimizer, generator)
 
+    state.precision = "bf16" if bf16 else "fp32"
     bar = tqdm(total=total_steps, initial=state.global_step, unit="step", leave=False,
                disable=True if config.verbose == 0 else None, dynamic_ncols=True)
     for epoch in range(state.epoch, config.epochs):
@@ -112,9 +124,11 @@ def fit(model: Autoencoder, X: torch.Tensor, y: torch.Tensor | None, preprocess,
                 group["lr"] = lr
             progress = epoch + step / steps_per_epoch
             kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
+            # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
+            xb = preprocess(X.index_select(0, idx))
+            yb = None if y is None else y.index_select(0, idx)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = model(preprocess(X[idx]), None if y is None else y[idx],
-                            n_samples=objective.n_samples, kl_weight=kl_weight,
+                out = model(xb, yb, n_samples=objective.n_samples, kl_weight=kl_weight,
                             train_corruption=True)
             loss = out.loss.item()
             if not math.isfinite(loss):

@@ -35,5 +35,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) != expected:
         raise InvalidInputError(f"{path}: IDX data is {len(raw)} bytes, the header promises {expected} "
                                 "(truncated or corrupt file)")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    # bytearray: a writable buffer, so the array can become a torch tensor without a warning
+    data = np.frombuffer(bytearray(raw), dtype=dtype, offset=header).reshape(shape)
     return data[:, None] if data.ndim == 3 else data

@@ -1,0 +1,53 @@
+"""What every benchmark shares: where results go and what they record about the run."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(), "torch": torch.__version__}
+
+
+def write_result(name: str, rows, quick: bool, **extra) -> Path:
+    """Write ``results/<name>.json`` (``<name>.quick.json`` in quick mode) atomically."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}{'.quick' if quick else ''}.json"
+    record = {"benchmark": name, "command": "python " + " ".join(sys.argv),
+              "date": datetime.date.today().isoformat(), "machine": machine(), "quick": quick,
+              "rows": rows, **extra}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(path)
+    print(f"wrote {path}")
+    return path
+
+
+def load_fashion_mnist():
+    """Fashion-MNIST as uint8 (n, 1, 28, 28) arrays and labels, from Debian's package."""
+    from aekit.data.idx import read_idx
+
+    if not FASHION_MNIST.is_dir():
+        sys.exit("Fashion-MNIST is missing: apt-get install -y dataset-fashion-mnist")
+    get = lambda stem: read_idx(FASHION_MNIST / f"{stem}-ubyte.gz")
+    return (get("train-images-idx3"), get("train-labels-idx1"), get("t10k-images-idx3"),
+            get("t10k-labels-idx1"))

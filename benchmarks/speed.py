@@ -1,0 +1,184 @@
+"""Question: how fast does aekit train the pytorch/examples VAE, against pythae and a plain loop?
+
+The architecture of pytorch/examples `vae/main.py` (784-400-20, ReLU, Bernoulli likelihood,
+Adam at 1e-3) on Fashion-MNIST scaled to [0, 1], at batch 128 and 512, in one process:
+
+* plain:  the example's own loop, a `DataLoader` over a `TensorDataset`, default Adam
+* pythae:  pythae 0.1.2's VAE with the same encoder/decoder and its `BaseTrainer`
+* aekit:  `aekit.VAE(hidden_dims=(400,), latent_dim=20, likelihood="bernoulli")`, default
+  precision ("auto": bf16 autocast for this size) and, for reference, forced fp32
+
+Each trains for the same epochs from scratch; the table reports training samples/s, the ratio to
+pythae and the negative ELBO per test image afterwards (same estimator for all), so speed is
+never bought with a worse model. The machine's dense-matmul peak (fp32 and bf16) is measured in
+the same run for the achieved-GFLOP/s column.
+
+    python benchmarks/speed.py [--quick] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import aekit
+from common import load_fashion_mnist, write_result
+
+D, H, K = 784, 400, 20
+# Multiply-adds per sample in one forward pass; training costs about 3x (forward + backward).
+FORWARD_MACS = D * H + H * 2 * K + K * H + H * D
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = nn.Linear(D, H), nn.Linear(H, K), nn.Linear(H, K)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x.reshape(-1, D)))
+        return self.fc21(h), self.fc22(h)
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc3, self.fc4 = nn.Linear(K, H), nn.Linear(H, D)
+
+    def forward(self, z):  # logits
+        return self.fc4(F.relu(self.fc3(z)))
+
+
+@torch.inference_mode()
+def negative_elbo(encode, decode_logits, X: torch.Tensor) -> float:
+    """Mean -ELBO (nats per image) with one seeded posterior sample: one estimator for all tools."""
+    gen = torch.Generator().manual_seed(0)
+    total = 0.0
+    for start in range(0, len(X), 2000):
+        x = X[start:start + 2000]
+        mu, logvar = encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+        nll = F.binary_cross_entropy_with_logits(decode_logits(z), x, reduction="none").sum(-1)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
+        total += (nll + kl).sum().item()
+    return total / len(X)
+
+
+def run_plain(X, X_test, batch, epochs):
+    torch.manual_seed(0)
+    enc, dec = Encoder(), Decoder()
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-3)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X), batch_size=batch, shuffle=True)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for (x,) in loader:
+            mu, logvar = enc(x)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            loss = F.binary_cross_entropy_with_logits(dec(z), x, reduction="sum") \
+                - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - start
+    return seconds, negative_elbo(enc, dec, X_test)
+
+
+def run_pythae(X, X_test, batch, epochs):
+    from pythae.data.datasets import BaseDataset
+    from pythae.models import VAE, VAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+
+    class PEncoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.net = Encoder()
+
+        def forward(self, x):
+            mu, logvar = self.net(x)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class PDecoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = Decoder()
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
+
+    logging.getLogger("pythae").setLevel(logging.ERROR)  # its per-run banner, not its speed
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(input_dim=(D,), latent_dim=K, reconstruction_loss="bce"),
+                encoder=PEncoder(), decoder=PDecoder())
+    with tempfile.TemporaryDirectory() as out:
+        config = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=1e-3,
+                                   per_device_train_batch_size=batch, no_cuda=True, seed=0)
+        trainer = BaseTrainer(model, BaseDataset(X, torch.zeros(len(X))), training_config=config)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+    return seconds, negative_elbo(model.encoder.net, model.decoder.net, X_test)
+
+
+def run_aekit(X_uint8, X_test, batch, epochs, precision):
+    vae = aekit.VAE(latent_dim=K, network="mlp", hidden_dims=(H,), likelihood="bernoulli",
+                    epochs=epochs, batch_size=batch, validation_fraction=0.0, patience=None,
+                    lr_schedule="constant", precision=precision, verbose=0, random_state=0)
+    start = time.perf_counter()
+    vae.fit(X_uint8)
+    seconds = time.perf_counter() - start
+    m = vae.model_
+    encode = lambda x: m.bottleneck.proj(m.encoder(x)).chunk(2, dim=-1)
+    return seconds, negative_elbo(encode, m.decode, X_test), vae.precision_
+
+
+def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="6,000 images, one epoch")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    X_train, _, X_test, _ = load_fashion_mnist()
+    n = 6000 if args.quick else len(X_train)
+    epochs = 1 if args.quick else args.epochs
+    X_uint8 = X_train[:n].reshape(n, D)
+    X = torch.from_numpy(X_uint8).float().div(255)
+    X_test = torch.from_numpy(X_test[: 2000 if args.quick else None].reshape(-1, D)).float().div(255)
+
+    peak = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
+    print(f"dense matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
+    rows = []
+    for batch in (128, 512):
+        results = {"plain DataLoader loop": run_plain(X, X_test, batch, epochs),
+                   "pythae 0.1.2": run_pythae(X, X_test, batch, epochs)}
+        for precision in ("auto", "fp32"):
+            seconds, loss, used = run_aekit(X_uint8, X_test, batch, epochs, precision)
+            results[f"aekit ({used}{', default' if precision == 'auto' else ''})"] = (seconds, loss)
+        pythae_rate = n * epochs / results["pythae 0.1.2"][0]
+        for tool, (seconds, loss) in results.items():
+            rate = n * epochs / seconds
+            rows.append({"batch_size": batch, "tool": tool, "samples_s": round(rate),
+                         "vs_pythae": round(rate / pythae_rate, 2), "test_neg_elbo": round(loss, 2),
+                         "gflops": round(3 * 2 * FORWARD_MACS * rate / 1e9, 1)})
+            print(f"batch {batch:4d}  {tool:28s} {rate:9,.0f} samples/s  x{rate / pythae_rate:4.2f} "
+                  f"vs pythae  test -ELBO {loss:7.2f}", flush=True)
+    write_result("speed", rows, quick=args.quick, epochs=epochs, n_train=n,
+                 matmul_peak_gflops={k: round(v) for k, v in peak.items()})
+
+
+if __name__ == "__main__":
+    main()
