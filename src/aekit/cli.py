@@ -61,7 +61,11 @@ def _train(args) -> None:
         params["beta"] = args.beta
     if args.model == "dae":
         params.update(corruption=args.corruption, corruption_level=args.corruption_level)
-    train_run(args.data, MODELS[args.model], params, args.out, resume=args.resume)
+    estimator = train_run(args.data, MODELS[args.model], params, args.out, resume=args.resume)
+    history = estimator.history_
+    best = f", best validation loss {min(history['val_loss']):.4g}" if history["val_loss"] else ""
+    print(f"aekit: trained {MODELS[args.model]} for {estimator.n_iter_} epochs "
+          f"(final training loss {history['train_loss'][-1]:.4g}{best}); wrote {args.out}")
 
 
 def _error(exc: BaseException) -> None:

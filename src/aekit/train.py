@@ -152,7 +152,8 @@ def fit(model: Autoencoder, X: torch.Tensor, y: torch.Tensor | None, preprocess,
         if len(val_idx):
             val = evaluate_loss(model, X[val_idx], None if y is None else y[val_idx], preprocess)
             state.history["val_loss"].append(val)
-            bar.set_postfix(loss=f"{state.history['train_loss'][-1]:.4g}", val=f"{val:.4g}")
+            bar.set_postfix(loss=f"{state.history['train_loss'][-1]:.4g}", val=f"{val:.4g}",
+                            samples_s=f"{len(train_idx) / (time.perf_counter() - t0):,.0f}")
             if not math.isfinite(state.best_val) or val < state.best_val - 1e-6 * abs(state.best_val):
                 state.best_val, state.bad_epochs = val, 0
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
