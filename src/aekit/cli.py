@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .errors import AekitError, TrainingDivergedError
 
@@ -22,14 +23,54 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts, default=0) < 1:
+        raise argparse.ArgumentTypeError(f"expected a side like 32 or HxW like 28x28, got {text!r}")
+    return (parts[0], parts[-1])
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data and its options, shared by every verb that reads data (docs/data.md)."""
+    g = parser.add_argument_group("data")
+    g.add_argument("--data", default="digits",
+                   help="built-in (digits, shapes, parabola, photos), named set (fashion-mnist, "
+                        "mnist, kmnist) or path: image folder, .npy, .npz, IDX, .csv/.tsv/.parquet "
+                        "(default: digits)")
+    g.add_argument("--split", choices=["train", "test"], default="train", help="split of a named set")
+    g.add_argument("--label-column", help="table column holding labels")
+    g.add_argument("--id-column", help="table column holding ids, carried through to outputs")
+    g.add_argument("--feature-columns", type=lambda t: t.split(","), help="comma-separated feature columns")
+    g.add_argument("--missing", choices=["error", "drop", "impute"], default="error",
+                   help="missing or non-numeric table cells: fail (default), drop rows, or impute the median")
+    g.add_argument("--window", type=_positive_int, help="time series: window length in rows")
+    g.add_argument("--stride", type=_positive_int, help="time series: rows between windows (window/4)")
+    g.add_argument("--timestamp-column",
+                   help="time series: the timestamp column (default: timestamp, time, or the first)")
+    g.add_argument("--size", type=_size,
+                   help="image side or HxW: resize an image folder; the size of shapes/photos")
+    g.add_argument("--channels", type=int, choices=[1, 3], help="image folders: 1 greyscale, 3 RGB")
+    g.add_argument("--skip-bad", action="store_true", help="image folders: skip unreadable images")
+    g.add_argument("--n-samples", type=_positive_int, help="how many samples generated built-ins make")
+
+
+def data_options(args) -> dict:
+    return {"split": args.split, "label_column": args.label_column, "id_column": args.id_column,
+            "feature_columns": args.feature_columns, "missing": args.missing, "window": args.window,
+            "stride": args.stride, "timestamp_column": args.timestamp_column, "size": args.size,
+            "channels": args.channels, "skip_bad": args.skip_bad, "n_samples": args.n_samples}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aekit", description="Autoencoders made practical.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     t = verbs.add_parser("train", help="train a model and write a run folder",
                          description="Train a model; write the model, metrics.json and figures to --out.")
-    t.add_argument("--data", default="digits",
-                   help="a built-in name (digits) or a .npy/.npz/IDX file (default: digits)")
+    add_data_arguments(t)
     t.add_argument("--model", choices=MODELS, default="vae", help="preset (default: vae)")
     t.add_argument("--latent-dim", type=_positive_int, default=8, help="code size (default: 8)")
     t.add_argument("--epochs", type=_positive_int, default=100, help="maximum epochs (default: 100)")
@@ -61,7 +102,8 @@ def _train(args) -> None:
         params["beta"] = args.beta
     if args.model == "dae":
         params.update(corruption=args.corruption, corruption_level=args.corruption_level)
-    estimator = train_run(args.data, MODELS[args.model], params, args.out, resume=args.resume)
+    estimator = train_run(args.data, MODELS[args.model], params, args.out, resume=args.resume,
+                          data_options=data_options(args))
     history = estimator.history_
     best = f", best validation loss {min(history['val_loss']):.4g}" if history["val_loss"] else ""
     print(f"aekit: trained {MODELS[args.model]} for {estimator.n_iter_} epochs "
@@ -73,8 +115,13 @@ def _error(exc: BaseException) -> None:
     print("aekit: error: " + " ".join(str(exc).split()), file=sys.stderr)
 
 
+def _warn(message, category, filename, lineno, file=None, line=None):
+    print("aekit: warning: " + " ".join(str(message).split()), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _warn
     try:
         args.run(args)
     except TrainingDivergedError as exc:

@@ -215,21 +215,21 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.code_cov_ = cov + 1e-6 * np.eye(k)  # a floor keeps collapsed directions samplable
 
     # ------------------------------------------------------------------ inference helpers
-    def _batches(self, n: int, per_sample_cost: int = 1):
-        size = max(1, min(4096, (1 << 24) // max(1, per_sample_cost)))
+    def _batches(self, n: int, n_samples: int = 1):
+        size = self.model_.inference_batch_size(n_samples)
         for start in range(0, n, size):
             yield slice(start, start + size)
 
     @torch.inference_mode()
     def _encode_means(self, data: torch.Tensor) -> np.ndarray:
         out = [self.model_.encode(self.scaler_.transform(data[s]), sample=False).mean
-               for s in self._batches(len(data), math.prod(self._sample_shape()))]
+               for s in self._batches(len(data))]
         return torch.cat(out).numpy()
 
     @torch.inference_mode()
     def _decode_means(self, Z: torch.Tensor, y_idx) -> np.ndarray:
         out = []
-        for s in self._batches(len(Z), math.prod(self._sample_shape())):
+        for s in self._batches(len(Z)):
             params = self.model_.decode(Z[s], None if y_idx is None else y_idx[s])
             out.append(self.scaler_.inverse(self.model_.likelihood.mean(params)))
         return self._to_input_shape(torch.cat(out))
@@ -308,7 +308,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         noise = torch.Generator().manual_seed(self.seed_)
         for _ in range(draws):
             eps = torch.randn(k, 1, self.latent_dim, generator=noise) if self.model_.stochastic else None
-            for s in self._batches(len(data), k * math.prod(self._sample_shape())):
+            for s in self._batches(len(data), k):
                 xb = self.scaler_.transform(data[s])
                 yb = None if y_idx is None else y_idx[s]
                 total[s] += self.model_(xb, yb, n_samples=k, eps=eps).bound.double()

@@ -120,6 +120,15 @@ class Autoencoder(nn.Module):
     def stochastic(self) -> bool:
         return self.config.bottleneck == "gaussian"
 
+    def inference_batch_size(self, n_samples: int = 1) -> int:
+        """Inputs per batch for evaluation: enough to amortise per-call overhead, few enough that
+        activations stay small. A conv net's first activations are ~8x its input, and its forward
+        pass on 28x28 images ran 5x slower at batch 4096 than at 256 (allocation churn)."""
+        per_input = n_samples * math.prod(self.config.sample_shape)
+        if self.config.network == "conv":
+            per_input *= 8
+        return max(1, min(4096, (1 << 21) // per_input))
+
     def encode(self, x: torch.Tensor, n_samples: int = 1, sample: bool = True,
                eps: torch.Tensor | None = None) -> Code:
         return self.bottleneck(self.encoder(x), n_samples=n_samples, sample=sample, eps=eps)

@@ -22,11 +22,15 @@ from ._atomic import write_text
 from .errors import InvalidInputError
 from .estimators import REGISTRY
 
+METRIC_SAMPLES = 2000
 
-def train_run(source: str, preset: str, params: dict, out: str | Path, resume: bool = False):
-    """Train ``preset`` on ``source`` and write the run folder ``out``; returns the estimator."""
+
+def train_run(source: str, preset: str, params: dict, out: str | Path, resume: bool = False,
+              data_options: dict | None = None):
+    """Train ``preset`` on ``source`` (read by ``aekit.data.load`` with ``data_options``) and write
+    the run folder ``out``; returns the estimator."""
     out = Path(out)
-    dataset = data_layer.load(source)
+    dataset = data_layer.load(source, **(data_options or {}))
     X, y = np.asarray(dataset.X), dataset.y
     estimator = REGISTRY[preset](checkpoint_path=str(out / "checkpoint.safetensors"), **params)
     if estimator._conditional and y is None:
@@ -38,9 +42,13 @@ def train_run(source: str, preset: str, params: dict, out: str | Path, resume: b
     seconds = time.perf_counter() - started
 
     estimator.save(out / "model")
-    y_kw = {"y": y} if estimator._conditional else {}
     rng = np.random.default_rng(0)
-    shown = rng.choice(len(X), size=min(24, len(X)), replace=False)
+    # Figures and metrics use a fixed subset: importance-sampled scores of every sample of a
+    # large set would take longer than the training itself.
+    subset = np.sort(rng.choice(len(X), size=min(METRIC_SAMPLES, len(X)), replace=False))
+    X_sub, y_sub = X[subset], None if y is None else y[subset]
+    y_kw = {"y": y_sub} if estimator._conditional else {}
+    shown = subset[:24]
     shown_y = {"y": y[shown]} if estimator._conditional else {}
     plots.loss_curve(estimator.history_, out / "loss_curve.png",
                      title=f"{preset} on {dataset.name}: training loss")
@@ -52,20 +60,22 @@ def train_run(source: str, preset: str, params: dict, out: str | Path, resume: b
         plots.samples_figure(estimator.sample(36, random_state=0), out / "samples.png",
                              title=f"{preset} on {dataset.name}: samples from the prior")
         figures.append("samples.png")
-    codes = estimator.transform(X)
-    plots.latent_map(codes, y, out / "latent_map.png",
+    codes = estimator.transform(X_sub)
+    plots.latent_map(codes, y_sub, out / "latent_map.png",
                      title=f"{preset} on {dataset.name}: latent map (latent_dim={codes.shape[1]})")
     figures.append("latent_map.png")
 
-    reconstruction = estimator.reconstruct(X, **y_kw)
+    reconstruction = estimator.reconstruct(X_sub, **y_kw)
     metrics = {
-        "data": dataset.name, "model": preset, "n_samples": int(len(X)),
-        "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
-        "epochs_run": estimator.n_iter_, "train_seconds": round(seconds, 2),
+        "data": dataset.name, "source": str(source), "data_options": data_options or {}, "model": preset,
+        "n_samples": int(len(X)), "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
+        "epochs_run": estimator.n_iter_, "precision": estimator.precision_,
+        "train_seconds": round(seconds, 2),
         "final_train_loss": estimator.history_["train_loss"][-1],
         "best_val_loss": min(estimator.history_["val_loss"], default=None),
-        "reconstruction_mse": float(np.mean((reconstruction - X.astype(np.float64)) ** 2)),
-        "mean_score": float(np.mean(estimator.score_samples(X, **y_kw))),
+        "metrics_on_samples": int(len(subset)),
+        "reconstruction_mse": float(np.mean((reconstruction - X_sub.astype(np.float64)) ** 2)),
+        "mean_score": float(np.mean(estimator.score_samples(X_sub, **y_kw))),
         "figures": figures,
     }
     metrics["params"].pop("checkpoint_path")

@@ -179,10 +179,11 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 
 
 @torch.inference_mode()
-def evaluate_loss(model: Autoencoder, X, y, preprocess, batch_size: int = 4096) -> float:
+def evaluate_loss(model: Autoencoder, X, y, preprocess) -> float:
     """Mean objective (at full KL weight, no corruption) over ``X``, in large batches."""
     model.eval()
     total = 0.0
+    batch_size = model.inference_batch_size(model.config.objective.n_samples)
     for start in range(0, len(X), batch_size):
         xb = preprocess(X[start:start + batch_size])
         yb = None if y is None else y[start:start + batch_size]

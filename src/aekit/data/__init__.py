@@ -1,31 +1,49 @@
-"""Data sources: one ``load(source)`` for the Python API and every CLI verb.
+"""Data sources: one ``load(source, ...)`` for the Python API and every CLI verb.
 
-Sources so far: the built-in ``digits`` (scikit-learn's 8x8 digits, no network), NumPy
-``.npy``/``.npz`` files (never unpickled) and IDX files (MNIST's format, raw or gzipped).
+``source`` is a built-in name (``digits``, ``shapes``, ``parabola``, ``photos``), a named IDX
+set (``fashion-mnist``, ``mnist``, ``kmnist``), or a path: a folder of images, a ``.npy``/``.npz``
+array, an IDX file (raw or ``.gz``), or a CSV/TSV/Parquet table, which becomes sliding windows
+when ``window`` is given. See docs/data.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidInputError
+from . import builtins
+from .dataset import Dataset, Windows
 from .idx import read_idx
+from .images import IMAGE_SUFFIXES, read_image_folder
+from .named import NAMED_SETS, load_named
+from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_series, read_table
 
-BUILTINS = ("digits",)
+__all__ = ["load", "Dataset", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLICIES"]
 
-
-@dataclass
-class Dataset:
-    X: np.ndarray  # (n, features) or (n, C, H, W)
-    y: np.ndarray | None
-    name: str
+BUILTINS = tuple(builtins.BUILTINS)
 
 
-def load(source: str | Path) -> Dataset:
-    """Load a built-in data set by name, or a file by path.
+def load(source: str | Path, *, split: str = "train", n_samples: int | None = None,
+         size: int | tuple[int, int] | None = None, channels: int | None = None,
+         skip_bad: bool = False, label_column: str | None = None, id_column: str | None = None,
+         feature_columns: list[str] | None = None, missing: str = "error",
+         window: int | None = None, stride: int | None = None, timestamp_column: str | None = None,
+         random_state: int = 0) -> Dataset:
+    """Load data from a name or a path.
+
+    Parameters
+    ----------
+    source : a built-in or named set, or a path (folder, .npy, .npz, IDX, .csv, .tsv, .parquet)
+    split : "train" or "test", for named IDX sets
+    n_samples, random_state : size and seed of generated built-ins (shapes, parabola, photos)
+    size : image side (int) or (H, W): resizes an image folder; the side of shapes/photos
+    channels : 1 or 3 for image folders (default: RGB if any image has colour)
+    skip_bad : skip unreadable images in a folder (with a warning giving the count)
+    label_column, id_column, feature_columns : columns of a table
+    missing : "error" (default), "drop" or "impute" (median) for missing or non-numeric cells
+    window, stride, timestamp_column : turn a table into sliding windows over its rows
 
     Examples
     --------
@@ -33,30 +51,69 @@ def load(source: str | Path) -> Dataset:
     >>> ds = load("digits")
     >>> ds.X.shape, ds.X.dtype, ds.y[:3].tolist()
     ((1797, 1, 8, 8), dtype('uint8'), [0, 1, 2])
+    >>> load("shapes", n_samples=4, size=32).factors["shape"].tolist()
+    [2, 1, 1, 0]
     """
     name = str(source)
+    generated = {"n_samples": n_samples, "random_state": random_state}
+    generated = {k: v for k, v in generated.items() if v is not None}
     if name == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        # Pixel counts 0..16 scaled to 0..255 so that they are ordinary 8-bit images.
-        X = np.round(digits.images * (255 / 16)).astype(np.uint8)[:, None]
-        return Dataset(X, digits.target, "digits")
+        return builtins.digits()
+    if name == "parabola":
+        return builtins.parabola(**generated)
+    if name in ("shapes", "photos"):
+        side = {"size": _side(size)} if size is not None else {}
+        return getattr(builtins, name)(**generated, **side)
+    if name in NAMED_SETS:
+        return load_named(name, split)
     path = Path(name)
     if not path.exists():
-        raise InvalidInputError(f"no data at {name!r}: give a file path or one of {BUILTINS}")
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    if path.suffix == ".npy":
+        raise InvalidInputError(f"no data at {name!r}: give a path, or one of "
+                                f"{BUILTINS + tuple(NAMED_SETS)}")
+    if path.is_dir():
+        return read_image_folder(path, channels, _pair(size), skip_bad)
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"{path}: the file is empty")
+    if suffix in TABLE_SUFFIXES:
+        if window is not None:
+            return read_series(path, window, stride, timestamp_column,
+                               feature_columns, missing)
+        return read_table(path, label_column, id_column, feature_columns, missing)
+    if window is not None:
+        raise InvalidInputError(f"{path}: --window applies to time-series tables (.csv, .parquet)")
+    if suffix == ".npy":
         return Dataset(_read_npy(path), None, path.stem)
-    if path.suffix == ".npz":
+    if suffix == ".npz":
         return _read_npz(path)
-    if "idx" in suffixes or "-ubyte" in path.name:
+    if "idx" in path.name or "-ubyte" in path.name:
         return Dataset(read_idx(path), None, path.name.split(".")[0])
-    raise InvalidInputError(f"{path}: unsupported format; use .npy, .npz or IDX files")
+    if suffix in IMAGE_SUFFIXES:
+        raise InvalidInputError(f"{path}: give the folder that holds the images, not one image")
+    raise InvalidInputError(f"{path}: unsupported format; use an image folder, .npy, .npz, IDX, "
+                            ".csv, .tsv or .parquet")
+
+
+def _side(size) -> int:
+    if isinstance(size, (tuple, list)):
+        if size[0] != size[1]:
+            raise InvalidInputError(f"this built-in makes square images; got size {tuple(size)}")
+        return int(size[0])
+    return int(size)
+
+
+def _pair(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or min(pair) < 1:
+        raise InvalidInputError(f"size must be a positive int or (H, W), got {size!r}")
+    return pair
 
 
 def _read_npy(path: Path) -> np.ndarray:
     try:
+        # Large arrays are memory-mapped: pages are read as batches touch them.
         return np.load(path, allow_pickle=False, mmap_mode="r" if path.stat().st_size > 1 << 28 else None)
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(f"{path}: not a readable .npy array ({exc})") from exc
@@ -66,10 +123,11 @@ def _read_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
-            x_key = "X" if "X" in keys else ("x" if "x" in keys else (keys[0] if keys else None))
+            x_key = next((k for k in ("X", "x", "data") if k in keys), keys[0] if keys else None)
             if x_key is None:
-                raise InvalidInputError(f"{path}: the .npz file holds no arrays")
+                raise InvalidInputError(f"{path}: the .npz archive holds no arrays")
             y_key = next((k for k in ("y", "Y", "labels") if k in keys), None)
-            return Dataset(npz[x_key], npz[y_key] if y_key else None, path.stem)
+            ids = npz["ids"] if "ids" in keys else None
+            return Dataset(npz[x_key], npz[y_key] if y_key else None, path.stem, ids=ids)
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(f"{path}: not a readable .npz archive ({exc})") from exc

@@ -1,0 +1,102 @@
+"""Built-in data sets: no network, no files, reproducible from a seed.
+
+* ``digits``: scikit-learn's 1,797 8x8 handwritten digits, as uint8 images.
+* ``shapes``: procedurally drawn squares, ellipses and triangles with known factors (shape,
+  size, x, y, rotation): the test bed for latent traversals.
+* ``parabola``: points on y = x^2 + noise, where a 1-D nonlinear autoencoder beats 1-D PCA.
+* ``photos``: colour patches cut from the photographs scikit-image ships, for denoising and
+  colourisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dataset import Dataset
+
+SHAPES = ("square", "ellipse", "triangle")
+
+
+def digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    # Pixel counts 0..16 scaled to 0..255 so that they are ordinary 8-bit images.
+    X = np.round(raw.images * (255 / 16)).astype(np.uint8)[:, None]
+    return Dataset(X, raw.target, "digits")
+
+
+def shapes(n_samples: int = 10000, size: int = 32, random_state: int = 0) -> Dataset:
+    """White shapes on black, ``size`` x ``size``; ``y`` is the shape, ``factors`` has all five.
+
+    Factors are drawn uniformly: scale in [0.35, 0.9] of the half-width, centre anywhere the
+    shape fits, rotation in [0, 2 pi / symmetry) so that distinct angles look distinct.
+    """
+    if size < 8:
+        raise ValueError(f"shapes needs size >= 8, got {size}")
+    rng = np.random.default_rng(random_state)
+    kind = rng.integers(0, len(SHAPES), n_samples)
+    scale = rng.uniform(0.35, 0.9, n_samples)
+    symmetry = np.array([4, 2, 3])[kind]  # rotational symmetry of square, ellipse, triangle
+    rotation = rng.uniform(0, 1, n_samples) * 2 * np.pi / symmetry
+    margin = 1 - scale  # centre offsets, in half-widths, that keep the shape inside
+    x = rng.uniform(-1, 1, n_samples) * margin
+    y = rng.uniform(-1, 1, n_samples) * margin
+    # Render at 4x and average 4x4 blocks: anti-aliased edges, so size changes are smooth.
+    fine = 4 * size
+    grid = (np.arange(fine) + 0.5) / fine * 2 - 1
+    gx, gy = np.meshgrid(grid, grid)
+    images = np.empty((n_samples, size, size), dtype=np.uint8)
+    for i in range(n_samples):
+        c, s = np.cos(rotation[i]), np.sin(rotation[i])
+        u = (c * (gx - x[i]) + s * (gy - y[i])) / scale[i]  # shape-centred, rotated, unit-scaled
+        v = (-s * (gx - x[i]) + c * (gy - y[i])) / scale[i]
+        if kind[i] == 0:
+            inside = np.maximum(np.abs(u), np.abs(v)) <= 0.7  # corners stay within radius 1
+        elif kind[i] == 1:
+            inside = (u / 0.95) ** 2 + (v / 0.55) ** 2 <= 1
+        else:  # equilateral, vertices on the unit circle: three half-planes
+            inside = (v >= -0.5) & (np.sqrt(3) * u + v <= 1) & (-np.sqrt(3) * u + v <= 1)
+        images[i] = (inside.reshape(size, 4, size, 4).mean(axis=(1, 3)) * 255).round()
+    factors = {"shape": kind, "size": scale, "x": x, "y": -y, "rotation": rotation}
+    return Dataset(images[:, None], kind, "shapes", factors=factors)
+
+
+def parabola(n_samples: int = 1000, noise: float = 0.05, random_state: int = 0) -> Dataset:
+    """Points (x, x^2 + noise) with x uniform in [-1, 1]; ``factors["x"]`` is the hidden x."""
+    rng = np.random.default_rng(random_state)
+    t = rng.uniform(-1, 1, n_samples)
+    X = np.column_stack([t, t**2 + noise * rng.standard_normal(n_samples)]).astype(np.float32)
+    return Dataset(X, None, "parabola", feature_names=["x", "y"], factors={"x": t})
+
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
+          "retina")
+
+
+def photos(n_samples: int = 5000, size: int = 32, random_state: int = 0) -> Dataset:
+    """Random ``size`` x ``size`` RGB patches of scikit-image's photographs; ``y`` names the photo.
+
+    Each photograph is first shrunk so that its shorter side is 8 patches long: patches then hold
+    objects and edges rather than flat texture.
+    """
+    import skimage.data
+    from PIL import Image
+
+    rng = np.random.default_rng(random_state)
+    pictures = []
+    for name in PHOTOS:
+        image = Image.fromarray(getattr(skimage.data, name)())
+        shrink = 8 * size / min(image.size)
+        pictures.append(np.asarray(image.resize((round(image.width * shrink), round(image.height * shrink)),
+                                                Image.Resampling.LANCZOS)))
+    which = rng.integers(0, len(pictures), n_samples)
+    X = np.empty((n_samples, 3, size, size), dtype=np.uint8)
+    for i, p in enumerate(which):
+        h, w = pictures[p].shape[:2]
+        top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        X[i] = pictures[p][top:top + size, left:left + size].transpose(2, 0, 1)
+    return Dataset(X, np.asarray(PHOTOS)[which], "photos")
+
+
+BUILTINS = {"digits": digits, "shapes": shapes, "parabola": parabola, "photos": photos}

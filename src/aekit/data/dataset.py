@@ -1,0 +1,64 @@
+"""What every data source returns: arrays plus what is needed to map results back to the input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Windows:
+    """How sliding windows over a time series map back to its timestamps.
+
+    Window ``i`` covers rows ``starts[i] .. starts[i] + length - 1`` of the series.
+    """
+
+    timestamps: np.ndarray  # (T,) the series' timestamps, in file order
+    starts: np.ndarray  # (n_windows,) first row of each window
+    length: int
+
+    def window_timestamps(self, i: int) -> np.ndarray:
+        return self.timestamps[self.starts[i]:self.starts[i] + self.length]
+
+    def to_series(self, window_values, reduce: str = "mean") -> np.ndarray:
+        """Per-timestamp values from per-window values (e.g. anomaly scores).
+
+        Each timestamp gets the mean (or max) over the windows that cover it; NaN where no
+        window does (the tail a stride skipped).
+        """
+        values = np.asarray(window_values, dtype=np.float64)
+        if values.shape != self.starts.shape:
+            raise ValueError(f"expected one value per window ({len(self.starts)}), got {values.shape}")
+        covered = self.starts[:, None] + np.arange(self.length)  # (n_windows, length)
+        rows, vals = covered.ravel(), np.repeat(values, self.length)
+        if reduce == "max":
+            out = np.full(len(self.timestamps), -np.inf)
+            np.maximum.at(out, rows, vals)
+            out[np.isneginf(out)] = np.nan
+            return out
+        sums = np.bincount(rows, weights=vals, minlength=len(self.timestamps))
+        counts = np.bincount(rows, minlength=len(self.timestamps))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, sums / counts, np.nan)
+
+
+@dataclass
+class Dataset:
+    """Samples ``X`` ((n, features) or (n, C, H, W)), optional labels, ids and provenance."""
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    name: str = "data"
+    ids: np.ndarray | None = None  # carried through to per-sample outputs
+    feature_names: list[str] | None = None
+    factors: dict[str, np.ndarray] = field(default_factory=dict)  # generative factors (shapes)
+    windows: Windows | None = None  # set for time-series windows
+
+    def __post_init__(self):
+        for what, values in (("y", self.y), ("ids", self.ids)):
+            if values is not None and len(values) != len(self.X):
+                raise ValueError(f"{what} has {len(values)} entries for {len(self.X)} samples")
+
+    def __len__(self) -> int:
+        return len(self.X)

@@ -1,0 +1,149 @@
+"""Tables (CSV, Parquet) and time series read from them.
+
+Every feature column must be numeric. Text in a numeric column, or a missing value, is an
+error naming the column and the row, unless the caller chooses a policy: ``missing="drop"``
+drops those rows, ``missing="impute"`` fills them with the column's median.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from .dataset import Dataset, Windows
+
+MISSING_POLICIES = ("error", "drop", "impute")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+
+def read_frame(path: Path):
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, ImportError) as exc:
+        raise InvalidInputError(f"{path}: cannot read the table ({type(exc).__name__}: {exc})") from exc
+    if frame.empty or len(frame.columns) == 0:
+        raise InvalidInputError(f"{path}: the table has no rows")
+    return frame
+
+
+def _row_label(path: Path, row: int) -> str:
+    """A 0-based data row as the user finds it: CSV line numbers count the header line."""
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return f"row {row} (line {row + 2} of the file)"
+    return f"row {row}"
+
+
+def numeric_block(frame, columns: list[str], path: Path, missing: str) -> tuple[np.ndarray, np.ndarray]:
+    """The columns as float32 and a mask of the rows kept, after the missing-value policy."""
+    import pandas as pd
+
+    if missing not in MISSING_POLICIES:
+        raise InvalidInputError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    values = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, name in enumerate(columns):
+        raw = frame[name]
+        numbers = pd.to_numeric(raw, errors="coerce")
+        text = numbers.isna() & raw.notna()
+        if text.any():
+            if text.mean() > 0.5:  # mostly text: a label, an id or a category, not a feature
+                raise InvalidInputError(
+                    f"{path}: column {name!r} holds text ({raw[text].iloc[0]!r} in "
+                    f"{_row_label(path, int(np.argmax(text.values)))}); pass it as the label or id "
+                    "column, or choose the feature columns")
+            if missing == "error":
+                row = int(np.argmax(text.values))
+                raise InvalidInputError(
+                    f"{path}: column {name!r}, {_row_label(path, row)}: {raw.iloc[row]!r} is not a "
+                    "number; fix the file, or choose missing='drop' or 'impute' (--missing)")
+        values[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any() and missing == "error":
+        row, col = np.argwhere(bad)[0]
+        raise InvalidInputError(
+            f"{path}: column {columns[col]!r}, {_row_label(path, int(row))} is missing or not finite; "
+            "fix the file, or choose missing='drop' or 'impute' (--missing)")
+    keep = np.ones(len(frame), dtype=bool)
+    if missing == "drop":
+        keep = ~bad.any(axis=1)
+        if not keep.any():
+            raise InvalidInputError(f"{path}: every row has a missing value; nothing is left to train on")
+    elif missing == "impute":
+        for j in np.flatnonzero(bad.any(axis=0)):
+            column = values[:, j]
+            if not np.isfinite(column).any():
+                raise InvalidInputError(f"{path}: column {columns[j]!r} has no values to impute from")
+            column[~np.isfinite(column)] = np.median(column[np.isfinite(column)])
+    return values[keep].astype(np.float32), keep
+
+
+def _check_columns(frame, path: Path, **named) -> None:
+    for option, column in named.items():
+        if column is not None and column not in frame.columns:
+            raise InvalidInputError(f"{path}: no column {column!r} ({option}); columns are "
+                                    f"{list(frame.columns)[:20]}")
+
+
+def read_table(path: Path, label_column: str | None = None, id_column: str | None = None,
+               feature_columns: list[str] | None = None, missing: str = "error") -> Dataset:
+    frame = read_frame(path)
+    _check_columns(frame, path, label_column=label_column, id_column=id_column)
+    if feature_columns is None:
+        feature_columns = [c for c in frame.columns if c not in (label_column, id_column)]
+    for column in feature_columns:
+        _check_columns(frame, path, feature_columns=column)
+    if not feature_columns:
+        raise InvalidInputError(f"{path}: no feature columns left")
+    X, keep = numeric_block(frame, [str(c) for c in feature_columns], path, missing)
+    y = frame[label_column].to_numpy()[keep] if label_column else None
+    ids = frame[id_column].to_numpy()[keep] if id_column else None
+    if y is not None and y.dtype == object:
+        y = y.astype(str)
+    return Dataset(X, y, path.stem, ids=ids, feature_names=[str(c) for c in feature_columns])
+
+
+def read_series(path: Path, window: int, stride: int | None = None,
+                timestamp_column: str | None = None, value_columns: list[str] | None = None,
+                missing: str = "error") -> Dataset:
+    """Sliding windows over a time series: X is (n_windows, window * channels), channel-major.
+
+    The timestamp column is ``timestamp_column`` or, by default, one named "timestamp" or
+    "time", else the first column.
+    """
+    import pandas as pd
+
+    if not isinstance(window, int) or window < 2:
+        raise InvalidInputError(f"window must be an integer >= 2, got {window!r}")
+    stride = stride or max(1, window // 4)
+    if stride < 1:
+        raise InvalidInputError(f"stride must be >= 1, got {stride}")
+    frame = read_frame(path)
+    if timestamp_column is None:
+        lowered = {str(c).lower(): c for c in frame.columns}
+        timestamp_column = lowered.get("timestamp", lowered.get("time", frame.columns[0]))
+    _check_columns(frame, path, timestamp_column=timestamp_column)
+    if value_columns is None:
+        value_columns = [str(c) for c in frame.columns if c != timestamp_column]
+    if not value_columns:
+        raise InvalidInputError(f"{path}: no value columns besides the timestamp {timestamp_column!r}")
+    values, keep = numeric_block(frame, value_columns, path, missing)
+    stamps = pd.to_datetime(frame[timestamp_column], errors="coerce")
+    if stamps.isna().any():  # not dates: keep the column as it is (e.g. a step counter)
+        stamps = frame[timestamp_column]
+    stamps = stamps.to_numpy()[keep]
+    if window > len(values):
+        raise InvalidInputError(f"{path}: window {window} is longer than the series ({len(values)} rows); "
+                                f"use a window of at most {len(values)}")
+    starts = np.arange(0, len(values) - window + 1, stride)
+    # (n_windows, window, channels) -> channel-major rows: each channel's window is contiguous
+    X = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)[starts]
+    return Dataset(np.ascontiguousarray(X.reshape(len(starts), -1)), None, path.stem,
+                   ids=stamps[starts], feature_names=[f"{c}[t+{k}]" for c in value_columns
+                                                      for k in range(window)],
+                   windows=Windows(stamps, starts, window))
