@@ -94,3 +94,54 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, npz):
     whole = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
     resumed = load_file(str(out / "model" / "model.safetensors"))
     assert all(np.array_equal(whole[k].numpy(), resumed[k].numpy()) for k in whole)
+
+
+def _train(tmp_path, *args):
+    out = tmp_path / "run"
+    code = main(["train", *args, "--epochs", "1", "--latent-dim", "2", "--out", str(out), "--quiet"])
+    return code, out
+
+
+def test_train_on_an_image_folder(tmp_path):
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(6):
+            image = Image.fromarray(np.full((12, 10, 3), 40 * i, np.uint8))
+            image.save(tmp_path / "imgs" / label / f"{i}.png")
+    code, out = _train(tmp_path, "--data", str(tmp_path / "imgs"), "--model", "cvae", "--size", "16")
+    assert code == 0 and aekit.load(out / "model").input_shape_ == (3, 16, 16)
+
+
+def test_train_on_windows_of_a_time_series(tmp_path):
+    import pandas as pd
+
+    stamps = pd.date_range("2024-01-01", periods=300, freq="min")
+    pd.DataFrame({"timestamp": stamps, "value": np.sin(np.arange(300) / 10)}).to_csv(tmp_path / "m.csv",
+                                                                                       index=False)
+    code, out = _train(tmp_path, "--data", str(tmp_path / "m.csv"), "--window", "32", "--model", "ae")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert code == 0 and metrics["sample_shape"] == [32] and metrics["data_options"]["window"] == 32
+
+
+def test_train_on_a_parquet_table_with_labels(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"f1": rng.normal(size=80), "f2": rng.normal(size=80),
+                  "y": np.repeat(["u", "v"], 40)}).to_parquet(tmp_path / "table.parquet")
+    code, out = _train(tmp_path, "--data", str(tmp_path / "table.parquet"), "--label-column", "y")
+    assert code == 0 and aekit.load(out / "model").input_shape_ == (2,)
+
+
+def test_train_on_shapes(tmp_path):
+    code, out = _train(tmp_path, "--data", "shapes", "--n-samples", "200", "--size", "16")
+    assert code == 0 and json.loads((out / "metrics.json").read_text())["sample_shape"] == [1, 16, 16]
+
+
+def test_a_table_with_text_fails_in_one_line(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,oops\n" + "5,6\n" * 20)
+    result = _aekit("train", "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), "--quiet")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "column 'b', row 1 (line 3 of the file): 'oops'" in result.stderr
