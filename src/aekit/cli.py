@@ -11,7 +11,7 @@ import argparse
 import sys
 import warnings
 
-from .errors import AekitError, TrainingDivergedError
+from .errors import AekitError, InvalidInputError, TrainingDivergedError
 
 MODELS = {"ae": "AutoEncoder", "dae": "DenoisingAutoEncoder", "vae": "VAE", "cvae": "ConditionalVAE"}
 
@@ -89,7 +89,92 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from the run folder's checkpoint after an interruption")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(run=_train)
+
+    def verb(name, help_text, run, data=True):
+        p = verbs.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--model", required=True, help="a run folder (from aekit train) or a model folder")
+        p.add_argument("--out", default=f"runs/{name}", help=f"output folder (default: runs/{name})")
+        if data:
+            add_data_arguments(p)
+        p.set_defaults(run=run)
+        return p
+
+    e = verb("encode", "write the codes of the data (with ids and labels) and a latent map", _encode)
+    e.add_argument("--format", choices=["parquet", "csv", "npz", "npy"], default="parquet")
+    e.add_argument("--projection", choices=["pca", "tsne"], default="pca", help="latent map of > 2-D codes")
+    verb("evaluate", "codes against PCA: k-means NMI/ARI, kNN and logistic probes; the parabola curves",
+         _evaluate)
+    tr = verb("traverse", "decode sweeps of each latent dimension (-3..+3 standard deviations)", _traverse)
+    tr.add_argument("--index", type=int, help="sweep around this sample of --data (default: the origin)")
+    tr.add_argument("--dims", type=_int_list, help="comma-separated dimensions (default: the first 10)")
+    tr.add_argument("--steps", type=_positive_int, default=9)
+    tr.add_argument("--span", type=float, default=3.0, help="standard deviations each way (default: 3)")
+    tr.add_argument("--label", help="class to decode with (conditional models)")
+    ip = verb("interpolate", "decode the linear and spherical paths between two samples' codes", _interpolate)
+    ip.add_argument("--pair", type=_int_list, default=[0, 1], help="two sample indices (default: 0,1)")
+    ip.add_argument("--steps", type=_positive_int, default=10)
+    ip.add_argument("--label", help="class to decode with (conditional models)")
+    at = verb("attribute", "add an attribute vector (mean code of one group minus another's)", _attribute)
+    at.add_argument("--group-a", help="label of the inputs that have the attribute")
+    at.add_argument("--group-b", help="label of the inputs that lack it (and are shown changed)")
+    at.add_argument("--factor", help="a generative factor instead (shapes: size, x, y, rotation)")
+    at.add_argument("--strengths", type=lambda t: [float(v) for v in t.split(",")], default=[0, 0.5, 1, 1.5])
+    sm = verb("sample", "generate: decode codes from the prior, or from a mixture fitted to data codes",
+              _sample)
+    sm.add_argument("--n", type=_positive_int, default=36, help="how many (default: 36)")
+    sm.add_argument("--mixture", type=int, default=0, metavar="K",
+                    help="fit a K-component Gaussian mixture to the codes of --data and sample it")
     return parser
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _encode(args):
+    from . import commands
+
+    return commands.encode(args.model, args.data, args.out, data_options(args), args.format, args.projection)
+
+
+def _evaluate(args):
+    from . import commands
+
+    return commands.evaluate(args.model, args.data, args.out, data_options(args))
+
+
+def _traverse(args):
+    from . import commands
+
+    index = args.index
+    return commands.traverse(args.model, args.out, args.data if index is not None else None, index,
+                             args.dims, args.steps, args.span, data_options(args), args.label)
+
+
+def _interpolate(args):
+    from . import commands
+
+    if len(args.pair) != 2:
+        raise InvalidInputError("--pair takes exactly two indices, e.g. --pair 3,17")
+    return commands.interpolate(args.model, args.data, args.out, tuple(args.pair), args.steps,
+                                data_options(args), args.label)
+
+
+def _attribute(args):
+    from . import commands
+
+    return commands.attribute(args.model, args.data, args.out, args.group_a, args.group_b, args.factor,
+                              tuple(args.strengths), data_options=data_options(args))
+
+
+def _sample(args):
+    from . import commands
+
+    source = args.data if args.mixture else None
+    return commands.sample(args.model, args.out, args.n, source, args.mixture, data_options(args))
 
 
 def _train(args) -> None:
@@ -123,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _warn
     try:
-        args.run(args)
+        summary = args.run(args)
+        if summary is not None:
+            print(f"aekit: {args.verb}: wrote {summary.parent} ({summary.name})")
     except TrainingDivergedError as exc:
         _error(exc)
         return 1

@@ -40,7 +40,8 @@ def _to_display(images: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def image_grid(rows: list[np.ndarray], row_labels: list[str], title: str, path,
-               value_range: tuple[float, float] | None = None) -> None:
+               value_range: tuple[float, float] | None = None,
+               col_labels: list[str] | None = None) -> None:
     """A grid with one row per array of images (all rows the same length)."""
     n_cols = len(rows[0])
     lo, hi = value_range or (min(float(r.min()) for r in rows), max(float(r.max()) for r in rows))
@@ -55,6 +56,8 @@ def image_grid(rows: list[np.ndarray], row_labels: list[str], title: str, path,
             for spine in ax.spines.values():
                 spine.set_visible(False)
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    for c, label in enumerate(col_labels or []):
+        axes[0, c].set_title(label, fontsize=8, fontweight="normal")
     fig.suptitle(title)
     _save(fig, path)
 
@@ -111,12 +114,17 @@ def loss_curve(history: dict, path, title: str = "Training loss") -> None:
 
 
 def latent_map(codes: np.ndarray, labels: np.ndarray | None, path,
-               title: str = "Latent map") -> None:
-    """The codes themselves if 2-D, else their first two principal components."""
+               title: str = "Latent map", method: str = "pca") -> None:
+    """The codes themselves if 2-D, else a 2-D projection: PCA (default) or t-SNE."""
     if codes.shape[1] == 2:
         xy, axis_names = codes, ("z1", "z2")
     elif codes.shape[1] == 1:
         xy, axis_names = np.column_stack([codes[:, 0], np.zeros(len(codes))]), ("z1", "")
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, init="pca", random_state=0).fit_transform(codes)
+        axis_names = ("t-SNE 1", "t-SNE 2")
     else:
         pca = PCA(n_components=2).fit(codes)
         xy = pca.transform(codes)
@@ -135,4 +143,51 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None, path,
             ax.legend(title="label", markerscale=3, frameon=False, fontsize=7,
                       bbox_to_anchor=(1.0, 1.0), loc="upper left")
     ax.set(xlabel=axis_names[0], ylabel=axis_names[1], title=title)
+    _save(fig, path)
+
+
+def rows_figure(rows: list[np.ndarray], row_labels: list[str], title: str, path,
+                col_labels: list[str] | None = None, value_range=None) -> None:
+    """Rows of decoded data: an image grid for images, one panel of lines per row for vectors."""
+    if is_image_batch(rows[0]):
+        image_grid(rows, row_labels, title, path, value_range=value_range, col_labels=col_labels)
+        return
+    fig, axes = plt.subplots(len(rows), 1, figsize=(7, 1.8 * len(rows) + 0.6), squeeze=False, sharex=True)
+    cmap = plt.get_cmap("viridis")
+    for ax, values, label in zip(axes[:, 0], rows, row_labels, strict=True):
+        flat = values.reshape(len(values), -1)
+        for j, line in enumerate(flat):
+            ax.plot(line, color=cmap(j / max(1, len(flat) - 1)), lw=1,
+                    label=None if col_labels is None else col_labels[j])
+        ax.set_ylabel(label)
+    axes[-1, 0].set_xlabel("feature")
+    if col_labels:
+        axes[0, 0].legend(frameon=False, fontsize=7, ncol=min(5, len(col_labels)),
+                          bbox_to_anchor=(1.0, 1.0), loc="lower right")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def parabola_figure(X: np.ndarray, ae_curve: np.ndarray, pca_curve: np.ndarray, ae_mse: float,
+                    pca_mse: float, path) -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    ax.scatter(X[:, 0], X[:, 1], s=4, alpha=0.35, color="grey", label="data: y = x² + noise")
+    ax.plot(ae_curve[:, 0], ae_curve[:, 1], lw=2.2, label=f"1-D autoencoder (MSE {ae_mse:.4f})")
+    ax.plot(pca_curve[:, 0], pca_curve[:, 1], lw=2.2, ls="--", label=f"1-D PCA (MSE {pca_mse:.4f})")
+    ax.set(xlabel="x", ylabel="y", title="One latent dimension: the curve each method can draw")
+    ax.legend(frameon=False)
+    _save(fig, path)
+
+
+def comparison_bars(rows: list[dict], metrics: list[str], path, title: str) -> None:
+    """Grouped bars: one group per metric, one bar per row (e.g. autoencoder vs PCA)."""
+    fig, ax = plt.subplots(figsize=(1.6 * len(metrics) + 2, 3.6))
+    width = 0.8 / len(rows)
+    for i, row in enumerate(rows):
+        positions = np.arange(len(metrics)) + (i - (len(rows) - 1) / 2) * width
+        bars = ax.bar(positions, [row[m] for m in metrics], width, label=row["representation"])
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(np.arange(len(metrics)), [m.replace("_", " ") for m in metrics])
+    ax.set(ylabel="score (higher is better)", ylim=(0, 1.1), title=title)
+    ax.legend(frameon=False, loc="lower right")
     _save(fig, path)
