@@ -15,7 +15,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [
-    "precision", "digits_likelihood",
+    "precision", "digits_likelihood", "vae_sigma",
     pytest.param("profile_step", marks=needs_fashion_mnist),
     pytest.param("speed", marks=[needs_fashion_mnist, pytest.mark.skipif(
         importlib.util.find_spec("pythae") is None, reason="pip install -e '.[bench]'")]),

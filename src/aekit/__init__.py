@@ -13,9 +13,10 @@ from .errors import (
 )
 from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
 from .persistence import load
+from .tasks.detect import AnomalyDetector
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "load",
+__all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector", "load",
            "AekitError", "InvalidInputError", "ModelFileError", "TrainingDivergedError",
            "UnsupportedOperationError", "__version__"]

@@ -124,7 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--n", type=_positive_int, default=36, help="how many (default: 36)")
     sm.add_argument("--mixture", type=int, default=0, metavar="K",
                     help="fit a K-component Gaussian mixture to the codes of --data and sample it")
+    dt = verb("detect", "score inputs, flag anomalies, and draw ROC/PR, heat maps or time-series plots",
+              _detect)
+    dt.add_argument("--normal-data", help="data known to be normal: sets the threshold (default: --data)")
+    dt.add_argument("--contamination", type=float, default=0.01,
+                    help="fraction of normal inputs above the threshold (default: 0.01)")
+    dt.add_argument("--score", choices=["auto", "reconstruction", "elbo", "log_likelihood"], default="auto")
+    dt.add_argument("--code-density", action="store_true", help="add how unusual the code is")
+    dt.add_argument("--anomaly-label", help="the label that marks anomalies (default: 1 for 0/1 labels)")
     return parser
+
+
+def _detect(args):
+    from . import commands
+
+    return commands.detect(args.model, args.data, args.out, data_options(args), args.normal_data,
+                           args.contamination, args.score, args.code_density, args.anomaly_label)
 
 
 def _int_list(text: str) -> list[int]:

@@ -18,6 +18,7 @@ from .errors import InvalidInputError, ModelFileError
 from .persistence import load as load_model_folder
 from .tasks import encode as encode_tasks
 from .tasks import latent
+from .tasks.detect import AnomalyDetector, detection_metrics
 
 
 def load_model(path):
@@ -184,3 +185,76 @@ def sample(model_path, out, n=36, source=None, mixture_components=0, data_option
                           out / "mean_and_draws.png")
         figures.append("mean_and_draws.png")
     return _summary(out, "sample.json", {"n": n, "from": where, "figures": figures})
+
+
+def detect(model_path, source, out, data_options=None, normal_source=None, contamination=0.01,
+           score="auto", code_density=False, anomaly_label=None, n_show=12) -> Path:
+    """Score every input, flag those above a threshold, and draw where the anomalies are.
+
+    The threshold is the (1 - contamination) quantile of the scores of ``normal_source`` (data
+    known to be normal), or, without it, of ``source`` itself (flag that fraction).
+    """
+    import pandas as pd
+
+    model, out = load_model(model_path), Path(out)
+    data = load_data(source, **(data_options or {}))
+    normal = data
+    if normal_source:
+        options = dict(data_options or {})
+        if data.windows is None and data.feature_names:  # a table: the same features, no labels needed
+            options.update(label_column=None, id_column=None, feature_columns=data.feature_names)
+        normal = load_data(normal_source, **options)
+    detector = AnomalyDetector.from_fitted(model, normal.X, score=score, code_density=code_density,
+                                           contamination=contamination)
+    scores = detector.anomaly_score(data.X)
+    flagged = scores > detector.threshold_
+    ids = data.ids if data.ids is not None else np.arange(len(scores))
+    table = pd.DataFrame({"id": ids, "score": scores, "flagged": flagged})
+    if data.y is not None:
+        table.insert(1, "label", data.y)
+    with atomic_path(out / "scores.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_text(out / "flagged_ids.txt", "".join(f"{i}\n" for i in ids[flagged]))
+    summary = {"data": data.name, "n": len(scores), "n_flagged": int(flagged.sum()),
+               "threshold": detector.threshold_, "threshold_from": normal.name if normal_source else
+               f"the top {contamination:.1%} of {data.name}", "score": score, "figures": []}
+
+    worst = np.argsort(-scores)[:n_show]
+    X = np.asarray(data.X)
+    if plots.is_image_batch(X):
+        plots.heatmap_figure(X[worst], model.reconstruct(X[worst], **_labels_kw(model, None)),
+                             detector.error_maps(X[worst]), scores[worst], out / "most_anomalous.png",
+                             title=f"The {len(worst)} most anomalous inputs of {data.name}")
+    elif data.windows is None:
+        plots.reconstruction_figure(X[worst[:6]], model.reconstruct(X[worst[:6]]), out / "most_anomalous.png",
+                                    title=f"The most anomalous rows of {data.name} and their reconstructions")
+    summary["figures"].append("most_anomalous.png") if data.windows is None else None
+    if data.windows is not None:
+        windows = data.windows
+        per_timestamp = windows.to_series(scores, reduce="max")
+        plots.timeseries_scores(windows.timestamps, windows.values[:, 0], per_timestamp, detector.threshold_,
+                                windows.spans(flagged), out / "timeseries.png",
+                                title=f"{data.name}: anomaly score per timestamp, flagged windows shaded")
+        summary["figures"].append("timeseries.png")
+        summary["flagged_spans"] = [[str(a), str(b)] for a, b in windows.spans(flagged)]
+    truth = _anomaly_truth(data.y, anomaly_label)
+    if truth is not None:
+        summary.update(detection_metrics(scores, truth))
+        plots.roc_pr_figure(scores, truth, out / "roc_pr.png", title=f"Detection on {data.name}")
+        summary["figures"].append("roc_pr.png")
+    return _summary(out, "detect.json", summary)
+
+
+def _anomaly_truth(y, anomaly_label):
+    """1 where the label marks an anomaly: ``anomaly_label``, or 1 when the labels are 0/1."""
+    if y is None:
+        return None
+    labels = np.asarray(y)
+    if anomaly_label is not None:
+        truth = labels.astype(str) == str(anomaly_label)
+        if not truth.any():
+            raise InvalidInputError(f"no input has the label {anomaly_label!r} (--anomaly-label)")
+        return truth
+    if set(np.unique(labels).tolist()) <= {0, 1}:
+        return labels == 1
+    return None

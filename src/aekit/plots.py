@@ -191,3 +191,67 @@ def comparison_bars(rows: list[dict], metrics: list[str], path, title: str) -> N
     ax.set(ylabel="score (higher is better)", ylim=(0, 1.1), title=title)
     ax.legend(frameon=False, loc="lower right")
     _save(fig, path)
+
+
+def roc_pr_figure(scores: np.ndarray, is_anomaly: np.ndarray, path, title: str) -> None:
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    fpr, tpr, _ = roc_curve(is_anomaly, scores)
+    precision, recall, _ = precision_recall_curve(is_anomaly, scores)
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(9, 3.8))
+    roc.plot(fpr, tpr, label=f"AUROC {roc_auc_score(is_anomaly, scores):.3f}")
+    roc.plot([0, 1], [0, 1], ls=":", color="grey", label="chance")
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
+    pr.plot(recall, precision, label=f"AP {average_precision_score(is_anomaly, scores):.3f}")
+    pr.axhline(np.mean(is_anomaly), ls=":", color="grey", label="chance")
+    pr.set(xlabel="recall", ylabel="precision", title="Precision-recall curve", ylim=(0, 1.02))
+    for ax in (roc, pr):
+        ax.legend(frameon=False, loc="lower right" if ax is roc else "upper right")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def heatmap_figure(inputs: np.ndarray, reconstructions: np.ndarray, errors: np.ndarray,
+                   scores: np.ndarray, path, title: str) -> None:
+    """Rows: input, reconstruction, per-pixel error (summed over channels) of each image."""
+    n = len(inputs)
+    fig, axes = plt.subplots(3, n, figsize=(1.1 * n + 0.8, 3.8), squeeze=False)
+    lo, hi = float(inputs.min()), float(inputs.max())
+    shown_in, shown_rec = _to_display(inputs, lo, hi), _to_display(reconstructions, lo, hi)
+    err = errors.reshape(n, -1, *errors.shape[-2:]).sum(axis=1) if errors.ndim == 4 else errors
+    vmax = float(np.quantile(err, 0.99)) or 1.0
+    for c in range(n):
+        axes[0, c].imshow(shown_in[c], cmap="gray", vmin=0, vmax=1)
+        axes[1, c].imshow(shown_rec[c], cmap="gray", vmin=0, vmax=1)
+        image = axes[2, c].imshow(err[c], cmap="inferno", vmin=0, vmax=vmax)
+        axes[0, c].set_title(f"{scores[c]:.3g}", fontsize=7, fontweight="normal")
+    for ax in axes.ravel():
+        ax.set_xticks([]), ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    for r, label in enumerate(("input\n(score)", "reconstruction", "error map")):
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.colorbar(image, ax=axes[2, :].tolist(), fraction=0.02, pad=0.01, label="-log p per pixel")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def timeseries_scores(timestamps, values: np.ndarray, scores: np.ndarray, threshold: float,
+                      flagged_spans: list[tuple], path, title: str, truth_spans=()) -> None:
+    """The series, its per-timestamp anomaly score and the threshold; flagged windows shaded."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, height_ratios=(2, 1.3))
+    top.plot(timestamps, values, lw=0.7, color="tab:blue")
+    bottom.plot(timestamps, scores, lw=0.8, color="tab:red", label="anomaly score")
+    bottom.axhline(threshold, ls="--", color="black", lw=0.8, label="threshold")
+    for i, (start, end) in enumerate(flagged_spans):
+        for ax in (top, bottom):
+            ax.axvspan(start, end, color="tab:orange", alpha=0.25, lw=0, label="flagged" if i == 0 and
+                       ax is top else None)
+    for i, (start, end) in enumerate(truth_spans):
+        top.axvspan(start, end, color="tab:green", alpha=0.15, lw=0,
+                    label="labelled anomaly" if i == 0 else None)
+    top.set(ylabel="value", title=title)
+    bottom.set(ylabel="score", xlabel="time")
+    top.legend(frameon=False, loc="upper left")
+    bottom.legend(frameon=False, loc="upper left")
+    _save(fig, path)

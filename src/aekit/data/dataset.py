@@ -17,6 +17,18 @@ class Windows:
     timestamps: np.ndarray  # (T,) the series' timestamps, in file order
     starts: np.ndarray  # (n_windows,) first row of each window
     length: int
+    values: np.ndarray | None = None  # (T, channels) the series itself, for plots
+
+    def spans(self, selected) -> list[tuple]:
+        """(first, last) timestamps of runs of overlapping selected windows, merged."""
+        spans: list[list[int]] = []
+        for i in np.flatnonzero(selected):
+            start, end = self.starts[i], self.starts[i] + self.length - 1
+            if spans and start <= spans[-1][1] + 1:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        return [(self.timestamps[a], self.timestamps[b]) for a, b in spans]
 
     def window_timestamps(self, i: int) -> np.ndarray:
         return self.timestamps[self.starts[i]:self.starts[i] + self.length]

@@ -146,4 +146,4 @@ def read_series(path: Path, window: int, stride: int | None = None,
     return Dataset(np.ascontiguousarray(X.reshape(len(starts), -1)), None, path.stem,
                    ids=stamps[starts], feature_names=[f"{c}[t+{k}]" for c in value_columns
                                                       for k in range(window)],
-                   windows=Windows(stamps, starts, window))
+                   windows=Windows(stamps, starts, window, values))

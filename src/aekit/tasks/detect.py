@@ -1,0 +1,161 @@
+"""Anomaly detection: train on normal data only; what the model explains badly is suspicious.
+
+:class:`AnomalyDetector` follows scikit-learn's outlier detectors: ``score_samples`` is higher
+for more normal inputs, ``decision_function`` is negative for outliers, ``predict`` returns +1
+(inlier) or -1 (outlier). ``anomaly_score`` is the opposite of ``score_samples``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ..errors import InvalidInputError, UnsupportedOperationError
+
+SCORES = ("auto", "reconstruction", "elbo", "log_likelihood")
+
+
+class AnomalyDetector(OutlierMixin, BaseEstimator):
+    """Flag inputs that a model trained on normal data explains badly.
+
+    Parameters
+    ----------
+    model : aekit estimator, default=None
+        The autoencoder to train on normal data (a ``VAE()`` when None).
+    score : {"auto", "reconstruction", "elbo", "log_likelihood"}, default="auto"
+        What "explained badly" means: the reconstruction's negative log-likelihood under the
+        model's likelihood, the negative ELBO, or the importance-sampled -log p(x). "auto" is
+        -log p(x) for variational models and the reconstruction error otherwise.
+    code_density : bool, default=False
+        Also score how unusual the code is: -log density of a Gaussian mixture fitted to the
+        normal codes. Both scores are standardised on validation data and added.
+    contamination : float, default=0.01
+        The fraction of normal inputs allowed above the threshold: the threshold is the
+        (1 - contamination) quantile of the validation scores.
+    validation_fraction : float, default=0.2
+        Normal inputs held out from training to set the threshold and standardise scores.
+    random_state : int or None, default=None
+
+    Examples
+    --------
+    >>> import numpy as np, aekit
+    >>> rng = np.random.default_rng(0)
+    >>> normal = rng.normal(size=(400, 2)) @ rng.normal(size=(2, 8))
+    >>> odd = rng.normal(size=(10, 8)) * 3
+    >>> det = aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=2, epochs=40, verbose=0),
+    ...                             random_state=0).fit(normal)
+    >>> bool(det.predict(odd).mean() < 0)  # mostly flagged (-1)
+    True
+    """
+
+    def __init__(self, model=None, *, score="auto", code_density=False, contamination=0.01,
+                 validation_fraction=0.2, random_state=None):
+        self.model = model
+        self.score = score
+        self.code_density = code_density
+        self.contamination = contamination
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Train the model on normal ``X`` and set the threshold on a held-out part of it."""
+        from ..estimators import VAE
+
+        X = _as_array(X)
+        if not 0 < self.validation_fraction < 1:
+            raise InvalidInputError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        order = check_random_state(self.random_state).permutation(len(X))
+        n_val = max(1, int(len(X) * self.validation_fraction))
+        if len(X) - n_val < 2:
+            raise InvalidInputError(f"{len(X)} normal samples are too few to train and to set a threshold")
+        model = clone(self.model) if self.model is not None else VAE(verbose=0)
+        if self.random_state is not None and "random_state" in model.get_params():
+            model.set_params(random_state=self.random_state)
+        model.fit(X[order[n_val:]])
+        return self._calibrate(model, X[order[n_val:]], X[order[:n_val]])
+
+    @classmethod
+    def from_fitted(cls, model, X_normal, **params) -> AnomalyDetector:
+        """Wrap an already trained model; ``X_normal`` sets the threshold (and the code density)."""
+        detector = cls(model=model, **params)
+        X_normal = _as_array(X_normal)
+        return detector._calibrate(model, X_normal, X_normal)
+
+    def _calibrate(self, model, X_train, X_val):
+        if self.score not in SCORES:
+            raise InvalidInputError(f"score must be one of {SCORES}, got {self.score!r}")
+        if not 0 <= self.contamination < 0.5:
+            raise InvalidInputError(f"contamination must be in [0, 0.5), got {self.contamination}")
+        self.model_ = model
+        if self.score in ("elbo", "log_likelihood") and not model.model_.stochastic:
+            raise UnsupportedOperationError(f"score={self.score!r} needs a variational model (aekit.VAE)")
+        self.density_ = None
+        if self.code_density:
+            codes = model.transform(X_train).astype(np.float64)
+            self.density_ = GaussianMixture(min(10, len(codes)), reg_covar=1e-4,
+                                            random_state=0).fit(codes)
+        raw = self._raw_scores(X_val)
+        self.standardise_ = [(r.mean(), r.std() or 1.0) for r in raw]
+        val = self._combine(raw)
+        self.threshold_ = float(np.quantile(val, 1 - self.contamination))
+        self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
+        return self
+
+    def _raw_scores(self, X) -> list[np.ndarray]:
+        """Anomaly scores (higher = more anomalous) before standardisation."""
+        model = self.model_
+        kind = self.score
+        if kind == "auto":
+            kind = "log_likelihood" if model.model_.stochastic else "reconstruction"
+        if kind == "reconstruction":
+            scores = [model.reconstruction_error(X)]
+        elif kind == "elbo":
+            scores = [-model.elbo(X)]
+        else:
+            scores = [-model.score_samples(X)]
+        if self.density_ is not None:
+            scores.append(-self.density_.score_samples(model.transform(X).astype(np.float64)))
+        return scores
+
+    def _combine(self, raw: list[np.ndarray]) -> np.ndarray:
+        if len(raw) == 1:
+            return raw[0]
+        return sum((r - m) / s for r, (m, s) in zip(raw, self.standardise_, strict=True))
+
+    def anomaly_score(self, X) -> np.ndarray:
+        """Higher = more anomalous; above ``threshold_`` means flagged."""
+        check_is_fitted(self, "threshold_")
+        return self._combine(self._raw_scores(_as_array(X)))
+
+    def score_samples(self, X) -> np.ndarray:
+        return -self.anomaly_score(X)
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X) -> np.ndarray:
+        return np.where(self.anomaly_score(X) > self.threshold_, -1, 1)
+
+    def error_maps(self, X) -> np.ndarray:
+        """Per-dimension reconstruction error (in the input's shape): where an input is odd."""
+        check_is_fitted(self, "threshold_")
+        return self.model_.reconstruction_error(_as_array(X), per_dim=True)
+
+
+def _as_array(X) -> np.ndarray:
+    if hasattr(X, "detach"):
+        X = X.detach().cpu().numpy()
+    return np.asarray(X)
+
+
+def detection_metrics(scores: np.ndarray, is_anomaly: np.ndarray) -> dict:
+    """AUROC and average precision of anomaly scores against 0/1 truth (1 = anomaly)."""
+    is_anomaly = np.asarray(is_anomaly).astype(bool)
+    if is_anomaly.all() or not is_anomaly.any():
+        raise InvalidInputError("ROC and PR need both normal and anomalous inputs among the labels")
+    return {"auroc": float(roc_auc_score(is_anomaly, scores)),
+            "average_precision": float(average_precision_score(is_anomaly, scores))}

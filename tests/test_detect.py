@@ -1,0 +1,116 @@
+"""Anomaly detection: trained on normal data only, scored on planted anomalies."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aekit
+from aekit.cli import main
+from aekit.tasks.detect import detection_metrics
+from conftest import fast
+
+
+@pytest.fixture
+def planted():
+    """Normal rows near a 3-D subspace of 12-D; anomalies off it, at the same overall scale."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(12, 12)))[0]
+    normal = (rng.normal(size=(900, 3)) * [3, 2, 1]) @ basis[:, :3].T + 0.05 * rng.normal(size=(900, 12))
+    odd = (rng.normal(size=(60, 3)) * [3, 2, 1]) @ basis[:, :3].T + 1.0 * rng.normal(size=(60, 12)) @ \
+        basis[:, 3:6] @ basis[:, 3:6].T
+    train, test_normal = normal[:600], normal[600:]
+    X_test = np.vstack([test_normal, odd]).astype(np.float32)
+    return train.astype(np.float32), X_test, np.r_[np.zeros(300), np.ones(60)]
+
+
+@pytest.mark.parametrize("model, score", [
+    (aekit.AutoEncoder(latent_dim=3, **fast(epochs=60, learning_rate=3e-3)), "auto"),
+    (aekit.VAE(latent_dim=3, **fast(epochs=60, learning_rate=3e-3)), "auto"),
+    (aekit.VAE(latent_dim=3, **fast(epochs=60, learning_rate=3e-3)), "elbo"),
+])
+def test_planted_anomalies_are_found(planted, model, score):
+    train, X_test, truth = planted
+    detector = aekit.AnomalyDetector(model, score=score, random_state=0).fit(train)
+    metrics = detection_metrics(detector.anomaly_score(X_test), truth)
+    assert metrics["auroc"] >= 0.95 and metrics["average_precision"] >= 0.8
+    predicted = detector.predict(X_test)
+    assert set(np.unique(predicted)) <= {-1, 1}
+    assert (predicted[truth == 1] == -1).mean() > 0.8 and (predicted[truth == 0] == 1).mean() > 0.9
+    np.testing.assert_allclose(detector.decision_function(X_test),
+                               detector.score_samples(X_test) - detector.offset_)
+
+
+def test_threshold_flags_about_the_contamination_rate_of_normal_data(planted):
+    train, X_test, truth = planted
+    ae = aekit.AutoEncoder(latent_dim=3, **fast(epochs=40, learning_rate=3e-3)).fit(train)
+    detector = aekit.AnomalyDetector.from_fitted(ae, train, contamination=0.1)
+    assert abs((detector.predict(train) == -1).mean() - 0.1) < 0.01
+
+
+def test_code_density_is_combined_with_reconstruction(planted):
+    train, X_test, truth = planted
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=3, **fast(epochs=40)), code_density=True,
+                                     random_state=0).fit(train)
+    assert detector.density_ is not None and len(detector.standardise_) == 2
+    assert detection_metrics(detector.anomaly_score(X_test), truth)["auroc"] > 0.9
+
+
+def test_likelihood_scores_need_a_variational_model(planted):
+    with pytest.raises(aekit.UnsupportedOperationError, match="variational"):
+        aekit.AnomalyDetector(aekit.AutoEncoder(**fast()), score="elbo").fit(planted[0])
+
+
+def test_error_maps_locate_a_planted_defect():
+    rng = np.random.default_rng(0)
+    X = (0.1 * rng.random((300, 1, 12, 12))).astype(np.float32)
+    X[:, :, 4:8, 4:8] = 0.8  # every normal image has the same bright square
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=4, **fast(epochs=30, learning_rate=3e-3)),
+                                     random_state=0).fit(X)
+    defect = X[:1].copy()
+    defect[0, 0, 0:3, 9:12] = 1.0  # a bright blob in the top-right corner
+    error = detector.error_maps(defect)[0, 0]
+    assert np.unravel_index(np.argmax(error), error.shape)[0] < 3
+    assert error[0:3, 9:12].mean() > 10 * np.median(error)
+
+
+def test_detect_verb_on_a_labelled_table(tmp_path, planted):
+    train, X_test, truth = planted
+    cols = [f"f{i}" for i in range(12)]
+    pd.DataFrame(train, columns=cols).to_csv(tmp_path / "normal.csv", index=False)
+    frame = pd.DataFrame(X_test, columns=cols)
+    frame["is_anomaly"], frame["id"] = truth.astype(int), [f"row{i}" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "normal.csv"), "--model", "ae", "--latent-dim", "3",
+                 "--epochs", "60", "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "detect"
+    assert main(["detect", "--model", str(run), "--data", str(tmp_path / "test.csv"), "--label-column",
+                 "is_anomaly", "--id-column", "id", "--normal-data", str(tmp_path / "normal.csv"),
+                 "--out", str(out)]) == 1 - 1
+    summary = json.loads((out / "detect.json").read_text())
+    assert summary["auroc"] > 0.95 and set(summary["figures"]) == {"most_anomalous.png", "roc_pr.png"}
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["id", "label", "score", "flagged"] and scores["id"][0] == "row0"
+    flagged = (out / "flagged_ids.txt").read_text().split()
+    assert len(flagged) == summary["n_flagged"] and all(f.startswith("row") for f in flagged)
+
+
+def test_detect_verb_on_windows_and_images(tmp_path):
+    t = np.arange(2000)
+    values = np.sin(t / 20) + 0.05 * np.random.default_rng(0).normal(size=2000)
+    values[1500:1530] += 3  # a planted fault
+    stamps = pd.date_range("2024-01-01", periods=2000, freq="min")
+    pd.DataFrame({"timestamp": stamps, "value": values}).to_csv(tmp_path / "m.csv", index=False)
+    window = ["--window", "40", "--stride", "10"]
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "m.csv"), *window, "--model", "ae", "--latent-dim", "3",
+                 "--epochs", "40", "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "detect"
+    assert main(["detect", "--model", str(run), "--data", str(tmp_path / "m.csv"), *window,
+                 "--contamination", "0.02", "--out", str(out)]) == 0
+    summary = json.loads((out / "detect.json").read_text())
+    assert "timeseries.png" in summary["figures"] and summary["flagged_spans"]
+    first, last = (pd.Timestamp(v) for v in summary["flagged_spans"][0])
+    assert first <= stamps[1529] and last >= stamps[1500]  # the fault lies in a flagged span
