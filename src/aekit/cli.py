@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=float, default=1.0, help="KL weight (vae, cvae)")
     t.add_argument("--corruption", choices=["gaussian", "salt_pepper", "mask", "greyscale"],
                    default="gaussian", help="what the denoising model sees (dae)")
-    t.add_argument("--corruption-level", type=float, default=0.3)
+    t.add_argument("--corruption-level", type=float, default=0.3,
+                   help="noise std (gaussian), or fraction flipped (salt_pepper) or masked (mask)")
+    t.add_argument("--mask-mode", choices=["pixels", "patches", "features"], default="pixels")
+    t.add_argument("--patch-size", type=_positive_int, default=4)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
     t.add_argument("--resume", action="store_true",
@@ -132,7 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--score", choices=["auto", "reconstruction", "elbo", "log_likelihood"], default="auto")
     dt.add_argument("--code-density", action="store_true", help="add how unusual the code is")
     dt.add_argument("--anomaly-label", help="the label that marks anomalies (default: 1 for 0/1 labels)")
+    for task, what in (("denoise", "remove noise"), ("inpaint", "fill masked regions"),
+                       ("colourise", "put colour back into greyscale images")):
+        r = verb(task, f"{what} with a model trained on that damage; PSNR/SSIM against the damaged input "
+                       "and a classical filter", _restore)
+        r.add_argument("--level", type=float, help="damage strength (default: the model's training level)")
+        if task == "inpaint":
+            r.add_argument("--mask-mode", choices=["pixels", "patches", "features"])
+            r.add_argument("--patch-size", type=_positive_int)
+        r.add_argument("--n-show", type=_positive_int, default=10, help="examples in the figure")
     return parser
+
+
+def _restore(args):
+    from . import commands
+
+    return commands.restore(args.verb, args.model, args.data, args.out, data_options(args), args.level,
+                            getattr(args, "mask_mode", None), getattr(args, "patch_size", None), args.n_show)
 
 
 def _detect(args):
@@ -201,7 +220,8 @@ def _train(args) -> None:
     if args.model in ("vae", "cvae"):
         params["beta"] = args.beta
     if args.model == "dae":
-        params.update(corruption=args.corruption, corruption_level=args.corruption_level)
+        params.update(corruption=args.corruption, corruption_level=args.corruption_level,
+                      mask_mode=args.mask_mode, patch_size=args.patch_size)
     estimator = train_run(args.data, MODELS[args.model], params, args.out, resume=args.resume,
                           data_options=data_options(args))
     history = estimator.history_

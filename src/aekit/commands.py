@@ -19,6 +19,7 @@ from .persistence import load as load_model_folder
 from .tasks import encode as encode_tasks
 from .tasks import latent
 from .tasks.detect import AnomalyDetector, detection_metrics
+from .tasks.restore import restore_and_compare
 
 
 def load_model(path):
@@ -258,3 +259,25 @@ def _anomaly_truth(y, anomaly_label):
     if set(np.unique(labels).tolist()) <= {0, 1}:
         return labels == 1
     return None
+
+
+def restore(task, model_path, source, out, data_options=None, level=None, mask_mode=None,
+            patch_size=None, n_show=10, limit=2000) -> Path:
+    """denoise / inpaint / colourise: damage clean data as in training, restore, compare."""
+    model, out = load_model(model_path), Path(out)
+    data = load_data(source, **(data_options or {}))
+    X = np.asarray(data.X)[:limit]  # quality is a mean: a bounded sample keeps the filters quick
+    result = restore_and_compare(model, X, task, level, mask_mode, patch_size)
+    _save_array(out / "restored.npy", result["restored"])
+    rows = [X[:n_show], result["damaged"][:n_show], result["restored"][:n_show], result["classical"][:n_show]]
+    labels = ["clean", f"{result['corruption']} {result['level']:g}", "restored", result["classical_name"]]
+    if result["corruption"] == "greyscale":
+        rows, labels = rows[:3], labels[:3]
+    q = result["quality"]
+    plots.rows_figure(rows, labels, f"{task}: PSNR {q['damaged']['psnr_db']:.1f} dB damaged, "
+                      f"{q['restored']['psnr_db']:.1f} dB restored, {q['classical']['psnr_db']:.1f} dB "
+                      f"{result['classical_name']}", out / f"{task}.png",
+                      value_range=(float(X.min()), float(X.max())))
+    return _summary(out, f"{task}.json", {"data": data.name, "n": len(X), "corruption": result["corruption"],
+                                          "level": result["level"], "classical": result["classical_name"],
+                                          "quality": q, "figures": [f"{task}.png"]})
