@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from .errors import AekitError, InvalidInputError, TrainingDivergedError
 
@@ -96,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     def verb(name, help_text, run, data=True):
         p = verbs.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--model", required=True, help="a run folder (from aekit train) or a model folder")
-        p.add_argument("--out", default=f"runs/{name}", help=f"output folder (default: runs/{name})")
+        p.add_argument("--out", help=f"output folder (default: RUN/{name} for a run folder, "
+                                     f"else runs/{name})")
         if data:
             add_data_arguments(p)
         p.set_defaults(run=run)
@@ -144,7 +146,27 @@ def build_parser() -> argparse.ArgumentParser:
             r.add_argument("--mask-mode", choices=["pixels", "patches", "features"])
             r.add_argument("--patch-size", type=_positive_int)
         r.add_argument("--n-show", type=_positive_int, default=10, help="examples in the figure")
+    rp = verbs.add_parser("report", help="write RUN/report.html with every figure and metric of a run",
+                          description="Write RUN/report.html: the run's metrics and figures, and those of "
+                                      "every verb whose output went into RUN/<verb>/.")
+    rp.add_argument("run_dir", metavar="RUN", help="a run folder (from aekit train)")
+    rp.set_defaults(run=_report)
+    de = verb("density", "importance-sampled log p(x), bits per dimension, and the uncertainty of each code",
+              _density)
+    de.add_argument("--k", type=_positive_int, default=1000, help="importance samples (default: 1000)")
     return parser
+
+
+def _report(args):
+    from .report import write_report
+
+    return write_report(args.run_dir)
+
+
+def _density(args):
+    from . import commands
+
+    return commands.density(args.model, args.data, args.out, data_options(args), args.k)
 
 
 def _restore(args):
@@ -242,6 +264,9 @@ def _warn(message, category, filename, lineno, file=None, line=None):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _warn
+    if getattr(args, "model", None) and args.verb != "train" and args.out is None:
+        run = Path(args.model)
+        args.out = str(run / args.verb if (run / "model").is_dir() else Path("runs") / args.verb)
     try:
         summary = args.run(args)
         if summary is not None:

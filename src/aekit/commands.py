@@ -16,6 +16,7 @@ from ._atomic import atomic_path, write_text
 from .data import load as load_data
 from .errors import InvalidInputError, ModelFileError
 from .persistence import load as load_model_folder
+from .tasks import density as density_tasks
 from .tasks import encode as encode_tasks
 from .tasks import latent
 from .tasks.detect import AnomalyDetector, detection_metrics
@@ -281,3 +282,37 @@ def restore(task, model_path, source, out, data_options=None, level=None, mask_m
     return _summary(out, f"{task}.json", {"data": data.name, "n": len(X), "corruption": result["corruption"],
                                           "level": result["level"], "classical": result["classical_name"],
                                           "quality": q, "figures": [f"{task}.png"]})
+
+
+def density(model_path, source, out, data_options=None, k=1000, n_show=10) -> Path:
+    """log p(x) per input (importance-sampled), bits per dimension where meaningful, and the
+    uncertainty of each code; figures of the least and most certain inputs."""
+    import pandas as pd
+
+    model, out = load_model(model_path), Path(out)
+    data = load_data(source, **(data_options or {}))
+    X = np.asarray(data.X)
+    table = {"id": data.ids if data.ids is not None else np.arange(len(X))}
+    if data.y is not None:
+        table["label"] = data.y
+    summary: dict = {"data": data.name, "n": len(X), "figures": []}
+    if model.model_.stochastic:
+        log_px = model.log_likelihood(X, **_labels_kw(model, None), k=k)
+        table["log_px"] = log_px
+        summary.update(k=k, mean_log_px_nats=float(log_px.mean()))
+        bpd = density_tasks.bits_per_dim(model, log_px)
+        if bpd is not None:
+            table["bits_per_dim"] = bpd
+            summary["mean_bits_per_dim"] = float(bpd.mean())
+    uncertainty, groups = density_tasks.code_uncertainty(model, X, data.y)
+    table["uncertainty"] = uncertainty
+    summary["uncertainty_by"] = "class" if data.y is not None else "k-means cluster of the codes"
+    with atomic_path(out / "density.csv") as tmp:
+        pd.DataFrame(table).to_csv(tmp, index=False)
+    order = np.argsort(uncertainty)
+    rows = [X[order[:n_show]], X[order[::-1][:n_show]]]
+    plots.rows_figure(rows, ["most certain", "least certain"],
+                      f"{data.name}: codes nearest to and farthest from their {summary['uncertainty_by']}'s "
+                      "centre", out / "uncertainty.png")
+    summary["figures"].append("uncertainty.png")
+    return _summary(out, "density.json", summary)

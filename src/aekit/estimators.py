@@ -23,7 +23,7 @@ from . import train
 from .errors import InvalidInputError, UnsupportedOperationError
 from .model import Autoencoder, ModelConfig, ObjectiveConfig
 from .nn.corruption import CorruptionConfig
-from .preprocessing import Scaler
+from .preprocessing import Scaler, is_binary
 
 REGISTRY: dict[str, type] = {}  # class name -> preset, for loading saved models by name
 
@@ -39,12 +39,6 @@ def _seeded(seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
-
-
-def _is_binary(X: np.ndarray) -> bool:
-    """True when the data take at most two values (e.g. binarised images): Bernoulli data."""
-    lo, hi = X.min(), X.max()
-    return bool(((X == lo) | (X == hi)).all())
 
 
 def _check_finite(X: np.ndarray) -> None:
@@ -197,7 +191,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         is_image = X.ndim == 4
         self.scaler_ = Scaler.fit(X, self.scaler, is_image)
         try:
-            model_config = self._model_config(is_image, _is_binary(X))
+            model_config = self._model_config(is_image, is_binary(X))
             train_config = self._train_config(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         except ValueError as exc:  # a parameter out of range: say which, in our error type
@@ -431,8 +425,8 @@ _COMMON_DOC = """
         deviation of standardised features). Smaller values weigh reconstruction more against
         the KL term of a VAE.
     scaler : {"auto", "minmax", "standard", "none"}, default="auto"
-        Preprocessing stored in the model: "auto" scales images and uint8 data to [0, 1] and
-        standardises other vectors per feature.
+        Preprocessing stored in the model: "auto" scales images, uint8 and binary data to [0, 1]
+        and standardises other vectors per feature.
     epochs, batch_size, learning_rate : training length, batch size and Adam's step size.
     lr_schedule : {"cosine", "constant"}, default="cosine"
     validation_fraction : float, default=0.1

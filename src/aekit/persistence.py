@@ -118,7 +118,7 @@ def _restore_fitted(estimator, config: dict) -> None:
     estimator.seed_ = fitted["seed"]
     estimator.n_iter_ = fitted["n_iter"]
     estimator.history_ = fitted["history"]
-    estimator.precision_ = fitted["precision"]
+    estimator.precision_ = fitted.get("precision", "fp32")  # absent from folders of early 0.1.0 builds
     estimator.scaler_ = Scaler.from_dict(config["preprocessing"])
     if "classes" in fitted:
         estimator.classes_ = np.asarray(fitted["classes"])

@@ -1,6 +1,6 @@
 """Preprocessing stored in the model: one affine map x' = (x - shift) * scale.
 
-Images and any uint8 data are scaled to [0, 1] (uint8 by 255; other images by their global
+Images, uint8 data and binary data are scaled to [0, 1] (uint8 by 255; other images by their global
 min and max) so that a Bernoulli likelihood applies; other vectors (tables) are standardised
 per feature on the training data. Being affine, the map is applied per batch inside training
 and scoring, which lets the data stay in memory in the dtype it came in (uint8 images stay
@@ -17,6 +17,12 @@ import torch
 METHODS = ("auto", "minmax", "standard", "none")
 
 
+def is_binary(X: np.ndarray) -> bool:
+    """True when the data take at most two values (e.g. binarised images): Bernoulli data."""
+    lo, hi = X.min(), X.max()
+    return bool(((X == lo) | (X == hi)).all())
+
+
 @dataclass
 class Scaler:
     method: str
@@ -28,8 +34,8 @@ class Scaler:
         """Fit on training data ``X`` of shape ``(n, *sample_shape)``."""
         if method not in METHODS:
             raise ValueError(f"scaler must be one of {METHODS}, got {method!r}")
-        if method == "auto":  # 8-bit data are intensities, flattened or not
-            method = "minmax" if is_image or X.dtype == np.uint8 else "standard"
+        if method == "auto":  # 8-bit and binary data are intensities, flattened or not
+            method = "minmax" if is_image or X.dtype == np.uint8 or is_binary(X) else "standard"
         ones = np.ones((1,) * (X.ndim - 1), dtype=np.float32)
         if method == "none":
             return cls("none", 0 * ones, ones)
