@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test test-slow bench bench-quick lint clean
+.PHONY: demo test test-slow bench bench-quick docs-figures lint clean
 
 $(BIN)/aekit-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(BIN)/aekit-bench-installed
 # Every benchmark on a small slice: a smoke test, not reported.
 bench-quick: $(BIN)/aekit-bench-installed
 	cd benchmarks && for b in $(BENCHMARKS); do ../$(BIN)/python $$b.py --quick || exit 1; done
+
+# The figures of docs/tasks.md, made by running each verb (a few minutes).
+docs-figures: $(BIN)/aekit-installed
+	AEKIT=$(BIN)/aekit bash docs/make_figures.sh
 
 lint: $(BIN)/aekit-installed
 	$(BIN)/ruff check .

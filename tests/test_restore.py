@@ -70,3 +70,13 @@ def test_colourise_verb(tmp_path):
     summary = json.loads((out / "colourise.json").read_text())
     assert summary["corruption"] == "greyscale" and {"damaged", "restored"} <= set(summary["quality"])
     assert np.load(out / "restored.npy").shape == (40, 3, 16, 16) and (out / "colourise.png").exists()
+
+
+def test_colourisation_keeps_the_known_luminance():
+    photos = load("photos", n_samples=200, size=16).X
+    dae = aekit.DenoisingAutoEncoder(latent_dim=8, corruption="greyscale", epochs=2, verbose=0,
+                                     random_state=0).fit(photos)
+    result = restore_and_compare(dae, photos[:20], "colourise")
+    luma = lambda x: (x * np.array([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)).sum(axis=1)
+    np.testing.assert_allclose(luma(result["restored"]), luma(photos[:20].astype(np.float64)), atol=1e-3)
+    assert not np.allclose(result["restored"], result["damaged"])  # the colour is the model's own

@@ -271,7 +271,9 @@ def restore(task, model_path, source, out, data_options=None, level=None, mask_m
     result = restore_and_compare(model, X, task, level, mask_mode, patch_size)
     _save_array(out / "restored.npy", result["restored"])
     rows = [X[:n_show], result["damaged"][:n_show], result["restored"][:n_show], result["classical"][:n_show]]
-    labels = ["clean", f"{result['corruption']} {result['level']:g}", "restored", result["classical_name"]]
+    damage_label = result["corruption"] if result["corruption"] == "greyscale" else \
+        f"{result['corruption']} {result['level']:g}"
+    labels = ["clean", damage_label, "restored", result["classical_name"]]
     if result["corruption"] == "greyscale":
         rows, labels = rows[:3], labels[:3]
     q = result["quality"]

@@ -60,6 +60,12 @@ def classical(damaged: np.ndarray, kind: str, mask: np.ndarray, noise_std: float
     return out
 
 
+def _luma(images: np.ndarray) -> np.ndarray:
+    """BT.601 luma of (n, 3, H, W) images, kept as (n, 1, H, W) to broadcast over channels."""
+    weights = np.array([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)
+    return (images * weights).sum(axis=1, keepdims=True)
+
+
 def quality(clean: np.ndarray, candidate: np.ndarray, data_range: float) -> dict:
     """Mean PSNR (dB) and SSIM over images; SSIM only for images of at least 7x7."""
     psnr, ssim = [], []
@@ -92,6 +98,8 @@ def restore_and_compare(model, X, task: str, level: float | None = None, mask_mo
     restored = model.reconstruct(damaged)
     if kind == "mask":  # inpainting keeps what is known and fills only the holes, as the baseline does
         restored = np.where(mask, restored, damaged)
+    elif kind == "greyscale":  # the luminance is known too: the model supplies only the colour
+        restored = restored + (_luma(damaged) - _luma(restored))
     data_range = float(X.max() - X.min()) or 1.0
     noise_std = config.level / float(np.mean(model.scaler_.scale))  # preprocessed units -> data units
     baseline = classical(damaged, kind, mask, noise_std)
