@@ -145,3 +145,14 @@ def test_verb_errors_are_one_line(tmp_path, capsys):
     assert main(["traverse", "--model", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds no model" in err[0]
+
+
+def test_sample_verb_shows_mean_and_draws_for_a_learned_variance_decoder(tmp_path, images):
+    X, y = images
+    np.save(tmp_path / "x.npy", X)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "x.npy"), "--likelihood", "gaussian_learned",
+                 "--epochs", "2", "--latent-dim", "2", "--out", str(run), "--quiet"]) == 0
+    assert main(["sample", "--model", str(run), "--n", "6"]) == 0
+    summary = json.loads((run / "sample" / "sample.json").read_text())
+    assert summary["figures"] == ["samples.png", "mean_and_draws.png"] and summary["from"] == "the prior"
