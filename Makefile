@@ -26,7 +26,7 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	touch $@
 
-BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma
+BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular
 
 # Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
 bench: $(BIN)/aekit-bench-installed

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+ADBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
 needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                                          reason="apt-get install -y dataset-fashion-mnist")
 
@@ -17,6 +18,10 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
 @pytest.mark.parametrize("name", [
     "precision", "digits_likelihood", "vae_sigma",
     pytest.param("profile_step", marks=needs_fashion_mnist),
+    pytest.param("representation", marks=needs_fashion_mnist),
+    pytest.param("tabular", marks=[pytest.mark.skipif(not ADBENCH.is_dir(), reason="needs ../shared/data"),
+                                   pytest.mark.skipif(importlib.util.find_spec("pyod") is None,
+                                                      reason="pip install -e '.[bench]'")]),
     pytest.param("speed", marks=[needs_fashion_mnist, pytest.mark.skipif(
         importlib.util.find_spec("pythae") is None, reason="pip install -e '.[bench]'")]),
 ])
