@@ -22,7 +22,22 @@ extra). `--quick` runs each on a small slice as a smoke test; quick results are 
 
 TARGETS = {
     "speed": "Target (issue #2): aekit ≥ 1.5× pythae at batch 128 and ≥ 3× at batch 512.",
+    "tabular": "Target (issue #5): the best mean AUROC of the detectors compared.",
+    "representation": "Target (issue #5) at k = 10: test SSE ≤ 8.5 and kNN-5 ≥ 0.87 with at most 10 "
+                      "minutes of training.",
 }
+
+
+def _pivot(records: list[dict]) -> str:
+    """Per-data-set AUROC, one column per detector, the best of each row in bold."""
+    detectors = list(dict.fromkeys(r["detector"] for r in records))
+    lines = ["| data | " + " | ".join(detectors) + " |", "|" + " --- |" * (len(detectors) + 1)]
+    for name in dict.fromkeys(r["data"] for r in records):
+        auroc = {r["detector"]: r["auroc"] for r in records if r["data"] == name}
+        best = max(auroc.values())
+        cells = [f"**{auroc[d]:.3f}**" if auroc[d] == best else f"{auroc[d]:.3f}" for d in detectors]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _table(rows: list[dict]) -> str:
@@ -37,13 +52,15 @@ def _table(rows: list[dict]) -> str:
 def _section(record: dict) -> str:
     m = record["machine"]
     extra = {k: v for k, v in record.items()
-             if k not in ("benchmark", "command", "date", "machine", "quick", "rows")}
+             if k not in ("benchmark", "command", "date", "machine", "quick", "rows", "per_dataset")}
     parts = [f"## {record['benchmark']}", "",
              f"`{record['command']}` — {record['date']} — {m['cpu']}, {m['cores']} cores, "
              f"torch {m['torch']} ({m['torch_threads']} threads)", ""]
     if extra:
         parts += ["Run: " + ", ".join(f"{k} = {v}" for k, v in extra.items()), ""]
     parts.append(_table(record["rows"]))
+    if record.get("per_dataset"):
+        parts += ["", "AUROC per data set (mean over seeds):", "", _pivot(record["per_dataset"])]
     if record["benchmark"] in TARGETS:
         parts += ["", TARGETS[record["benchmark"]]]
     return "\n".join(parts)

@@ -52,10 +52,6 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         np.save(f, array)
 
 
-def _labels_kw(model, y):
-    return {"y": y} if getattr(model, "_conditional", False) else {}
-
-
 def encode(model_path, source, out, data_options=None, fmt="parquet", projection="pca") -> Path:
     model, data = load_model(model_path), load_data(source, **(data_options or {}))
     out = Path(out)
@@ -199,6 +195,9 @@ def detect(model_path, source, out, data_options=None, normal_source=None, conta
     import pandas as pd
 
     model, out = load_model(model_path), Path(out)
+    if getattr(model, "_conditional", False):
+        raise InvalidInputError("detect needs an unconditional model (ae, dae, vae): a conditional model "
+                                "would need the true class of every input it scores")
     data = load_data(source, **(data_options or {}))
     normal = data
     if normal_source:
@@ -224,14 +223,15 @@ def detect(model_path, source, out, data_options=None, normal_source=None, conta
     worst = np.argsort(-scores)[:n_show]
     X = np.asarray(data.X)
     if plots.is_image_batch(X):
-        plots.heatmap_figure(X[worst], model.reconstruct(X[worst], **_labels_kw(model, None)),
-                             detector.error_maps(X[worst]), scores[worst], out / "most_anomalous.png",
+        plots.heatmap_figure(X[worst], model.reconstruct(X[worst]), detector.error_maps(X[worst]),
+                             scores[worst], out / "most_anomalous.png",
                              title=f"The {len(worst)} most anomalous inputs of {data.name}")
+        summary["figures"].append("most_anomalous.png")
     elif data.windows is None:
         plots.reconstruction_figure(X[worst[:6]], model.reconstruct(X[worst[:6]]), out / "most_anomalous.png",
                                     title=f"The most anomalous rows of {data.name} and their reconstructions")
-    summary["figures"].append("most_anomalous.png") if data.windows is None else None
-    if data.windows is not None:
+        summary["figures"].append("most_anomalous.png")
+    else:
         windows = data.windows
         per_timestamp = windows.to_series(scores, reduce="max")
         plots.timeseries_scores(windows.timestamps, windows.values[:, 0], per_timestamp, detector.threshold_,
@@ -299,7 +299,7 @@ def density(model_path, source, out, data_options=None, k=1000, n_show=10) -> Pa
         table["label"] = data.y
     summary: dict = {"data": data.name, "n": len(X), "figures": []}
     if model.model_.stochastic:
-        log_px = model.log_likelihood(X, **_labels_kw(model, None), k=k)
+        log_px = model.log_likelihood(X, k=k)  # a conditional model marginalises over classes
         table["log_px"] = log_px
         summary.update(k=k, mean_log_px_nats=float(log_px.mean()))
         bpd = density_tasks.bits_per_dim(model, log_px)
