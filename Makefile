@@ -14,13 +14,12 @@ $(BIN)/aekit-installed: pyproject.toml
 # The main job: train a VAE on the embedded 8x8 digits and write a run folder.
 demo: $(BIN)/aekit-installed
 	$(BIN)/aekit train --out runs/demo
-	@echo "Run folder: runs/demo (model/, metrics.json, *.png)"
+	$(BIN)/aekit report runs/demo
+	@echo "Run folder: runs/demo (model/, metrics.json, *.png, report.html)"
 
 test: $(BIN)/aekit-installed
 	$(BIN)/python -m pytest
 
-test-slow: $(BIN)/aekit-installed
-	$(BIN)/python -m pytest -m slow
 
 $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
@@ -29,6 +28,10 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular
 
 # Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
+# Slow tests: every benchmark's --quick mode, with the peers (pythae, PyOD) installed.
+test-slow: $(BIN)/aekit-bench-installed
+	$(BIN)/python -m pytest -m slow
+
 bench: $(BIN)/aekit-bench-installed
 	cd benchmarks && for b in $(BENCHMARKS); do ../$(BIN)/python $$b.py || exit 1; done
 	$(BIN)/python benchmarks/report.py

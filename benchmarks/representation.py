@@ -63,8 +63,8 @@ def main():
         rows.append(scores(f"aekit AutoEncoder ({args.network})", k, ae.transform(X_train),
                            ae.transform(X_test), hat, test01, y_train, y_test, seconds))
         print(rows[-1], flush=True)
-    write_result("representation", rows, quick=args.quick, epochs=epochs, network=args.network,
-                 n_train=len(X_train), n_test=len(X_test))
+    write_result(f"representation_{args.network}", rows, quick=args.quick, epochs=epochs,
+                 network=args.network, n_train=len(X_train), n_test=len(X_test))
 
 
 if __name__ == "__main__":
