@@ -1,7 +1,8 @@
 """Question: where does a training step of the 784-400-20 VAE spend its time?
 
 Profiles one aekit fit (bf16 autocast, batch 512, 20,000 Fashion-MNIST images) with
-`torch.profiler` and times the two ways of gathering a batch of rows.
+`torch.profiler`, times the two ways of gathering a batch of rows, and measures the conv model's
+inference throughput by batch size.
 
     python benchmarks/profile_step.py [--quick]
 """
@@ -48,8 +49,26 @@ def main():
     gather = {"advanced indexing X[idx]": microseconds(lambda: data[idx]),
               "X.index_select(0, idx)": microseconds(lambda: data.index_select(0, idx))}
     print({k: f"{v:.1f} us" for k, v in gather.items()})
+    inference = conv_inference_by_batch(load_fashion_mnist()[0][: 2048 if args.quick else 8192])
+    print({f"batch {b}": f"{r:,.0f} samples/s" for b, r in inference.items()})
     write_result("profile_step", rows, quick=args.quick,
-                 gather_512_rows_us={k: round(v, 1) for k, v in gather.items()})
+                 gather_512_rows_us={k: round(v, 1) for k, v in gather.items()},
+                 conv_inference_samples_s_by_batch=inference)
+
+
+def conv_inference_by_batch(X) -> dict:
+    """Forward-pass throughput of the default conv VAE on 28x28 images at several batch sizes:
+    the measurement behind ``Autoencoder.inference_batch_size``."""
+    vae = aekit.VAE(epochs=1, verbose=0, random_state=0).fit(X[:512])
+    x = vae.scaler_.transform(torch.from_numpy(X))
+    rates = {}
+    with torch.inference_mode():
+        for batch in (64, 128, 256, 1024, 4096):
+            start = time.perf_counter()
+            for i in range(0, len(x), batch):
+                vae.model_(x[i:i + batch])
+            rates[batch] = round(len(x) / (time.perf_counter() - start))
+    return rates
 
 
 if __name__ == "__main__":

@@ -188,10 +188,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_params()
         X = self._validate_X(X, reset=True)
         y_idx = self._validate_y(y, len(X), reset=True)
-        is_image = X.ndim == 4
-        self.scaler_ = Scaler.fit(X, self.scaler, is_image)
+        is_image, binary = X.ndim == 4, is_binary(X)
+        self.scaler_ = Scaler.fit(X, self.scaler, is_image, binary)
         try:
-            model_config = self._model_config(is_image, is_binary(X))
+            model_config = self._model_config(is_image, binary)
             train_config = self._train_config(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         except ValueError as exc:  # a parameter out of range: say which, in our error type

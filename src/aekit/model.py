@@ -122,11 +122,12 @@ class Autoencoder(nn.Module):
 
     def inference_batch_size(self, n_samples: int = 1) -> int:
         """Inputs per batch for evaluation: enough to amortise per-call overhead, few enough that
-        activations stay small. A conv net's first activations are ~8x its input, and its forward
-        pass on 28x28 images ran 5x slower at batch 4096 than at 256 (allocation churn)."""
+        activations stay small. The conv net's forward pass on 28x28 images ran 8.6k samples/s at
+        batch 64 and 128, 4.4k at 256 and 2.0k at 4096 (allocation churn;
+        benchmarks/profile_step.py), so conv batches are sized for ~170 rows of 28x28."""
         per_input = n_samples * math.prod(self.config.sample_shape)
         if self.config.network == "conv":
-            per_input *= 8
+            per_input *= 16  # its activations are several times its input
         return max(1, min(4096, (1 << 21) // per_input))
 
     def encode(self, x: torch.Tensor, n_samples: int = 1, sample: bool = True,

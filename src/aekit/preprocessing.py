@@ -30,12 +30,13 @@ class Scaler:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray, method: str, is_image: bool) -> Scaler:
-        """Fit on training data ``X`` of shape ``(n, *sample_shape)``."""
+    def fit(cls, X: np.ndarray, method: str, is_image: bool, binary: bool) -> Scaler:
+        """Fit on training data ``X`` of shape ``(n, *sample_shape)``; ``binary`` is
+        ``is_binary(X)``, passed in because the caller needs it too and it scans all of X."""
         if method not in METHODS:
             raise ValueError(f"scaler must be one of {METHODS}, got {method!r}")
         if method == "auto":  # 8-bit and binary data are intensities, flattened or not
-            method = "minmax" if is_image or X.dtype == np.uint8 or is_binary(X) else "standard"
+            method = "minmax" if is_image or X.dtype == np.uint8 or binary else "standard"
         ones = np.ones((1,) * (X.ndim - 1), dtype=np.float32)
         if method == "none":
             return cls("none", 0 * ones, ones)
