@@ -25,7 +25,8 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	touch $@
 
-BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular
+BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular \
+             oneclass density nab time_to_loss
 
 # Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
 # Slow tests: every benchmark's --quick mode, with the peers (pythae, PyOD) installed.

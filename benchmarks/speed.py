@@ -1,7 +1,7 @@
 """Question: how fast does aekit train the pytorch/examples VAE, against pythae and a plain loop?
 
 The architecture of pytorch/examples `vae/main.py` (784-400-20, ReLU, Bernoulli likelihood,
-Adam at 1e-3) on Fashion-MNIST scaled to [0, 1], at batch 128 and 512, in one process:
+Adam at 1e-3) on Fashion-MNIST scaled to [0, 1], at batch 128, 512 and 2048, in one process:
 
 * plain:  the example's own loop, a `DataLoader` over a `TensorDataset`, default Adam
 * pythae:  pythae 0.1.2's VAE with the same encoder/decoder and its `BaseTrainer`
@@ -19,54 +19,24 @@ the same run for the achieved-GFLOP/s column.
 from __future__ import annotations
 
 import argparse
-import logging
 import tempfile
 import time
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-import aekit
 from common import load_fashion_mnist, write_result
-
-D, H, K = 784, 400, 20
-# Multiply-adds per sample in one forward pass; training costs about 3x (forward + backward).
-FORWARD_MACS = D * H + H * 2 * K + K * H + H * D
-
-
-class Encoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc21, self.fc22 = nn.Linear(D, H), nn.Linear(H, K), nn.Linear(H, K)
-
-    def forward(self, x):
-        h = F.relu(self.fc1(x.reshape(-1, D)))
-        return self.fc21(h), self.fc22(h)
-
-
-class Decoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc3, self.fc4 = nn.Linear(K, H), nn.Linear(H, D)
-
-    def forward(self, z):  # logits
-        return self.fc4(F.relu(self.fc3(z)))
-
-
-@torch.inference_mode()
-def negative_elbo(encode, decode_logits, X: torch.Tensor) -> float:
-    """Mean -ELBO (nats per image) with one seeded posterior sample: one estimator for all tools."""
-    gen = torch.Generator().manual_seed(0)
-    total = 0.0
-    for start in range(0, len(X), 2000):
-        x = X[start:start + 2000]
-        mu, logvar = encode(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-        nll = F.binary_cross_entropy_with_logits(decode_logits(z), x, reduction="none").sum(-1)
-        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
-        total += (nll + kl).sum().item()
-    return total / len(X)
+from mlp_vae import (
+    FORWARD_MACS,
+    D,
+    Decoder,
+    Encoder,
+    aekit_parts,
+    aekit_vae,
+    negative_elbo,
+    pythae_model,
+    pythae_parts,
+)
 
 
 def run_plain(X, X_test, batch, epochs):
@@ -90,32 +60,10 @@ def run_plain(X, X_test, batch, epochs):
 
 def run_pythae(X, X_test, batch, epochs):
     from pythae.data.datasets import BaseDataset
-    from pythae.models import VAE, VAEConfig
-    from pythae.models.base.base_utils import ModelOutput
-    from pythae.models.nn import BaseDecoder, BaseEncoder
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
 
-    class PEncoder(BaseEncoder):
-        def __init__(self):
-            super().__init__()
-            self.net = Encoder()
-
-        def forward(self, x):
-            mu, logvar = self.net(x)
-            return ModelOutput(embedding=mu, log_covariance=logvar)
-
-    class PDecoder(BaseDecoder):
-        def __init__(self):
-            super().__init__()
-            self.net = Decoder()
-
-        def forward(self, z):
-            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
-
-    logging.getLogger("pythae").setLevel(logging.ERROR)  # its per-run banner, not its speed
     torch.manual_seed(0)
-    model = VAE(VAEConfig(input_dim=(D,), latent_dim=K, reconstruction_loss="bce"),
-                encoder=PEncoder(), decoder=PDecoder())
+    model = pythae_model()
     with tempfile.TemporaryDirectory() as out:
         config = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=1e-3,
                                    per_device_train_batch_size=batch, no_cuda=True, seed=0)
@@ -123,19 +71,16 @@ def run_pythae(X, X_test, batch, epochs):
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
-    return seconds, negative_elbo(model.encoder.net, model.decoder.net, X_test)
+    return seconds, negative_elbo(*pythae_parts(model), X_test)
 
 
 def run_aekit(X_uint8, X_test, batch, epochs, precision):
-    vae = aekit.VAE(latent_dim=K, network="mlp", hidden_dims=(H,), likelihood="bernoulli",
-                    epochs=epochs, batch_size=batch, validation_fraction=0.0, patience=None,
-                    lr_schedule="constant", precision=precision, verbose=0, random_state=0)
+    vae = aekit_vae(epochs=epochs, batch_size=batch, validation_fraction=0.0, patience=None,
+                    lr_schedule="constant", precision=precision)
     start = time.perf_counter()
     vae.fit(X_uint8)
     seconds = time.perf_counter() - start
-    m = vae.model_
-    encode = lambda x: m.bottleneck.proj(m.encoder(x)).chunk(2, dim=-1)
-    return seconds, negative_elbo(encode, m.decode, X_test), vae.precision_
+    return seconds, negative_elbo(*aekit_parts(vae), X_test), vae.precision_
 
 
 def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
@@ -162,7 +107,7 @@ def main():
     peak = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
     print(f"dense matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
     rows = []
-    for batch in (128, 512):
+    for batch in (128, 512, 2048):
         results = {"plain DataLoader loop": run_plain(X, X_test, batch, epochs),
                    "pythae 0.1.2": run_pythae(X, X_test, batch, epochs)}
         for precision in ("auto", "fp32"):

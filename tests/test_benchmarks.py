@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-ADBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data")
+needs_pythae = pytest.mark.skipif(importlib.util.find_spec("pythae") is None,
+                                  reason="pip install -e '.[bench]'")
 needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                                          reason="apt-get install -y dataset-fashion-mnist")
 
@@ -19,15 +22,19 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     "precision", "digits_likelihood", "vae_sigma",
     pytest.param("profile_step", marks=needs_fashion_mnist),
     pytest.param("representation", marks=needs_fashion_mnist),
-    pytest.param("tabular", marks=[pytest.mark.skipif(not ADBENCH.is_dir(), reason="needs ../shared/data"),
-                                   pytest.mark.skipif(importlib.util.find_spec("pyod") is None,
-                                                      reason="pip install -e '.[bench]'")]),
-    pytest.param("speed", marks=[needs_fashion_mnist, pytest.mark.skipif(
-        importlib.util.find_spec("pythae") is None, reason="pip install -e '.[bench]'")]),
+    pytest.param("oneclass", marks=needs_fashion_mnist),
+    pytest.param("nab", marks=needs_shared_data),
+    pytest.param("tabular", marks=[needs_shared_data, pytest.mark.skipif(
+        importlib.util.find_spec("pyod") is None, reason="pip install -e '.[bench]'")]),
+    pytest.param("speed", marks=[needs_fashion_mnist, needs_pythae]),
+    pytest.param("density", marks=[needs_fashion_mnist, needs_pythae]),
+    pytest.param("time_to_loss", marks=[needs_fashion_mnist, needs_pythae]),
 ])
 def test_quick_mode(name):
+    written = {"representation": "representation_conv"}.get(name, name)  # results are named by network
+    result = BENCHMARKS / "results" / f"{written}.quick.json"
+    result.unlink(missing_ok=True)  # so an old file cannot pass for this run's
     subprocess.run([sys.executable, f"{name}.py", "--quick"], cwd=BENCHMARKS, check=True,
                    capture_output=True, timeout=300)
-    written = {"representation": "representation_conv"}.get(name, name)  # results are named by network
-    record = json.loads((BENCHMARKS / "results" / f"{written}.quick.json").read_text())
+    record = json.loads(result.read_text())
     assert record["quick"] and record["rows"]

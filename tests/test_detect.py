@@ -8,7 +8,7 @@ import pytest
 
 import aekit
 from aekit.cli import main
-from aekit.tasks.detect import detection_metrics
+from aekit.tasks.detect import detection_metrics, total_variation
 from conftest import fast
 
 
@@ -114,3 +114,51 @@ def test_detect_verb_on_windows_and_images(tmp_path):
     assert "timeseries.png" in summary["figures"] and summary["flagged_spans"]
     first, last = (pd.Timestamp(v) for v in summary["flagged_spans"][0])
     assert first <= stamps[1529] and last >= stamps[1500]  # the fault lies in a flagged span
+
+
+def test_total_variation_sums_neighbour_differences():
+    image = np.zeros((1, 1, 3, 3), np.float32)
+    image[0, 0, 1, 1] = 2.0  # four neighbours differ by 2
+    np.testing.assert_allclose(total_variation(image), [8.0])
+    np.testing.assert_allclose(total_variation(np.ones((2, 4, 4))), [0.0, 0.0])
+
+
+def detailed_and_plain(rng, n, texture):
+    """12x12 images: a bright square at a random place plus a random-amplitude checkerboard."""
+    X = np.zeros((n, 1, 12, 12), np.float32)
+    for i, (r, c) in enumerate(rng.integers(1, 6, size=(n, 2))):
+        X[i, 0, r:r + 6, c:c + 6] = 0.6
+    checker = (np.indices((12, 12)).sum(0) % 2).astype(np.float32)
+    return X + texture[:, None, None, None] * checker
+
+
+def test_relative_score_does_not_mistake_detail_for_anomaly():
+    """Normal images carry a checkerboard of random strength that a small model cannot rebuild;
+    anomalies are plain squares shifted off the normal range. Raw error ranks the strongly
+    textured normals first; the relative score ranks the anomalies first."""
+    rng = np.random.default_rng(0)
+    normal = detailed_and_plain(rng, 600, rng.uniform(0.05, 0.4, 600))
+    test_normal = detailed_and_plain(rng, 200, rng.uniform(0.05, 0.4, 200))
+    odd = np.roll(detailed_and_plain(rng, 40, np.full(40, 0.05)), 4, axis=-1)
+    X_test, truth = np.concatenate([test_normal, odd]), np.r_[np.zeros(200), np.ones(40)]
+    model = aekit.AutoEncoder(latent_dim=2, network="mlp", hidden_dims=(32,),
+                              **fast(epochs=30, learning_rate=3e-3))
+    auroc = {score: detection_metrics(aekit.AnomalyDetector(model, score=score, random_state=0)
+                                      .fit(normal).anomaly_score(X_test), truth)["auroc"]
+             for score in ("reconstruction", "relative")}
+    assert auroc["relative"] > 0.95 and auroc["relative"] > auroc["reconstruction"] + 0.05
+
+
+def test_auto_score_follows_the_data_and_the_model(planted, images):
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(**fast()), random_state=0)
+    assert detector.fit(images[0]).score_ == "relative"
+    assert detector.fit(planted[0]).score_ == "reconstruction"
+    assert detector.set_params(model=aekit.VAE(**fast())).fit(planted[0]).score_ == "log_likelihood"
+    with pytest.raises(aekit.UnsupportedOperationError, match="image inputs"):
+        aekit.AnomalyDetector(aekit.AutoEncoder(**fast()), score="relative").fit(planted[0])
+
+
+def test_relative_score_is_finite_on_blank_images(images):
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(**fast()), random_state=0).fit(images[0])
+    blank = np.zeros((3, 1, 8, 8), np.float32)
+    assert np.isfinite(detector.anomaly_score(blank)).all()

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--likelihood", choices=["auto", "bernoulli", "gaussian", "gaussian_learned"],
                    default="auto")
     t.add_argument("--beta", type=float, default=1.0, help="KL weight (vae, cvae)")
+    t.add_argument("--binarize", action="store_true",
+                   help="dynamic binarisation: a fresh Bernoulli draw of every batch (vae, cvae)")
     t.add_argument("--corruption", choices=["gaussian", "salt_pepper", "mask", "greyscale"],
                    default="gaussian", help="what the denoising model sees (dae)")
     t.add_argument("--corruption-level", type=float, default=0.3,
@@ -134,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--normal-data", help="data known to be normal: sets the threshold (default: --data)")
     dt.add_argument("--contamination", type=float, default=0.01,
                     help="fraction of normal inputs above the threshold (default: 0.01)")
-    dt.add_argument("--score", choices=["auto", "reconstruction", "elbo", "log_likelihood"], default="auto")
+    dt.add_argument("--score", choices=["auto", "reconstruction", "relative", "elbo", "log_likelihood"],
+                    default="auto", help="what makes an input anomalous (see docs/tasks.md; default: "
+                    "'relative' for images, -log p(x) for VAEs of vectors, else 'reconstruction')")
     dt.add_argument("--code-density", action="store_true", help="add how unusual the code is")
     dt.add_argument("--anomaly-label", help="the label that marks anomalies (default: 1 for 0/1 labels)")
     for task, what in (("denoise", "remove noise"), ("inpaint", "fill masked regions"),
@@ -240,7 +244,7 @@ def _train(args) -> None:
               "learning_rate": args.lr, "network": args.network, "likelihood": args.likelihood,
               "random_state": args.seed, "verbose": 0 if args.quiet else 1}
     if args.model in ("vae", "cvae"):
-        params["beta"] = args.beta
+        params.update(beta=args.beta, binarize=args.binarize)
     if args.model == "dae":
         params.update(corruption=args.corruption, corruption_level=args.corruption_level,
                       mask_mode=args.mask_mode, patch_size=args.patch_size)

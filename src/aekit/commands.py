@@ -218,7 +218,7 @@ def detect(model_path, source, out, data_options=None, normal_source=None, conta
     write_text(out / "flagged_ids.txt", "".join(f"{i}\n" for i in ids[flagged]))
     summary = {"data": data.name, "n": len(scores), "n_flagged": int(flagged.sum()),
                "threshold": detector.threshold_, "threshold_from": normal.name if normal_source else
-               f"the top {contamination:.1%} of {data.name}", "score": score, "figures": []}
+               f"the top {contamination:.1%} of {data.name}", "score": detector.score_, "figures": []}
 
     worst = np.argsort(-scores)[:n_show]
     X = np.asarray(data.X)

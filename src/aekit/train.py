@@ -38,6 +38,7 @@ class TrainConfig:
     precision: str = "auto"
     random_state: int = 0
     verbose: int = 1
+    binarize: bool = False  # train on a fresh Bernoulli draw of each [0, 1] batch
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
@@ -126,6 +127,8 @@ def fit(model: Autoencoder, X: torch.Tensor, y: torch.Tensor | None, preprocess,
             kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
             # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
             xb = preprocess(X.index_select(0, idx))
+            if config.binarize:  # dynamic binarisation: every epoch sees new binary images
+                xb = torch.bernoulli(xb)
             yb = None if y is None else y.index_select(0, idx)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 out = model(xb, yb, n_samples=objective.n_samples, kl_weight=kl_weight,
