@@ -13,6 +13,17 @@ import torch
 
 RESULTS = Path(__file__).parent / "results"
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+# The project's benchmark data (ADBench, NAB) sits beside the checkout; AEKIT_BENCH_DATA moves it.
+SHARED_DATA = Path(os.environ.get("AEKIT_BENCH_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_data(name: str) -> Path:
+    """``SHARED_DATA / name``, or exit with one line saying where it was looked for."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        sys.exit(f"{name} data not found at {path}: set AEKIT_BENCH_DATA to the folder holding it")
+    return path
 
 
 def machine() -> dict:

@@ -31,9 +31,8 @@ from sklearn.ensemble import IsolationForest
 
 import aekit
 from aekit.data import load
-from common import write_result
+from common import shared_data, write_result
 
-NAB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nab"
 PROBATION, HOLDOUT = 0.15, 0.2
 
 
@@ -66,8 +65,8 @@ def evaluate(flagged: np.ndarray, in_window: np.ndarray, window_ids: np.ndarray)
     return detected, false_alarms
 
 
-def run_series(name: str, labels: list, window: int, methods: dict) -> dict:
-    data = load(NAB / "data" / name, window=window, stride=1)
+def run_series(nab: Path, name: str, labels: list, window: int, methods: dict) -> dict:
+    data = load(nab / "data" / name, window=window, stride=1)
     stamps = pd.to_datetime(data.windows.timestamps)
     ends = data.windows.starts + window - 1  # the row each window scores
     n_rows = len(stamps)
@@ -80,8 +79,8 @@ def run_series(name: str, labels: list, window: int, methods: dict) -> dict:
     for i, (start, stop) in enumerate(labels):
         window_ids[(stamps[ends] >= pd.Timestamp(start)) & (stamps[ends] <= pd.Timestamp(stop))] = i
     row = {"series": name, "rows": n_rows, "anomaly_windows": len(labels)}
+    X = data.X.astype(np.float64)
     for method, score in methods.items():
-        X = data.X.astype(np.float64)
         start = time.perf_counter()
         scores = score(X[fit_idx], X)
         threshold = scores[holdout_idx].max()
@@ -98,7 +97,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="three series, 5 epochs")
     parser.add_argument("--window", type=int, default=32)
     args = parser.parse_args()
-    labels = json.loads((NAB / "labels" / "combined_windows.json").read_text())
+    nab = shared_data("nab")
+    labels = json.loads((nab / "labels" / "combined_windows.json").read_text())
     names = sorted(labels)
     if args.quick:
         names = ["artificialNoAnomaly/art_daily_small_noise.csv",
@@ -107,7 +107,7 @@ def main():
     methods = detectors(args.quick)
     rows = []
     for name in names:
-        rows.append(run_series(name, labels[name], args.window, methods))
+        rows.append(run_series(nab, name, labels[name], args.window, methods))
         print(rows[-1], flush=True)
     totals = {"series": "total", "rows": sum(r["rows"] for r in rows),
               "anomaly_windows": sum(r["anomaly_windows"] for r in rows)}

@@ -23,7 +23,7 @@ from common import load_fashion_mnist, write_result
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
            "Bag", "Ankle boot")
 
-DEFAULT_VARIANTS = "default,ae-mlp-reconstruction,vae-mlp-log_likelihood,ae-mlp-relative"
+DEFAULT_VARIANTS = "default,ae-mlp-reconstruction,vae-mlp-log_likelihood,ae-mlp-relative,vae-conv-relative"
 
 
 def variants(epochs: int | None) -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -23,9 +22,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 import aekit
-from common import write_result
+from common import shared_data, write_result
 
-ADBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
 QUICK_SETS = ("38_thyroid", "6_cardio", "42_WBC")
 
 
@@ -71,14 +69,13 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sets", help="comma-separated set names (default: all)")
     args = parser.parse_args()
-    if not ADBENCH.is_dir():
-        raise SystemExit(f"ADBench data not found at {ADBENCH}")
+    adbench = shared_data("adbench")
     names = args.sets.split(",") if args.sets else (QUICK_SETS if args.quick else
-                                                    sorted(p.stem for p in ADBENCH.glob("*.npz")))
+                                                    sorted(p.stem for p in adbench.glob("*.npz")))
     seeds = range(1 if args.quick else args.seeds)
     rows, seconds = [], {}
     for name in names:
-        with np.load(ADBENCH / f"{name}.npz", allow_pickle=False) as npz:
+        with np.load(adbench / f"{name}.npz", allow_pickle=False) as npz:
             X, y = npz["X"].astype(np.float32), npz["y"].astype(int)
         per = {}
         for seed in seeds:

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data")
+SHARED_DATA = Path(os.environ.get("AEKIT_BENCH_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data "
+                                       "(or AEKIT_BENCH_DATA)")
 needs_pythae = pytest.mark.skipif(importlib.util.find_spec("pythae") is None,
                                   reason="pip install -e '.[bench]'")
 needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),

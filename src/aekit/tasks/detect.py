@@ -26,8 +26,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     ----------
     model : aekit estimator, default=None
         The autoencoder to train on normal data; when None, ``VAE(network="mlp")``. An MLP, even
-        for images: on one-class Fashion-MNIST it matched the convolutional VAE's AUROC at a
-        sixth of the training time (benchmarks/oneclass.py).
+        for images: on one-class Fashion-MNIST it scored a mean AUROC of 94.6 against the
+        convolutional VAE's 94.3, in 55 s instead of 719 s for all ten classes
+        (benchmarks/oneclass.py).
     score : {"auto", "reconstruction", "relative", "elbo", "log_likelihood"}, default="auto"
         What "explained badly" means: the reconstruction's negative log-likelihood under the
         model's likelihood; for images, "relative": the absolute reconstruction error divided by
