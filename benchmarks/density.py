@@ -46,7 +46,7 @@ def train_pythae(X01: torch.Tensor, n_samples: int, epochs: int):
 
 
 def train_aekit(X_uint8: np.ndarray, n_samples: int, epochs: int):
-    vae = aekit_vae(binarize=True, n_samples=n_samples, epochs=epochs, batch_size=128).fit(X_uint8)
+    vae = aekit_vae(binarize=True, importance_samples=n_samples, epochs=epochs, batch_size=128).fit(X_uint8)
     return aekit_parts(vae)
 
 

@@ -39,10 +39,10 @@ def main():
         seconds = time.perf_counter() - start
         rmse = float(np.sqrt(np.mean((est.reconstruct(X) - X.astype(np.float64)) ** 2)))
         kl = None
-        if est.model_.stochastic:
+        if est.is_variational:
             with torch.inference_mode():
                 kl = round(est.model_(est.scaler_.transform(torch.from_numpy(X))).kl.mean().item(), 2)
-        rows.append({"model": name, "likelihood": est.model_.config.likelihood,
+        rows.append({"model": name, "likelihood": est.likelihood_,
                      "rmse_grey_levels": round(rmse, 1), "kl_nats_per_image": kl,
                      "epochs_run": est.n_iter_, "seconds": round(seconds, 1)})
         print(rows[-1], flush=True)

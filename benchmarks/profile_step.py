@@ -58,7 +58,7 @@ def main():
 
 def conv_inference_by_batch(X) -> dict:
     """Forward-pass throughput of the default conv VAE on 28x28 images at several batch sizes:
-    the measurement behind ``Autoencoder.inference_batch_size``."""
+    the measurement behind ``AutoencoderNet.inference_batch_size``."""
     vae = aekit.VAE(epochs=1, verbose=0, random_state=0).fit(X[:512])
     x = vae.scaler_.transform(torch.from_numpy(X))
     rates = {}

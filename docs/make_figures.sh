@@ -18,9 +18,9 @@ $AEKIT sample --model "$W/digits" --data digits --mixture 10
 $AEKIT density --model "$W/digits" --data digits --k 200
 $AEKIT report "$W/digits"
 
-$AEKIT train --data shapes --n-samples 6000 --latent-dim 6 --epochs 40 --out "$W/shapes" --quiet
-$AEKIT traverse --model "$W/shapes" --data shapes --n-samples 100 --index 3
-$AEKIT attribute --model "$W/shapes" --data shapes --n-samples 3000 --factor size
+$AEKIT train --data shapes --count 6000 --latent-dim 6 --epochs 40 --out "$W/shapes" --quiet
+$AEKIT traverse --model "$W/shapes" --data shapes --count 100 --index 3
+$AEKIT attribute --model "$W/shapes" --data shapes --count 3000 --factor size
 
 $AEKIT train --data parabola --model ae --latent-dim 1 --epochs 150 --out "$W/parabola" --quiet
 $AEKIT evaluate --model "$W/parabola" --data parabola
@@ -32,9 +32,9 @@ $AEKIT train --data digits --model dae --corruption mask --mask-mode patches --p
   --corruption-level 0.25 --epochs 60 --out "$W/inpaint" --quiet
 $AEKIT inpaint --model "$W/inpaint" --data digits
 $AEKIT train --data photos --model dae --corruption greyscale --latent-dim 32 --epochs 30 --out "$W/colour" --quiet
-$AEKIT colourise --model "$W/colour" --data photos --n-samples 500 --n-show 8
+$AEKIT colourise --model "$W/colour" --data photos --count 500 --n-show 8
 
-$AEKIT detect --model "$W/shapes" --data shapes --n-samples 500
+$AEKIT detect --model "$W/shapes" --data shapes --count 500
 NAB=../shared/data/nab/data/realKnownCause/machine_temperature_system_failure.csv
 if [ -f "$NAB" ]; then
   $AEKIT train --data "$NAB" --window 64 --stride 16 --model ae --latent-dim 4 --epochs 30 --out "$W/nab" --quiet

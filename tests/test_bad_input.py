@@ -27,17 +27,21 @@ def test_bad_training_data(bad, match):
         aekit.AutoEncoder(**fast()).fit(bad)
 
 
-@pytest.mark.parametrize("latent_dim", [0, -3, 2.5, "4"])
+@pytest.mark.parametrize("latent_dim", [0, -3, 2.5, "4", True])
 def test_bad_latent_dim(latent_dim, vectors):
-    with pytest.raises(aekit.InvalidInputError, match="latent_dim must be a positive integer"):
+    with pytest.raises(aekit.InvalidInputError, match=r"latent_dim=.* is not valid; latent_dim must be an"):
         aekit.VAE(latent_dim=latent_dim, **fast()).fit(vectors)
 
 
 @pytest.mark.parametrize("params, match", [
     ({"likelihood": "poisson"}, "likelihood must be one of"),
     ({"network": "transformer"}, "network must be one of"),
-    ({"epochs": 0}, "epochs and batch_size"),
+    ({"epochs": 0}, "epochs must be an integer in \\[1, inf\\]"),
     ({"learning_rate": -1.0}, "learning_rate"),
+    ({"scaler": "x"}, "scaler must be one of"),
+    ({"patience": 2.5}, "patience must be None or an integer"),
+    ({"hidden_dims": (64, 0)}, "hidden_dims must be None or a tuple"),
+    ({"verbose": "loud"}, "verbose must be"),
     ({"likelihood": "bernoulli", "scaler": "standard"}, "scaled to \\[0, 1\\]"),
 ])
 def test_bad_parameters_name_the_parameter(params, match, vectors):
@@ -92,18 +96,32 @@ def test_missing_weights(fitted, tmp_path):
 
 
 @pytest.mark.parametrize("edit, match", [
-    (lambda c: c["model"].update(latent_dim=5), "cannot be loaded"),
+    (lambda c: c["fitted"]["model"].update(latent_dim=5), "its config needs F32 \\(128, 5\\)"),
     (lambda c: c.update(estimator="os.system"), "cannot be loaded"),
-    (lambda c: c.update(format_version=99), "format version 99"),
     (lambda c: c.pop("fitted"), "cannot be loaded"),
-    (lambda c: c["preprocessing"].update(shape=[3]), "cannot be loaded"),
+    (lambda c: c["fitted"]["preprocessing"].update(shape=[3]), "cannot be loaded"),
+    (lambda c: c["params"].update(latent_dim="8"), "cannot be loaded"),
 ])
-def test_edited_config(fitted, tmp_path, edit, match):
+def test_edited_config_with_a_recomputed_checksum_is_still_checked(fitted, tmp_path, edit, match):
+    """Someone who edits config.json and recomputes its checksum gets a clear error, not a crash:
+    the checksum is not what keeps loading safe."""
+    from aekit._jsonio import digest
+
     folder = _saved(fitted, tmp_path)
     config = json.loads((folder / "config.json").read_text())
     edit(config)
+    config["content_sha256"] = digest({k: v for k, v in config.items() if k != "content_sha256"})
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(aekit.ModelFileError, match=match):
+        aekit.load(folder)
+
+
+def test_other_format_version(fitted, tmp_path):
+    folder = _saved(fitted, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["format_version"] = 99
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(aekit.ModelFileError, match="format version 99"):
         aekit.load(folder)
 
 
@@ -123,7 +141,7 @@ def test_a_failed_save_leaves_the_previous_model(fitted, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(persistence, "save_file", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(aekit.OutputError, match="disk full"):
         fitted.save(folder)
     assert (folder / "model.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary folder left behind

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 import aekit
 from aekit.cli import main
 
-RUN_FILES = {"model", "metrics.json", "loss_curve.png", "reconstructions.png", "latent_map.png",
+RUN_FILES = {".aekit", "model", "metrics.json", "loss_curve.png", "reconstructions.png", "latent_map.png",
              "checkpoint.safetensors"}
 
 
@@ -136,7 +136,7 @@ def test_train_on_a_parquet_table_with_labels(tmp_path):
 
 
 def test_train_on_shapes(tmp_path):
-    code, out = _train(tmp_path, "--data", "shapes", "--n-samples", "200", "--size", "16")
+    code, out = _train(tmp_path, "--data", "shapes", "--count", "200", "--size", "16")
     assert code == 0 and json.loads((out / "metrics.json").read_text())["sample_shape"] == [1, 16, 16]
 
 

@@ -204,7 +204,7 @@ def test_window_longer_than_the_series(tmp_path):
 
 # ------------------------------------------------------------------ built-ins
 def test_shapes_factors_describe_the_images():
-    ds = load("shapes", n_samples=400, size=32)
+    ds = load("shapes", count=400, size=32)
     assert ds.X.shape == (400, 1, 32, 32) and set(ds.factors) == {"shape", "size", "x", "y", "rotation"}
     area = ds.X.astype(float).sum(axis=(1, 2, 3))
     for kind in range(3):
@@ -213,13 +213,13 @@ def test_shapes_factors_describe_the_images():
     cols = np.arange(32)
     centre_x = (ds.X[:, 0].sum(axis=1) * cols).sum(axis=1) / ds.X[:, 0].sum(axis=(1, 2))
     assert np.corrcoef(ds.factors["x"], centre_x)[0, 1] > 0.95
-    assert np.array_equal(load("shapes", n_samples=5).X, load("shapes", n_samples=5).X)
+    assert np.array_equal(load("shapes", count=5).X, load("shapes", count=5).X)
 
 
 def test_other_builtins():
-    p = load("parabola", n_samples=200)
+    p = load("parabola", count=200)
     np.testing.assert_allclose(p.X[:, 1], p.X[:, 0] ** 2, atol=0.25)
-    photos = load("photos", n_samples=10, size=16)
+    photos = load("photos", count=10, size=16)
     assert photos.X.shape == (10, 3, 16, 16) and photos.X.dtype == np.uint8 and photos.y[0]
     assert load("digits").X.shape == (1797, 1, 8, 8)
 

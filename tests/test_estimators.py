@@ -94,9 +94,9 @@ class _Killed(Exception):
 
 
 def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, monkeypatch):
-    params = fast(epochs=6, checkpoint_path=str(tmp_path / "ckpt.safetensors"), n_samples=2,
-                  corruption="gaussian", corruption_level=0.1, patience=None)
-    reference = aekit.VAE(**{**params, "checkpoint_path": None}).fit(vectors)
+    params = fast(epochs=6, importance_samples=2, corruption="gaussian", corruption_level=0.1, patience=None)
+    ckpt = tmp_path / "ckpt.safetensors"
+    reference = aekit.VAE(**params).fit(vectors)
 
     from aekit import checkpoint
     real_save, saves = checkpoint.save, []
@@ -109,9 +109,9 @@ def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, 
 
     monkeypatch.setattr(checkpoint, "save", save_then_die)
     with pytest.raises(_Killed):
-        aekit.VAE(**params).fit(vectors)
+        aekit.VAE(**params).fit(vectors, checkpoint_path=ckpt)
     monkeypatch.setattr(checkpoint, "save", real_save)
-    resumed = aekit.VAE(**params).fit(vectors, resume=True)
+    resumed = aekit.VAE(**params).fit(vectors, checkpoint_path=ckpt, resume=True)
     assert resumed.n_iter_ == 6 and resumed.history_["train_loss"] == reference.history_["train_loss"]
     ref, res = reference.model_.state_dict(), resumed.model_.state_dict()
     assert all(torch.equal(ref[k], res[k]) for k in ref)
@@ -119,9 +119,9 @@ def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, 
 
 def test_resume_refuses_a_checkpoint_from_other_settings(vectors, tmp_path):
     path = str(tmp_path / "ckpt.safetensors")
-    aekit.AutoEncoder(**fast(checkpoint_path=path)).fit(vectors)
+    aekit.AutoEncoder(**fast()).fit(vectors, checkpoint_path=path)
     with pytest.raises(aekit.ModelFileError, match="other settings or data"):
-        aekit.AutoEncoder(**fast(checkpoint_path=path, learning_rate=0.5)).fit(vectors, resume=True)
+        aekit.AutoEncoder(**fast(learning_rate=0.5)).fit(vectors, checkpoint_path=path, resume=True)
 
 
 def test_linear_autoencoder_spans_the_pca_subspace():

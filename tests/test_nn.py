@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from aekit.model import Autoencoder, ModelConfig, ObjectiveConfig
+from aekit.model import AutoencoderNet, ModelConfig, ObjectiveConfig
 from aekit.nn.bottleneck import GaussianBottleneck
 from aekit.nn.corruption import CorruptionConfig, corrupt
 from aekit.nn.likelihood import Bernoulli, FixedGaussian, LearnedGaussian
@@ -58,7 +58,7 @@ def test_gaussian_bottleneck_kl_matches_torch_and_reparameterises():
     torch.manual_seed(0)
     bottleneck = GaussianBottleneck(5, 3)
     h = torch.randn(7, 5, requires_grad=True)
-    code = bottleneck(h, n_samples=4)
+    code = bottleneck(h, k=4)
     q = torch.distributions.Normal(code.mean, (0.5 * code.logvar).exp())
     p = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
     assert torch.allclose(code.kl_per_dim(), torch.distributions.kl_divergence(q, p), atol=1e-5)
@@ -93,11 +93,11 @@ def test_corruptions():
 def test_iwae_bound_is_tighter_than_elbo_and_k1_equals_elbo_in_expectation():
     torch.manual_seed(0)
     config = ModelConfig(sample_shape=(6,), latent_dim=2, bottleneck="gaussian", hidden_dims=(8,))
-    model = Autoencoder(config)
+    model = AutoencoderNet(config)
     x = torch.randn(500, 6)
     with torch.no_grad():
         elbo = torch.stack([model(x).bound for _ in range(50)]).mean()
-        iwae = torch.stack([model(x, n_samples=50).bound for _ in range(5)]).mean()
+        iwae = torch.stack([model(x, k=50).bound for _ in range(5)]).mean()
     assert iwae > elbo
 
 
@@ -105,12 +105,12 @@ def test_free_bits_and_warmup_change_only_the_kl_term():
     torch.manual_seed(0)
     x = torch.randn(32, 6)
     base = ModelConfig(sample_shape=(6,), latent_dim=3, bottleneck="gaussian", hidden_dims=(8,))
-    model = Autoencoder(base)
+    model = AutoencoderNet(base)
     eps = torch.randn(1, 1, 3)
     out = model(x, eps=eps)
     assert torch.allclose(out.loss, out.nll.mean() + out.kl.mean())
     assert torch.allclose(model(x, eps=eps, kl_weight=0.0).loss, out.nll.mean())
-    floored = Autoencoder(ModelConfig(**{**base.__dict__, "objective": ObjectiveConfig(free_bits=100.0)}))
+    floored = AutoencoderNet(ModelConfig(**{**base.__dict__, "objective": ObjectiveConfig(free_bits=100.0)}))
     floored.load_state_dict(model.state_dict())
     assert torch.allclose(floored(x, eps=eps).loss, out.nll.mean() + 100.0 * 3)
 
@@ -119,7 +119,7 @@ def test_free_bits_and_warmup_change_only_the_kl_term():
 def test_model_forward_returns_one_typed_result(kind):
     config = ModelConfig(sample_shape=(1, 8, 8), latent_dim=2, network="conv", bottleneck="gaussian",
                          likelihood=kind, hidden_dims=(16,))
-    out = Autoencoder(config)(torch.rand(5, 1, 8, 8), n_samples=3)
+    out = AutoencoderNet(config)(torch.rand(5, 1, 8, 8), k=3)
     assert out.code.z.shape == (3, 5, 2)
     assert out.nll.shape == out.kl.shape == out.bound.shape == (5,)
     assert out.loss.dim() == 0 and np.isfinite(out.loss.item())

@@ -62,10 +62,10 @@ def test_a_model_trained_on_other_damage_is_refused(digits_split):
 
 def test_colourise_verb(tmp_path):
     run = tmp_path / "run"
-    assert main(["train", "--data", "photos", "--n-samples", "300", "--size", "16", "--model", "dae",
+    assert main(["train", "--data", "photos", "--count", "300", "--size", "16", "--model", "dae",
                  "--corruption", "greyscale", "--epochs", "2", "--out", str(run), "--quiet"]) == 0
     out = tmp_path / "colourise"
-    assert main(["colourise", "--model", str(run), "--data", "photos", "--n-samples", "40", "--size", "16",
+    assert main(["colourise", "--model", str(run), "--data", "photos", "--count", "40", "--size", "16",
                  "--out", str(out)]) == 0
     summary = json.loads((out / "colourise.json").read_text())
     assert summary["corruption"] == "greyscale" and {"damaged", "restored"} <= set(summary["quality"])
@@ -73,7 +73,7 @@ def test_colourise_verb(tmp_path):
 
 
 def test_colourisation_keeps_the_known_luminance():
-    photos = load("photos", n_samples=200, size=16).X
+    photos = load("photos", count=200, size=16).X
     dae = aekit.DenoisingAutoEncoder(latent_dim=8, corruption="greyscale", epochs=2, verbose=0,
                                      random_state=0).fit(photos)
     result = restore_and_compare(dae, photos[:20], "colourise")

@@ -8,6 +8,7 @@ from .errors import (
                      AekitError,
                      InvalidInputError,
                      ModelFileError,
+                     OutputError,
                      TrainingDivergedError,
                      UnsupportedOperationError,
 )
@@ -18,5 +19,5 @@ from .tasks.detect import AnomalyDetector
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector", "load",
-           "AekitError", "InvalidInputError", "ModelFileError", "TrainingDivergedError",
+           "AekitError", "InvalidInputError", "ModelFileError", "OutputError", "TrainingDivergedError",
            "UnsupportedOperationError", "__version__"]

@@ -1,15 +1,82 @@
-"""Atomic writes: a killed process leaves the previous file or folder, never a torn one."""
+"""Atomic writes: a killed process leaves the previous file or folder, never a torn one.
+
+Temporary names carry the writer's PID (``.NAME.aekit-PID-RANDOM.tmp``), so a later write to the
+same place can tell a temporary left by a killed process (its PID is gone) from one that a live
+process is still writing, and removes only the former. Nothing else is ever deleted here:
+callers decide whether a path may be replaced (see ``runs.claim_output``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
+
+from .errors import AekitError, OutputError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+FILE_MODE, DIR_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK  # what open() and mkdir() would give
+
+
+def _temporary_name(target: Path, kind: str = "tmp") -> Path:
+    return target.with_name(f".{target.name}.aekit-{os.getpid()}-{secrets.token_hex(4)}.{kind}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporaries of ``target`` whose writer is no longer running; return them."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.aekit-(\d+)-[0-9a-f]+\.(tmp|old)$")
+    removed = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a folder be opened
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def safetensors_os_error(exc: Exception) -> OSError:
+    """safetensors reports I/O failures as its own error, with "(os error N)" in the text."""
+    found = re.search(r"os error (\d+)", str(exc))
+    return OSError(int(found.group(1)), os.strerror(int(found.group(1)))) if found else OSError(str(exc))
+
+
+def describe_os_error(exc: OSError, path) -> str:
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+              errno.EFBIG: "the file is larger than this system allows",
+              errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only"}
+    return f"cannot write {path}: {reason.get(exc.errno, exc.strerror or str(exc))}"
 
 
 @contextlib.contextmanager
@@ -17,17 +84,24 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; rename it over ``path`` once the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs are ordinary files
+    remove_stale_temporaries(path)
+    tmp = _temporary_name(path)
     try:
-        yield Path(tmp)
+        tmp.touch(mode=0o600)
+        yield tmp
+        # Some writers (safetensors) create their own 0600 file: outputs are ordinary files.
+        os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        if isinstance(exc, AekitError):
+            raise
+        raise OutputError(describe_os_error(exc, path)) from exc
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -39,21 +113,35 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_dir(path: str | os.PathLike):
     """Yield a temporary folder beside ``path`` that replaces ``path`` once the block succeeds.
 
-    An existing folder is moved aside first and deleted only after the new one is in place.
+    The caller must have checked that whatever is at ``path`` may be replaced: it is moved aside
+    and deleted only after the new folder is in place.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_UMASK)
-    old = None
+    remove_stale_temporaries(path)
+    tmp, old = _temporary_name(path), _temporary_name(path, "old")
     try:
+        tmp.mkdir(mode=0o700)
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        for entry in tmp.rglob("*"):
+            os.chmod(entry, DIR_MODE if entry.is_dir() else FILE_MODE)
+            if entry.is_file():
+                with open(entry, "rb") as f:
+                    os.fsync(f.fileno())
+        os.chmod(tmp, DIR_MODE)
+        replaced = path.exists() or path.is_symlink()
+        if replaced:
             os.replace(path, old)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        if isinstance(exc, AekitError):
+            raise
+        raise OutputError(describe_os_error(exc, path)) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
+        if old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
+        elif old.exists() or old.is_symlink():
+            old.unlink()

@@ -1,39 +1,92 @@
-"""What each CLI verb does, as plain functions: load the model and data, run the task, write files.
+"""What each CLI verb does, as keyword-only functions: load the model and data, run a task,
+write files.
 
-Every command writes into ``out`` (created if needed) and returns the path of its JSON summary,
-written last, so a folder with that summary is complete.
+``train`` writes a run folder (``runs.RunFolder``). Every other verb writes its folder ``out``
+through ``runs.staged_output``: all files go to a temporary folder that replaces ``out`` once
+the verb's summary ``<verb>.json`` is written, so a folder with that summary is complete and a
+failed verb leaves the previous outputs as they were. Each summary records the checksum of
+the model it used, so ``report`` can tell outputs of an earlier model from current ones.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from . import plots
 from ._atomic import atomic_path, write_text
+from .data import Dataset
 from .data import load as load_data
 from .errors import InvalidInputError, ModelFileError
+from .persistence import REGISTRY, model_digest
 from .persistence import load as load_model_folder
+from .runs import RunFolder, staged_output
 from .tasks import density as density_tasks
 from .tasks import encode as encode_tasks
 from .tasks import latent
 from .tasks.detect import AnomalyDetector, detection_metrics
 from .tasks.restore import restore_and_compare
 
+METRIC_SAMPLES = 2000  # figures and metrics of a training run use at most this many samples
+
+
+def model_folder(path) -> Path:
+    """A model folder, or the ``model/`` of a run folder."""
+    run = RunFolder.holding_model(path)
+    folder = run.model if run else Path(path)
+    if not (folder / "config.json").is_file():
+        raise ModelFileError(f"{path} holds no model: give a run folder or a model folder")
+    return folder
+
 
 def load_model(path):
-    """A model folder, or a run folder that holds one in ``model/``."""
-    path = Path(path)
-    if (path / "model" / "config.json").is_file():
-        path = path / "model"
-    if not (path / "config.json").is_file():
-        raise ModelFileError(f"{path} holds no model: give a run folder or a model folder")
-    return load_model_folder(path)
+    return load_model_folder(model_folder(path))
 
 
-def _summary(out: Path, name: str, payload: dict) -> Path:
+def aligned(model, data: Dataset) -> Dataset:
+    """``data`` with its table columns in the model's order, matched by name.
+
+    A model trained on a table stores its column names; a file whose columns come in another
+    order is reordered, and one that lacks or adds columns is refused, never read by position.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or data.feature_names is None or list(names) == list(data.feature_names):
+        return data
+    have, need = list(data.feature_names), [str(n) for n in names]
+    missing, extra = [n for n in need if n not in have], [n for n in have if n not in need]
+    if missing or extra:
+        missing_text = f"Missing: {missing[:5]}. " if missing else ""
+        extra_text = f"Not in the model: {extra[:5]}. " if extra else ""
+        raise InvalidInputError(
+            f"{data.name}: its columns do not match the model's ({len(need)} columns). {missing_text}"
+            f"{extra_text}Choose the columns with --feature-columns, --label-column or --id-column")
+    order = [have.index(n) for n in need]
+    return Dataset(np.ascontiguousarray(np.asarray(data.X)[:, order]), data.y, data.name, ids=data.ids,
+                   feature_names=need, factors=data.factors, windows=data.windows)
+
+
+def _load(model_path, source, data_options):
+    model = load_model(model_path)
+    return model, aligned(model, load_data(source, **(data_options or {})))
+
+
+def _writes_folder(verb):
+    """Run the command with ``out`` replaced by a staging folder that becomes ``out`` at the end."""
+    @functools.wraps(verb)
+    def wrapper(*, out, **kwargs):
+        with staged_output(out) as tmp:
+            summary = verb(out=tmp, **kwargs)
+        return Path(out) / summary.name
+    return wrapper
+
+
+def _summary(out: Path, name: str, payload: dict, model_path=None) -> Path:
+    if model_path is not None:
+        payload = {**payload, "model_sha256": model_digest(model_folder(model_path))}
     path = out / name
     write_text(path, json.dumps(payload, indent=2, default=_json_default))
     return path
@@ -52,31 +105,144 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         np.save(f, array)
 
 
-def encode(model_path, source, out, data_options=None, fmt="parquet", projection="pca") -> Path:
-    model, data = load_model(model_path), load_data(source, **(data_options or {}))
-    out = Path(out)
-    codes = model.transform(data.X)
+def _latent_map(codes, labels, path, title, method="pca") -> dict:
+    """Draw the latent map where the codes allow one; say what was drawn, or why not."""
+    if len(codes) < 2:
+        return {"skipped": {path.name: f"a latent map needs at least 2 codes, got {len(codes)}"}}
+    projection = plots.latent_map(codes, labels, path, title=title, method=method)
+    return {"figures": [path.name], "projection": projection}
+
+
+def _merge(summary: dict, part: dict) -> None:
+    summary.setdefault("figures", []).extend(part.get("figures", []))
+    if part.get("skipped"):
+        summary.setdefault("figures_skipped", {}).update(part["skipped"])
+    if "projection" in part:
+        summary["projection"] = part["projection"]
+
+
+# ---------------------------------------------------------------------- train
+def train(*, source, preset: str, params: dict, out, resume: bool = False, data_options=None):
+    """Train ``preset`` on ``source`` and write the run folder ``out``; returns the estimator."""
+    run = RunFolder(out)
+    with run.writing():
+        dataset = load_data(source, **(data_options or {}))
+        estimator = REGISTRY[preset](**params)
+        estimator._check_params()
+        if estimator.is_conditional and dataset.y is None:
+            raise InvalidInputError(f"{preset} needs labels, and {source} has none")
+        X, y = np.asarray(dataset.X), dataset.y
+        features = X if dataset.feature_names is None else _frame(X, dataset.feature_names)
+        if not resume:
+            run.metrics.unlink(missing_ok=True)  # the folder is being rewritten: no longer complete
+        started = time.perf_counter()
+        estimator.fit(features, y if estimator.is_conditional else None,
+                      checkpoint_path=run.checkpoint, resume=resume)
+        seconds = time.perf_counter() - started
+        estimator.save(run.model)
+        metrics = _run_figures(estimator, dataset, X, y, run.path, preset)
+        metrics = {
+            "data": dataset.name, "source": str(source), "data_options": data_options or {}, "model": preset,
+            "n_train": int(len(X)), "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
+            "epochs_run": estimator.n_iter_, "precision": estimator.precision_,
+            "train_seconds": round(seconds, 2), "final_train_loss": estimator.history_["train_loss"][-1],
+            "best_val_loss": min(estimator.history_["val_loss"], default=None), **metrics,
+            "model_sha256": model_digest(run.model)}
+        write_text(run.metrics, json.dumps(metrics, indent=2, default=_json_default))
+    return estimator
+
+
+def _frame(X, names):
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=names, copy=False)
+
+
+def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
+    # Figures and metrics use a fixed subset: importance-sampled scores of every sample of a
+    # large set would take longer than the training itself.
+    rng = np.random.default_rng(0)
+    subset = np.sort(rng.choice(len(X), size=min(METRIC_SAMPLES, len(X)), replace=False))
+    X_sub, y_sub = X[subset], None if y is None else y[subset]
+    y_kw = {"y": y_sub} if estimator.is_conditional else {}
+    shown = subset[:24]
+    shown_y = {"y": y[shown]} if estimator.is_conditional else {}
+    what = f"{preset} on {dataset.name}"
+    plots.loss_curve(estimator.history_, out / "loss_curve.png", title=f"{what}: training loss")
+    plots.reconstruction_figure(X[shown], estimator.reconstruct(X[shown], **shown_y),
+                                out / "reconstructions.png", title=f"{what}: inputs and reconstructions")
+    summary: dict = {"figures": ["loss_curve.png", "reconstructions.png"]}
+    if estimator.is_variational:
+        plots.samples_figure(estimator.sample(36, random_state=0), out / "samples.png",
+                             title=f"{what}: samples from the prior")
+        summary["figures"].append("samples.png")
+    codes = estimator.transform(X_sub)
+    _merge(summary, _latent_map(codes, y_sub, out / "latent_map.png",
+                                f"{what}: latent map (latent_dim={codes.shape[1]})"))
+    reconstruction = estimator.reconstruct(X_sub, **y_kw)
+    return {"metrics_on_samples": int(len(subset)),
+            "reconstruction_mse": float(np.mean((reconstruction - X_sub.astype(np.float64)) ** 2)),
+            "mean_score": float(np.mean(estimator.score_samples(X_sub, **y_kw))), **summary}
+
+
+# ---------------------------------------------------------------------- the other verbs
+@_writes_folder
+def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca") -> Path:
+    estimator, data = _load(model, source, data_options)
+    codes = estimator.transform(data.X)
     ids = data.ids if data.ids is not None else np.arange(len(codes))
     codes_path = encode_tasks.write_codes(codes, out / f"codes.{fmt}", ids=ids, labels=data.y)
-    plots.latent_map(codes, data.y, out / "latent_map.png", method=projection,
-                     title=f"Codes of {data.name} (latent_dim={codes.shape[1]})")
-    return _summary(out, "encode.json", {"data": data.name, "n": len(codes), "latent_dim": codes.shape[1],
-                                         "codes": codes_path.name, "figures": ["latent_map.png"]})
+    summary = {"data": data.name, "n": len(codes), "latent_dim": codes.shape[1], "codes": codes_path.name}
+    _merge(summary, _latent_map(codes, data.y, out / "latent_map.png",
+                                f"Codes of {data.name} (latent_dim={codes.shape[1]})", method=projection))
+    return _summary(out, "encode.json", summary, model)
 
 
-def evaluate(model_path, source, out, data_options=None) -> Path:
-    model, data = load_model(model_path), load_data(source, **(data_options or {}))
-    out = Path(out)
+@_writes_folder
+def reconstruct(*, model, source, out, data_options=None, n_show=12) -> Path:
+    """Reconstructions of any data: an array in the input's shape (and a table for tables),
+    the error of each input, and a figure of the inputs above their reconstructions."""
+    import pandas as pd
+
+    estimator, data = _load(model, source, data_options)
+    X = np.asarray(data.X)
+    y_kw = {"y": data.y} if estimator.is_conditional else {}
+    if estimator.is_conditional and data.y is None:
+        raise InvalidInputError("a conditional model reconstructs with the labels: give labelled data")
+    X_hat = estimator.reconstruct(X, **y_kw)
+    _save_array(out / "reconstructions.npy", X_hat)
+    ids = data.ids if data.ids is not None else np.arange(len(X))
+    errors = ((X_hat - X.astype(np.float64)) ** 2).reshape(len(X), -1).mean(axis=1)
+    table = pd.DataFrame({"id": ids, "mse": errors})
+    with atomic_path(out / "errors.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    files = ["reconstructions.npy", "errors.csv"]
+    if data.feature_names is not None and data.windows is None:
+        with atomic_path(out / "reconstructions.csv") as tmp:
+            frame = pd.DataFrame(X_hat, columns=data.feature_names)
+            frame.insert(0, "id", ids)
+            frame.to_csv(tmp, index=False)
+        files.append("reconstructions.csv")
+    plots.reconstruction_figure(X[:n_show], X_hat[:n_show], out / "reconstructions.png",
+                                title=f"{data.name}: inputs and reconstructions")
+    summary = {"data": data.name, "n": len(X), "mean_mse": float(errors.mean()), "files": files,
+               "figures": ["reconstructions.png"]}
+    return _summary(out, "reconstruct.json", summary, model)
+
+
+@_writes_folder
+def evaluate(*, model, source, out, data_options=None) -> Path:
+    estimator, data = _load(model, source, data_options)
     summary: dict = {"data": data.name, "figures": []}
     if data.y is not None and len(np.unique(data.y)) > 1:
-        rows = encode_tasks.evaluate_representation(model, data.X, data.y)
+        rows = encode_tasks.evaluate_representation(estimator, data.X, data.y)
         summary["representation"] = rows
         plots.comparison_bars(rows, ["kmeans_nmi", "kmeans_ari", "knn5_accuracy", "logistic_accuracy"],
                               out / "representation.png",
-                              title=f"{data.name}: codes against PCA at dimension {model.latent_dim}")
+                              title=f"{data.name}: codes against PCA at dimension {estimator.latent_dim}")
         summary["figures"].append("representation.png")
-    if model.latent_dim == 1 and np.asarray(data.X).ndim == 2 and data.X.shape[1] == 2:
-        result = encode_tasks.parabola_comparison(model, data.X)
+    if estimator.latent_dim == 1 and np.asarray(data.X).ndim == 2 and data.X.shape[1] == 2:
+        result = encode_tasks.parabola_comparison(estimator, data.X)
         plots.parabola_figure(np.asarray(data.X), result["ae_curve"], result["pca_curve"],
                               result["ae_mse"], result["pca_mse"], out / "parabola.png")
         summary["curve"] = {"autoencoder_mse": result["ae_mse"], "pca_mse": result["pca_mse"]}
@@ -84,30 +250,31 @@ def evaluate(model_path, source, out, data_options=None) -> Path:
     if not summary["figures"]:
         raise InvalidInputError(f"{data.name} has no labels to evaluate codes against; give labelled data "
                                 "(e.g. --label-column), or 2-D points with a latent_dim=1 model")
-    return _summary(out, "evaluate.json", summary)
+    return _summary(out, "evaluate.json", summary, model)
 
 
-def traverse(model_path, out, source=None, index=None, dims=None, steps=9, span=3.0,
+@_writes_folder
+def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.0,
              data_options=None, label=None) -> Path:
-    model, out = load_model(model_path), Path(out)
-    x = None
+    estimator, x = load_model(model), None
     if index is not None:
-        data = load_data(source, **(data_options or {}))
+        data = aligned(estimator, load_data(source, **(data_options or {})))
         if not 0 <= index < len(data):
             raise InvalidInputError(f"--index {index} is outside the data (0..{len(data) - 1})")
         x = data.X[index]
-    label = _default_label(model, label)
-    grid, offsets = latent.traverse(model, x, dims, steps, span, y=label)
-    dims = list(range(min(model.latent_dim, 10))) if dims is None else list(dims)
+    label = _default_label(estimator, label)
+    dims = list(range(min(estimator.latent_dim, 10))) if dims is None else list(dims)
+    grid, offsets = latent.traverse(estimator, x, dims, steps, span, y=label)
     _save_array(out / "traverse.npy", grid)
     plots.rows_figure(list(grid), [f"z{d}" for d in dims], "Latent traversal: one row per dimension",
                       out / "traverse.png", col_labels=[f"{o:+.1f}σ" for o in offsets])
     return _summary(out, "traverse.json", {"dims": dims, "offsets": offsets, "around": "origin"
-                                           if x is None else f"sample {index}", "figures": ["traverse.png"]})
+                                           if x is None else f"sample {index}", "figures": ["traverse.png"]},
+                    model)
 
 
 def _default_label(model, label):
-    if not getattr(model, "_conditional", False):
+    if not model.is_conditional:
         return None
     if label is None:
         return model.classes_[0]
@@ -118,25 +285,28 @@ def _default_label(model, label):
     return matches[0]
 
 
-def interpolate(model_path, source, out, pair=(0, 1), steps=10, data_options=None, label=None) -> Path:
-    model, data, out = load_model(model_path), load_data(source, **(data_options or {})), Path(out)
+@_writes_folder
+def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None, label=None) -> Path:
+    estimator, data = _load(model, source, data_options)
     i, j = pair
     for k in (i, j):
         if not 0 <= k < len(data):
             raise InvalidInputError(f"--pair index {k} is outside the data (0..{len(data) - 1})")
-    label = _default_label(model, label)
-    rows = [latent.interpolate(model, data.X[i], data.X[j], steps, method, y=label)
+    label = _default_label(estimator, label)
+    rows = [latent.interpolate(estimator, data.X[i], data.X[j], steps, method, y=label)
             for method in ("linear", "spherical")]
     _save_array(out / "interpolate.npy", np.stack(rows))
     plots.rows_figure(rows, ["linear", "spherical"], f"Interpolation from sample {i} to sample {j}",
                       out / "interpolate.png", col_labels=[f"{t:.2f}" for t in np.linspace(0, 1, steps)])
-    return _summary(out, "interpolate.json", {"pair": [i, j], "steps": steps, "figures": ["interpolate.png"]})
+    return _summary(out, "interpolate.json", {"pair": [i, j], "steps": steps, "figures": ["interpolate.png"]},
+                    model)
 
 
-def attribute(model_path, source, out, group_a=None, group_b=None, factor=None,
+@_writes_folder
+def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
               strengths=(0.0, 0.5, 1.0, 1.5), n_show=8, data_options=None) -> Path:
     """Attribute vector from labels (group_a minus group_b) or a factor (top minus bottom quartile)."""
-    model, data, out = load_model(model_path), load_data(source, **(data_options or {})), Path(out)
+    estimator, data = _load(model, source, data_options)
     if factor is not None:
         if factor not in data.factors:
             raise InvalidInputError(f"{data.name} has no factor {factor!r}; it has {sorted(data.factors)}")
@@ -149,43 +319,49 @@ def attribute(model_path, source, out, group_a=None, group_b=None, factor=None,
         labels = np.asarray(data.y).astype(str)
         with_attr, without = labels == str(group_a), labels == str(group_b)
         name = f"{group_a} minus {group_b}"
-    vector = latent.attribute_vector(model, data.X[with_attr], data.X[without])
+    for group, members in ((group_a or "top quartile", with_attr), (group_b or "bottom quartile", without)):
+        if not members.any():
+            raise InvalidInputError(f"no input of {data.name} is in the group {group!r}")
+    vector = latent.attribute_vector(estimator, data.X[with_attr], data.X[without])
     shown = np.flatnonzero(without)[:n_show]
-    decoded = latent.apply_attribute(model, data.X[shown], vector, strengths)
+    decoded = latent.apply_attribute(estimator, data.X[shown], vector, strengths)
     plots.rows_figure(list(decoded), [f"α = {a:g}" for a in strengths], f"Attribute vector: {name}",
                       out / "attribute.png")
     _save_array(out / "attribute_vector.npy", vector)
-    return _summary(out, "attribute.json", {"attribute": name, "norm": float(np.linalg.norm(vector)),
-                                            "strengths": list(strengths), "figures": ["attribute.png"]})
+    summary = {"attribute": name, "norm": float(np.linalg.norm(vector)), "strengths": list(strengths),
+               "figures": ["attribute.png"]}
+    return _summary(out, "attribute.json", summary, model)
 
 
-def sample(model_path, out, n=36, source=None, mixture_components=0, data_options=None,
+@_writes_folder
+def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=None,
            random_state=0) -> Path:
     """Prior samples; with ``mixture_components`` and data, samples from a mixture on its codes."""
-    model, out = load_model(model_path), Path(out)
+    estimator = load_model(model)
     figures = ["samples.png"]
     if mixture_components:
         if source is None:
             raise InvalidInputError("sampling from a code mixture needs --data (the codes to fit)")
-        data = load_data(source, **(data_options or {}))
-        drawn = latent.sample_code_mixture(model, data.X, n, mixture_components, random_state)
+        data = aligned(estimator, load_data(source, **(data_options or {})))
+        drawn = latent.sample_code_mixture(estimator, data.X, n, mixture_components, random_state)
         where = f"a {mixture_components}-component Gaussian mixture on the codes"
     else:
-        drawn = model.sample(n, random_state=random_state)
-        where = "the prior" if model.model_.stochastic else "a Gaussian fitted to the training codes"
+        drawn = estimator.sample(n, random_state=random_state)
+        where = "the prior" if estimator.is_variational else "a Gaussian fitted to the training codes"
     _save_array(out / "samples.npy", drawn)
     plots.samples_figure(drawn, out / "samples.png", title=f"Samples from {where}")
-    if model.model_.config.likelihood == "gaussian_learned":
-        means = model.sample(12, random_state=random_state)
-        draws = model.sample(12, random_state=random_state, from_likelihood=True)
+    if estimator.likelihood_ == "gaussian_learned":
+        means = estimator.sample(12, random_state=random_state)
+        draws = estimator.sample(12, random_state=random_state, from_likelihood=True)
         plots.rows_figure([means, draws], ["decoder mean", "draw from p(x|z)"],
                           "Learned-variance decoder: the mean and a sample for the same codes",
                           out / "mean_and_draws.png")
         figures.append("mean_and_draws.png")
-    return _summary(out, "sample.json", {"n": n, "from": where, "figures": figures})
+    return _summary(out, "sample.json", {"n": n, "from": where, "figures": figures}, model)
 
 
-def detect(model_path, source, out, data_options=None, normal_source=None, contamination=0.01,
+@_writes_folder
+def detect(*, model, source, out, data_options=None, normal_source=None, contamination=0.01,
            score="auto", code_density=False, anomaly_label=None, n_show=12) -> Path:
     """Score every input, flag those above a threshold, and draw where the anomalies are.
 
@@ -194,18 +370,18 @@ def detect(model_path, source, out, data_options=None, normal_source=None, conta
     """
     import pandas as pd
 
-    model, out = load_model(model_path), Path(out)
-    if getattr(model, "_conditional", False):
+    estimator, data = _load(model, source, data_options)
+    if estimator.is_conditional:
         raise InvalidInputError("detect needs an unconditional model (ae, dae, vae): a conditional model "
                                 "would need the true class of every input it scores")
-    data = load_data(source, **(data_options or {}))
     normal = data
     if normal_source:
         options = dict(data_options or {})
         if data.windows is None and data.feature_names:  # a table: the same features, no labels needed
             options.update(label_column=None, id_column=None, feature_columns=data.feature_names)
-        normal = load_data(normal_source, **options)
-    detector = AnomalyDetector.from_fitted(model, normal.X, score=score, code_density=code_density,
+        normal = aligned(estimator, load_data(normal_source, **options))
+    truth = _anomaly_truth(data.y, anomaly_label)  # checked before any work is done
+    detector = AnomalyDetector.from_fitted(estimator, normal.X, score=score, code_density=code_density,
                                            contamination=contamination)
     scores = detector.anomaly_score(data.X)
     flagged = scores > detector.threshold_
@@ -223,12 +399,13 @@ def detect(model_path, source, out, data_options=None, normal_source=None, conta
     worst = np.argsort(-scores)[:n_show]
     X = np.asarray(data.X)
     if plots.is_image_batch(X):
-        plots.heatmap_figure(X[worst], model.reconstruct(X[worst]), detector.error_maps(X[worst]),
+        plots.heatmap_figure(X[worst], estimator.reconstruct(X[worst]), detector.error_maps(X[worst]),
                              scores[worst], out / "most_anomalous.png",
                              title=f"The {len(worst)} most anomalous inputs of {data.name}")
         summary["figures"].append("most_anomalous.png")
     elif data.windows is None:
-        plots.reconstruction_figure(X[worst[:6]], model.reconstruct(X[worst[:6]]), out / "most_anomalous.png",
+        plots.reconstruction_figure(X[worst[:6]], estimator.reconstruct(X[worst[:6]]),
+                                    out / "most_anomalous.png",
                                     title=f"The most anomalous rows of {data.name} and their reconstructions")
         summary["figures"].append("most_anomalous.png")
     else:
@@ -239,12 +416,15 @@ def detect(model_path, source, out, data_options=None, normal_source=None, conta
                                 title=f"{data.name}: anomaly score per timestamp, flagged windows shaded")
         summary["figures"].append("timeseries.png")
         summary["flagged_spans"] = [[str(a), str(b)] for a, b in windows.spans(flagged)]
-    truth = _anomaly_truth(data.y, anomaly_label)
-    if truth is not None:
+    if truth is not None and 0 < truth.sum() < len(truth):
         summary.update(detection_metrics(scores, truth))
         plots.roc_pr_figure(scores, truth, out / "roc_pr.png", title=f"Detection on {data.name}")
         summary["figures"].append("roc_pr.png")
-    return _summary(out, "detect.json", summary)
+    elif truth is not None:
+        only = "anomalies" if truth.all() else "normal inputs"
+        summary["figures_skipped"] = {"roc_pr.png": f"the labels mark only {only}: ROC and PR curves "
+                                                    "need both kinds"}
+    return _summary(out, "detect.json", summary, model)
 
 
 def _anomaly_truth(y, anomaly_label):
@@ -255,20 +435,22 @@ def _anomaly_truth(y, anomaly_label):
     if anomaly_label is not None:
         truth = labels.astype(str) == str(anomaly_label)
         if not truth.any():
-            raise InvalidInputError(f"no input has the label {anomaly_label!r} (--anomaly-label)")
+            values = np.unique(labels.astype(str))[:10].tolist()
+            raise InvalidInputError(f"no input has the label {anomaly_label!r} (--anomaly-label); the labels "
+                                    f"are {values}")
         return truth
     if set(np.unique(labels).tolist()) <= {0, 1}:
         return labels == 1
     return None
 
 
-def restore(task, model_path, source, out, data_options=None, level=None, mask_mode=None,
+@_writes_folder
+def restore(*, task, model, source, out, data_options=None, level=None, mask_mode=None,
             patch_size=None, n_show=10, limit=2000) -> Path:
     """denoise / inpaint / colourise: damage clean data as in training, restore, compare."""
-    model, out = load_model(model_path), Path(out)
-    data = load_data(source, **(data_options or {}))
+    estimator, data = _load(model, source, data_options)
     X = np.asarray(data.X)[:limit]  # quality is a mean: a bounded sample keeps the filters quick
-    result = restore_and_compare(model, X, task, level, mask_mode, patch_size)
+    result = restore_and_compare(estimator, X, task, level, mask_mode, patch_size)
     _save_array(out / "restored.npy", result["restored"])
     rows = [X[:n_show], result["damaged"][:n_show], result["restored"][:n_show], result["classical"][:n_show]]
     damage_label = result["corruption"] if result["corruption"] == "greyscale" else \
@@ -283,30 +465,30 @@ def restore(task, model_path, source, out, data_options=None, level=None, mask_m
                       value_range=(float(X.min()), float(X.max())))
     return _summary(out, f"{task}.json", {"data": data.name, "n": len(X), "corruption": result["corruption"],
                                           "level": result["level"], "classical": result["classical_name"],
-                                          "quality": q, "figures": [f"{task}.png"]})
+                                          "quality": q, "figures": [f"{task}.png"]}, model)
 
 
-def density(model_path, source, out, data_options=None, k=1000, n_show=10) -> Path:
+@_writes_folder
+def density(*, model, source, out, data_options=None, k=1000, n_show=10) -> Path:
     """log p(x) per input (importance-sampled), bits per dimension where meaningful, and the
     uncertainty of each code; figures of the least and most certain inputs."""
     import pandas as pd
 
-    model, out = load_model(model_path), Path(out)
-    data = load_data(source, **(data_options or {}))
+    estimator, data = _load(model, source, data_options)
     X = np.asarray(data.X)
     table = {"id": data.ids if data.ids is not None else np.arange(len(X))}
     if data.y is not None:
         table["label"] = data.y
     summary: dict = {"data": data.name, "n": len(X), "figures": []}
-    if model.model_.stochastic:
-        log_px = model.log_likelihood(X, k=k)  # a conditional model marginalises over classes
+    if estimator.is_variational:
+        log_px = estimator.log_likelihood(X, k=k)  # a conditional model marginalises over classes
         table["log_px"] = log_px
         summary.update(k=k, mean_log_px_nats=float(log_px.mean()))
-        bpd = density_tasks.bits_per_dim(model, log_px)
+        bpd = density_tasks.bits_per_dim(estimator, log_px)
         if bpd is not None:
             table["bits_per_dim"] = bpd
             summary["mean_bits_per_dim"] = float(bpd.mean())
-    uncertainty, groups = density_tasks.code_uncertainty(model, X, data.y)
+    uncertainty, groups = density_tasks.code_uncertainty(estimator, X, data.y)
     table["uncertainty"] = uncertainty
     summary["uncertainty_by"] = "class" if data.y is not None else "k-means cluster of the codes"
     with atomic_path(out / "density.csv") as tmp:
@@ -317,4 +499,4 @@ def density(model_path, source, out, data_options=None, k=1000, n_show=10) -> Pa
                       f"{data.name}: codes nearest to and farthest from their {summary['uncertainty_by']}'s "
                       "centre", out / "uncertainty.png")
     summary["figures"].append("uncertainty.png")
-    return _summary(out, "density.json", summary)
+    return _summary(out, "density.json", summary, model)

@@ -22,6 +22,11 @@ class ModelFileError(AekitError, OSError):
     """A model folder or checkpoint that is missing, truncated, edited or of another version."""
 
 
+class OutputError(AekitError, OSError):
+    """An output that cannot be written (disk full, no permission), or a path aekit refuses to
+    replace because it holds something aekit did not write, or another process is writing it."""
+
+
 class TrainingDivergedError(AekitError, FloatingPointError):
     """The loss became NaN or infinite; the message names the epoch, the step and the loss terms."""
 

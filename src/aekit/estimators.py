@@ -1,9 +1,12 @@
 """scikit-learn-style presets of the five-choice composition.
 
 :class:`AutoEncoder`, :class:`DenoisingAutoEncoder`, :class:`VAE` and :class:`ConditionalVAE`
-differ only in which choices they fix and which parameters they expose; every behaviour lives
-in :class:`BaseAutoEncoder`. Hyper-parameters are set in ``__init__`` only, learned state ends
-in ``_``, ``fit`` returns ``self``: they work in ``Pipeline`` and ``GridSearchCV``.
+are flat siblings: each fixes the bottleneck and the conditioning, and exposes the parameters
+that make sense for it; every behaviour lives in :class:`BaseAutoEncoder`. Hyper-parameters are
+set in ``__init__`` only and checked once, against ``_parameter_constraints``, when ``fit``
+starts; learned state ends in ``_`` and is described by the estimator itself
+(``_fitted_state``), which is all ``persistence`` saves. ``fit`` returns ``self``: the presets
+work in ``Pipeline`` and ``GridSearchCV``.
 """
 
 from __future__ import annotations
@@ -19,18 +22,22 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import _params as P
 from . import train
+from ._memory import require_memory
 from .errors import InvalidInputError, UnsupportedOperationError
-from .model import Autoencoder, ModelConfig, ObjectiveConfig
-from .nn.corruption import CorruptionConfig
+from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
+from .nn.bottleneck import KINDS as BOTTLENECKS
+from .nn.corruption import KINDS as CORRUPTIONS
+from .nn.corruption import MASK_MODES, CorruptionConfig
+from .nn.likelihood import KINDS as LIKELIHOODS
+from .nn.networks import ACTIVATIONS
+from .nn.networks import KINDS as NETWORKS
+from .persistence import register, save_model
+from .preprocessing import METHODS as SCALERS
 from .preprocessing import Scaler, is_binary
 
-REGISTRY: dict[str, type] = {}  # class name -> preset, for loading saved models by name
-
-
-def register(cls):
-    REGISTRY[cls.__name__] = cls
-    return cls
+MIN_TRAINING_SAMPLES = 2
 
 
 @contextlib.contextmanager
@@ -65,14 +72,86 @@ def _as_numpy(X):
     return X
 
 
+# Constraints of the parameters every preset has; presets add those of the choices they expose.
+_SHARED_CONSTRAINTS = {
+    "latent_dim": [P.Int(1, 1 << 20)],
+    "network": [P.OneOf(("auto", *NETWORKS))],
+    "hidden_dims": [None, P.Widths()],
+    "activation": [P.OneOf(tuple(ACTIVATIONS))],
+    "likelihood": [P.OneOf(("auto", *LIKELIHOODS))],
+    "sigma": [None, P.Float(0, low_open=True)],
+    "scaler": [P.OneOf(SCALERS)],
+    "epochs": [P.Int(1)],
+    "batch_size": [P.Int(1)],
+    "learning_rate": [P.Float(0, low_open=True)],
+    "lr_schedule": [P.OneOf(train.LR_SCHEDULES)],
+    "validation_fraction": [P.Float(0, 1, high_open=True)],
+    "patience": [None, P.Int(1)],
+    "precision": [P.OneOf(train.PRECISIONS)],
+    "random_state": [P.Seed()],
+    "verbose": [P.Int(0), P.Bool()],
+}
+_CORRUPTION_CONSTRAINTS = {
+    "corruption": [P.OneOf(CORRUPTIONS)], "corruption_level": [P.Float(0)],
+    "mask_mode": [P.OneOf(MASK_MODES)], "patch_size": [P.Int(1)],
+}
+_VARIATIONAL_CONSTRAINTS = {
+    "beta": [P.Float(0)], "kl_warmup_epochs": [P.Int(0)], "free_bits": [P.Float(0)],
+    "importance_samples": [P.Int(1, 4096)], "binarize": [P.Bool()],
+}
+# Which estimator parameter sets which field of a choice's config. A preset that does not
+# expose a parameter gets the config's own default: each default is stated once.
+_CORRUPTION_FIELDS = {"corruption": "kind", "corruption_level": "level", "mask_mode": "mask_mode",
+                      "patch_size": "patch_size"}
+_OBJECTIVE_FIELDS = {"beta": "beta", "kl_warmup_epochs": "kl_warmup_epochs", "free_bits": "free_bits",
+                     "importance_samples": "importance_samples"}
+assert set(BOTTLENECKS) == {"deterministic", "gaussian"}
+
+
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Behaviour shared by every preset; use a preset, not this class."""
 
     _bottleneck = "deterministic"
     _conditional = False
+    _parameter_constraints: dict = _SHARED_CONSTRAINTS
     # The importance samples behind score_samples for stochastic models: enough to tighten
     # the bound well beyond one-sample ELBO noise, few enough to score large sets quickly.
     _score_k = 16
+
+    # ------------------------------------------------------------------ what the model is
+    @property
+    def is_variational(self) -> bool:
+        """True when the code is a Gaussian q(z|x) with a N(0, I) prior (a VAE)."""
+        return self._bottleneck == "gaussian"
+
+    @property
+    def is_conditional(self) -> bool:
+        """True when the decoder takes a class label (methods that decode take ``y``)."""
+        return self._conditional
+
+    @property
+    def sample_shape_(self) -> tuple[int, ...]:
+        """One sample's shape as the networks see it: ``(H, W)`` images get a channel axis."""
+        check_is_fitted(self, "input_shape_")
+        shape = self.input_shape_
+        return (1, *shape) if len(shape) == 2 else shape
+
+    @property
+    def is_image_(self) -> bool:
+        """True when samples have a height and a width."""
+        return len(self.sample_shape_) == 3
+
+    @property
+    def likelihood_(self) -> str:
+        """The likelihood a fit resolved ``"auto"`` to."""
+        check_is_fitted(self, "model_")
+        return self.model_.config.likelihood
+
+    @property
+    def corruption_(self) -> CorruptionConfig:
+        """The corruption the model was trained with."""
+        check_is_fitted(self, "model_")
+        return self.model_.config.corruption
 
     # ------------------------------------------------------------------ validation
     def _validate_X(self, X, reset: bool) -> np.ndarray:
@@ -109,11 +188,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if X.dtype == np.float64:
             X = X.astype(np.float32)
         # Views such as X[::-1] have negative strides, which torch cannot wrap.
-        return np.ascontiguousarray(X).reshape(len(X), *self._sample_shape())
-
-    def _sample_shape(self) -> tuple[int, ...]:
-        shape = self.input_shape_
-        return (1, *shape) if len(shape) == 2 else shape  # (H, W) images get one channel
+        return np.ascontiguousarray(X).reshape(len(X), *self.sample_shape_)
 
     def _validate_y(self, y, n: int, reset: bool) -> torch.Tensor | None:
         if not self._conditional:
@@ -145,7 +220,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             hidden = (256,) if network == "conv" else (256, 128)
         scaled_to_unit = self.scaler_.method == "minmax"
         likelihood = self.likelihood
-        binarize = getattr(self, "binarize", False)
+        binarize = self._binarize()
         if binarize and (not scaled_to_unit or likelihood not in ("auto", "bernoulli")):
             raise InvalidInputError("binarize=True draws binary images from [0, 1] intensities: it "
                                     "needs scaler 'minmax' (or 'auto' for images) and a Bernoulli "
@@ -161,37 +236,46 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # AUROC 0.83 against 0.999 with 0.1; benchmarks/vae_sigma.py).
         sigma = 0.1 if self.sigma is None else self.sigma
         return ModelConfig(
-            sample_shape=self._sample_shape(), latent_dim=self.latent_dim, network=network,
+            sample_shape=self.sample_shape_, latent_dim=self.latent_dim, network=network,
             hidden_dims=tuple(hidden), activation=self.activation, bottleneck=self._bottleneck,
             likelihood=likelihood, sigma=sigma,
             n_classes=len(self.classes_) if self._conditional else 0,
-            corruption=CorruptionConfig(
-                kind=getattr(self, "corruption", "none"), level=getattr(self, "corruption_level", 0.0),
-                mask_mode=getattr(self, "mask_mode", "pixels"), patch_size=getattr(self, "patch_size", 4)),
-            objective=ObjectiveConfig(
-                beta=getattr(self, "beta", 1.0), kl_warmup_epochs=getattr(self, "kl_warmup_epochs", 0),
-                free_bits=getattr(self, "free_bits", 0.0), n_samples=getattr(self, "n_samples", 1)))
+            corruption=CorruptionConfig(**self._fields(_CORRUPTION_FIELDS)),
+            objective=ObjectiveConfig(**self._fields(_OBJECTIVE_FIELDS)))
+
+    def _fields(self, mapping: dict[str, str]) -> dict:
+        """A choice config's fields set by this preset's parameters (see _CORRUPTION_FIELDS)."""
+        params = self.get_params()
+        return {field: params[name] for name, field in mapping.items() if name in params}
+
+    def _binarize(self) -> bool:
+        return bool(self.get_params().get("binarize", False))
 
     def _train_config(self, seed: int) -> train.TrainConfig:
         return train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             lr_schedule=self.lr_schedule, validation_fraction=self.validation_fraction,
             patience=self.patience, precision=self.precision, random_state=seed,
-            verbose=self.verbose, binarize=getattr(self, "binarize", False))
+            verbose=int(self.verbose), binarize=self._binarize())
 
-    def _check_params(self):
-        if not (isinstance(self.latent_dim, (int, np.integer)) and self.latent_dim > 0):
-            raise InvalidInputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+    def _check_params(self) -> None:
+        """Check every hyper-parameter against ``_parameter_constraints`` (once, in fit)."""
+        P.check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, resume: bool = False):
+    def fit(self, X, y=None, *, checkpoint_path=None, resume: bool = False):
         """Train on ``X`` (and labels ``y`` for a conditional model).
 
-        With ``checkpoint_path`` set, a checkpoint is written atomically after every epoch and
-        ``resume=True`` continues a killed run from it, ending with the same weights.
+        With ``checkpoint_path``, a checkpoint is written atomically after every epoch, and
+        ``resume=True`` continues a killed run from it, ending with the same weights. The path
+        is an argument of this call, not a hyper-parameter: it is never saved with the model,
+        cloned or shared between the fits of a grid search.
         """
         self._check_params()
         X = self._validate_X(X, reset=True)
+        if len(X) < MIN_TRAINING_SAMPLES:
+            raise InvalidInputError(f"X has 1 sample; an autoencoder needs at least "
+                                    f"{MIN_TRAINING_SAMPLES} samples to train")
         y_idx = self._validate_y(y, len(X), reset=True)
         is_image, binary = X.ndim == 4, is_binary(X)
         self.scaler_ = Scaler.fit(X, self.scaler, is_image, binary)
@@ -204,15 +288,65 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.seed_ = train_config.random_state
         data = torch.from_numpy(X)
         with _seeded(self.seed_):
-            self.model_ = Autoencoder(model_config)
+            self.model_ = AutoencoderNet(model_config)
             state = train.fit(self.model_, data, y_idx, self.scaler_.transform, train_config,
-                              checkpoint_path=self.checkpoint_path, resume=resume)
+                              checkpoint_path=checkpoint_path, resume=resume)
         self.history_ = state.history
         self.n_iter_ = state.epoch
         self.precision_ = state.precision
-        if not self.model_.stochastic:
+        if not self.is_variational:
             self._fit_code_distribution(data)
         return self
+
+    # ------------------------------------------------------------------ fitted state
+    # Optional fitted attributes and their keys in the saved state.
+    _OPTIONAL_STATE = {"feature_names_in_": "feature_names", "classes_": "classes",
+                       "class_prior_": "class_prior", "code_mean_": "code_mean", "code_cov_": "code_cov"}
+
+    def _fitted_state(self) -> dict:
+        """Everything a fit learned besides the weights, as JSON values (what a model folder
+        stores); ``_restore_fitted_state`` is its inverse."""
+        check_is_fitted(self, "model_")
+        state = {"model": self.model_.config.to_dict(), "preprocessing": self.scaler_.to_dict(),
+                 "input_shape": list(self.input_shape_), "seed": int(self.seed_),
+                 "n_iter": int(self.n_iter_), "history": self.history_, "precision": self.precision_}
+        for attr, key in self._OPTIONAL_STATE.items():
+            if hasattr(self, attr):
+                state[key] = np.asarray(getattr(self, attr)).tolist()
+        return state
+
+    def _restore_fitted_state(self, state: dict, net: AutoencoderNet) -> None:
+        """Set the fitted attributes from ``state`` and the network ``net`` built from its
+        config; raises ValueError on anything inconsistent (a damaged or edited state)."""
+        self.input_shape_ = tuple(state["input_shape"])
+        if self.sample_shape_ != net.config.sample_shape or net.config.bottleneck != self._bottleneck:
+            raise ValueError("the input shape or bottleneck does not match the network's config")
+        if net.config.latent_dim != self.latent_dim:
+            raise ValueError(f"latent_dim {self.latent_dim} does not match the network's "
+                             f"{net.config.latent_dim}")
+        self.n_features_in_ = math.prod(self.input_shape_)
+        self.scaler_ = Scaler.from_dict(state["preprocessing"], self.sample_shape_)
+        self.seed_, self.n_iter_ = _int(state["seed"]), _int(state["n_iter"])
+        self.history_ = state["history"]
+        if not (isinstance(self.history_, dict) and state["precision"] in ("fp32", "bf16")):
+            raise ValueError("history must be an object and precision fp32 or bf16")
+        self.precision_ = state["precision"]
+        if "feature_names" in state:
+            names = state["feature_names"]
+            if not (isinstance(names, list) and len(names) == self.n_features_in_
+                    and all(isinstance(n, str) for n in names)):
+                raise ValueError(f"feature_names must be {self.n_features_in_} strings")
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        if self._conditional:
+            self.classes_ = np.asarray(state["classes"])
+            self.class_prior_ = _finite(state["class_prior"], (net.config.n_classes,))
+            if self.classes_.shape != (net.config.n_classes,) or abs(self.class_prior_.sum() - 1) > 1e-6:
+                raise ValueError("classes and class_prior do not match the network")
+        if not self.is_variational:
+            k = self.latent_dim
+            self.code_mean_ = _finite(state["code_mean"], (k,))
+            self.code_cov_ = _finite(state["code_cov"], (k, k))
+        self.model_ = net.eval()
 
     def _fit_code_distribution(self, data):
         """A Gaussian over the training codes: what ``sample`` draws from when there is no prior."""
@@ -223,14 +357,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.code_cov_ = cov + 1e-6 * np.eye(k)  # a floor keeps collapsed directions samplable
 
     # ------------------------------------------------------------------ inference helpers
-    def _batches(self, *tensors, n_samples: int = 1):
+    def _batches(self, *tensors, k: int = 1):
         """Yield (n_real, batch, ...) over aligned tensors (None passes through), every batch
         padded with zeros to one fixed size.
 
         Matrix-product kernels round differently for different row counts; with one shape for
         every batch, an input's code or score is bit-identical whatever else is in the call.
         """
-        size = self.model_.inference_batch_size(n_samples)
+        size = self.model_.inference_batch_size(k)
         for start in range(0, len(tensors[0]), size):
             parts = [None if t is None else t[start:start + size] for t in tensors]
             yield (len(parts[0]), *[_pad_rows(p, size) for p in parts])
@@ -289,13 +423,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``from_likelihood=True``, to a draw from p(x|z). For a conditional model, ``y`` picks the
         classes (one label or one per sample); by default the classes take turns."""
         check_is_fitted(self, "model_")
-        if not (isinstance(n_samples, (int, np.integer)) and n_samples > 0):
+        if not (P.Int(1).accepts(n_samples) or isinstance(n_samples, np.integer) and n_samples > 0):
             raise InvalidInputError(f"n_samples must be a positive integer, got {n_samples!r}")
+        require_memory(3 * int(n_samples) * self.n_features_in_ * 4,
+                       f"{n_samples:,} samples of shape {self.input_shape_}", "draw fewer at a time")
         if self._conditional and y is None:
             y = np.resize(self.classes_, n_samples)
         y_idx = self._validate_y(y, n_samples, reset=False)
         rng = check_random_state(random_state)
-        if self.model_.stochastic:
+        if self.is_variational:
             Z = rng.standard_normal((n_samples, self.latent_dim))
         else:
             Z = rng.multivariate_normal(self.code_mean_, self.code_cov_, size=n_samples)
@@ -322,10 +458,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         total = torch.zeros(len(data), dtype=torch.float64)
         noise = torch.Generator().manual_seed(self.seed_)
         for _ in range(draws):
-            eps = torch.randn(k, 1, self.latent_dim, generator=noise) if self.model_.stochastic else None
+            eps = torch.randn(k, 1, self.latent_dim, generator=noise) if self.is_variational else None
             start = 0
-            for n, xb, yb in self._batches(data, y_idx, n_samples=k):
-                bound = self.model_(self.scaler_.transform(xb), yb, n_samples=k, eps=eps).bound[:n]
+            for n, xb, yb in self._batches(data, y_idx, k=k):
+                bound = self.model_(self.scaler_.transform(xb), yb, k=k, eps=eps).bound[:n]
                 total[start:start + n] += bound.double()
                 start += n
         return (total / draws).numpy()
@@ -338,7 +474,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         preprocessed data's units, so scores compare across inputs of one model.
         """
         data, y_idx = self._prepare(X, y, labels_optional=True)
-        return self._bound(data, y_idx, self._score_k if self.model_.stochastic else 1)
+        return self._bound(data, y_idx, self._score_k if self.is_variational else 1)
 
     @torch.inference_mode()
     def reconstruction_error(self, X, y=None, per_dim: bool = False) -> np.ndarray:
@@ -378,23 +514,29 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         grows (Burda et al. 2016). Computed in batches so large k fits in memory.
         """
         self._require_stochastic("log_likelihood")
-        if not (isinstance(k, (int, np.integer)) and k > 0):
+        if not (P.Int(1).accepts(k) or isinstance(k, np.integer) and k > 0):
             raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        # One input's k codes and k decodings are computed at once: bound that before starting.
+        n_params = 2 if self.likelihood_ == "gaussian_learned" else 1
+        per_code = self.latent_dim * 4 + self.n_features_in_ * n_params
+        require_memory(3 * int(k) * per_code * 4, f"k={k:,} importance samples per input", "use a smaller k")
         data, y_idx = self._prepare(X, y, labels_optional=True)
         return self._bound(data, y_idx, int(k))
 
     def _require_stochastic(self, what: str):
         check_is_fitted(self, "model_")
-        if not self.model_.stochastic:
+        if not self.is_variational:
             raise UnsupportedOperationError(
                 f"{what} needs a probabilistic code: {type(self).__name__} has a deterministic "
                 "bottleneck. Use aekit.VAE, or score_samples for a reconstruction likelihood.")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
-        """Write the model folder ``path`` (config.json + model.safetensors), atomically."""
-        from .persistence import save_model
+        """Write the model folder ``path`` (config.json + model.safetensors), atomically.
 
+        ``path`` may be new, an empty folder, or a model folder aekit wrote (which is replaced
+        as a whole); anything else is refused with :class:`aekit.OutputError`, never deleted.
+        """
         save_model(self, path)
 
     @property
@@ -407,6 +549,19 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.target_tags.required = self._conditional
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _int(value) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise ValueError(f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _finite(values, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != shape or not np.isfinite(array).all():
+        raise ValueError(f"expected finite numbers of shape {shape}")
+    return array
 
 
 _COMMON_DOC = """
@@ -444,8 +599,32 @@ _COMMON_DOC = """
         The same int gives identical weights on CPU.
     verbose : int, default=1
         1 shows a progress bar (on terminals only); 0 is silent.
-    checkpoint_path : str or None, default=None
-        Where to write a checkpoint after every epoch; ``fit(X, resume=True)`` continues from it.
+"""
+_CORRUPTION_DOC = """
+    corruption : {"gaussian", "salt_pepper", "mask", "greyscale", "none"}
+        What the encoder sees in training: Gaussian noise, flipped entries, masked entries
+        (zeroed after preprocessing) or greyscale (for colourisation).
+    corruption_level : float
+        Noise standard deviation (gaussian, preprocessed units), or the fraction of entries
+        flipped (salt_pepper) or masked (mask).
+    mask_mode : {"pixels", "patches", "features"}, default="pixels"
+    patch_size : int, default=4
+        Side of the square patches masked when ``mask_mode="patches"``.
+"""
+_VARIATIONAL_DOC = """
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE: > 1 for more disentangled codes).
+    kl_warmup_epochs : int, default=0
+        Epochs over which the KL weight ramps from 0 to ``beta``.
+    free_bits : float, default=0.0
+        Nats per latent dimension below which the KL is not penalised.
+    importance_samples : int, default=1
+        Codes drawn per input in training (k); k > 1 trains on the tighter IWAE bound.
+    binarize : bool, default=False
+        Dynamic binarisation: train on a fresh Bernoulli draw of each batch (pixel intensity =
+        probability of a 1), with a Bernoulli likelihood; the standard protocol for likelihoods
+        of grey-level digits and clothes. Validation uses the intensities themselves, whose
+        Bernoulli cross-entropy is the expected loss over binarisations. Score binarised data.
 """
 
 
@@ -467,7 +646,7 @@ class AutoEncoder(BaseAutoEncoder):
     def __init__(self, latent_dim=8, *, network="auto", hidden_dims=None, activation="relu",
                  likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
                  learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
-                 precision="auto", random_state=None, verbose=1, checkpoint_path=None):
+                 precision="auto", random_state=None, verbose=1):
         self.latent_dim = latent_dim
         self.network = network
         self.hidden_dims = hidden_dims
@@ -484,21 +663,13 @@ class AutoEncoder(BaseAutoEncoder):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
-        self.checkpoint_path = checkpoint_path
 
 
 @register
-class DenoisingAutoEncoder(AutoEncoder):
+class DenoisingAutoEncoder(BaseAutoEncoder):
     __doc__ = """An autoencoder that sees a corrupted input and is rewarded for the clean one.
-    """ + _COMMON_DOC + """
-    corruption : {"gaussian", "salt_pepper", "mask", "greyscale", "none"}, default="gaussian"
-    corruption_level : float, default=0.3
-        Noise standard deviation (gaussian, preprocessed units), or the fraction of entries
-        flipped (salt_pepper) or masked (mask).
-    mask_mode : {"pixels", "patches", "features"}, default="pixels"
-    patch_size : int, default=4
-        Side of the square patches masked when ``mask_mode="patches"``.
-
+    """ + _COMMON_DOC + _CORRUPTION_DOC.replace("corruption : {", "corruption : default=\"gaussian\", {")\
+        .replace("corruption_level : float", "corruption_level : float, default=0.3") + """
     Examples
     --------
     >>> import numpy as np, aekit
@@ -508,47 +679,45 @@ class DenoisingAutoEncoder(AutoEncoder):
     (100, 1, 8, 8)
     """
 
+    _parameter_constraints = {**_SHARED_CONSTRAINTS, **_CORRUPTION_CONSTRAINTS}
+
     def __init__(self, latent_dim=8, *, corruption="gaussian", corruption_level=0.3,
                  mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1, checkpoint_path=None):
-        super().__init__(
-            latent_dim, network=network, hidden_dims=hidden_dims, activation=activation,
-            likelihood=likelihood, sigma=sigma, scaler=scaler, epochs=epochs,
-            batch_size=batch_size, learning_rate=learning_rate, lr_schedule=lr_schedule,
-            validation_fraction=validation_fraction, patience=patience, precision=precision,
-            random_state=random_state, verbose=verbose, checkpoint_path=checkpoint_path)
+                 verbose=1):
+        self.latent_dim = latent_dim
         self.corruption = corruption
         self.corruption_level = corruption_level
         self.mask_mode = mask_mode
         self.patch_size = patch_size
+        self.network = network
+        self.hidden_dims = hidden_dims
+        self.activation = activation
+        self.likelihood = likelihood
+        self.sigma = sigma
+        self.scaler = scaler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
 
 
 @register
-class VAE(DenoisingAutoEncoder):
+class VAE(BaseAutoEncoder):
     __doc__ = """A variational autoencoder: q(z|x) is a diagonal Gaussian, the prior N(0, I).
 
-    Trains on the ELBO (or, with ``n_samples > 1``, the tighter IWAE bound); ``sample`` draws
-    from the prior, ``log_likelihood`` estimates log p(x) by importance sampling.
-    """ + _COMMON_DOC + """
-    beta : float, default=1.0
-        Weight of the KL term (beta-VAE: > 1 for more disentangled codes).
-    kl_warmup_epochs : int, default=0
-        Epochs over which the KL weight ramps from 0 to ``beta``.
-    free_bits : float, default=0.0
-        Nats per latent dimension below which the KL is not penalised.
-    n_samples : int, default=1
-        Codes drawn per input in training; > 1 trains on the IWAE bound.
-    binarize : bool, default=False
-        Dynamic binarisation: train on a fresh Bernoulli draw of each batch (pixel intensity =
-        probability of a 1), with a Bernoulli likelihood; the standard protocol for likelihoods
-        of grey-level digits and clothes. Validation uses the intensities themselves, whose
-        Bernoulli cross-entropy is the expected loss over binarisations. Score binarised data.
-    corruption, corruption_level, mask_mode, patch_size
-        As for :class:`DenoisingAutoEncoder`; no corruption by default.
-
+    Trains on the ELBO (or, with ``importance_samples > 1``, the tighter IWAE bound);
+    ``sample`` draws from the prior, ``log_likelihood`` estimates log p(x) by importance sampling.
+    """ + _COMMON_DOC + _VARIATIONAL_DOC + _CORRUPTION_DOC.replace(
+        "corruption : {", "corruption : default=\"none\", {").replace(
+        "corruption_level : float", "corruption_level : float, default=0.0") + """
     Examples
     --------
     >>> import numpy as np, aekit
@@ -561,30 +730,44 @@ class VAE(DenoisingAutoEncoder):
     """
 
     _bottleneck = "gaussian"
+    _parameter_constraints = {**_SHARED_CONSTRAINTS, **_VARIATIONAL_CONSTRAINTS, **_CORRUPTION_CONSTRAINTS}
 
     def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
-                 n_samples=1, binarize=False, corruption="none", corruption_level=0.0, mask_mode="pixels",
-                 patch_size=4, network="auto", hidden_dims=None, activation="relu",
-                 likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
-                 learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
-                 precision="auto", random_state=None, verbose=1, checkpoint_path=None):
-        super().__init__(
-            latent_dim, corruption=corruption, corruption_level=corruption_level,
-            mask_mode=mask_mode, patch_size=patch_size, network=network,
-            hidden_dims=hidden_dims, activation=activation, likelihood=likelihood, sigma=sigma,
-            scaler=scaler, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-            lr_schedule=lr_schedule, validation_fraction=validation_fraction, patience=patience,
-            precision=precision, random_state=random_state, verbose=verbose,
-            checkpoint_path=checkpoint_path)
+                 importance_samples=1, binarize=False, corruption="none", corruption_level=0.0,
+                 mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
+                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
+                 batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
+                 validation_fraction=0.1, patience=10, precision="auto", random_state=None,
+                 verbose=1):
+        self.latent_dim = latent_dim
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
         self.free_bits = free_bits
-        self.n_samples = n_samples
+        self.importance_samples = importance_samples
         self.binarize = binarize
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.mask_mode = mask_mode
+        self.patch_size = patch_size
+        self.network = network
+        self.hidden_dims = hidden_dims
+        self.activation = activation
+        self.likelihood = likelihood
+        self.sigma = sigma
+        self.scaler = scaler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
 
 
 @register
-class ConditionalVAE(VAE):
+class ConditionalVAE(BaseAutoEncoder):
     __doc__ = """A VAE whose decoder is conditioned on a class label: p(x | z, y).
 
     ``fit(X, y)`` needs labels. The encoder q(z|x) sees only x, so ``transform(X)`` needs no
@@ -593,7 +776,9 @@ class ConditionalVAE(VAE):
     a valid ELBO on log p(x|y) for any q, so ``log_likelihood(X, y)`` estimates log p(x|y).
     Methods that decode (``reconstruct``, ``inverse_transform``, ``sample``,
     ``score_samples``, ``log_likelihood``) take ``y``.
-    """ + _COMMON_DOC + """
+    """ + _COMMON_DOC + _VARIATIONAL_DOC + _CORRUPTION_DOC.replace(
+        "corruption : {", "corruption : default=\"none\", {").replace(
+        "corruption_level : float", "corruption_level : float, default=0.0") + """
     Examples
     --------
     >>> import numpy as np, aekit
@@ -604,4 +789,39 @@ class ConditionalVAE(VAE):
     (2, 5)
     """
 
+    _bottleneck = "gaussian"
     _conditional = True
+    _parameter_constraints = {**_SHARED_CONSTRAINTS, **_VARIATIONAL_CONSTRAINTS, **_CORRUPTION_CONSTRAINTS}
+
+    def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
+                 importance_samples=1, binarize=False, corruption="none", corruption_level=0.0,
+                 mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
+                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
+                 batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
+                 validation_fraction=0.1, patience=10, precision="auto", random_state=None,
+                 verbose=1):
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.free_bits = free_bits
+        self.importance_samples = importance_samples
+        self.binarize = binarize
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.mask_mode = mask_mode
+        self.patch_size = patch_size
+        self.network = network
+        self.hidden_dims = hidden_dims
+        self.activation = activation
+        self.likelihood = likelihood
+        self.sigma = sigma
+        self.scaler = scaler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose

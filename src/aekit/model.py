@@ -2,7 +2,8 @@
 
 corruption -> encoder -> bottleneck -> decoder -> likelihood, weighted by the objective.
 :class:`ModelConfig` names the choices (it is what ``config.json`` stores);
-:class:`Autoencoder` builds them; :meth:`Autoencoder.forward` returns a :class:`ForwardResult`
+:class:`AutoencoderNet` (the torch module; the estimators are in ``estimators.py``) builds them;
+:meth:`AutoencoderNet.forward` returns a :class:`ForwardResult`
 that training, scoring and every task read, so no task re-derives the model's maths.
 
 The objective, per input x with k codes z_1..z_k drawn from q(z|x):
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _params as P
 from .nn.bottleneck import KINDS as BOTTLENECKS
 from .nn.bottleneck import Code, make_bottleneck
 from .nn.corruption import CorruptionConfig, corrupt
@@ -38,13 +40,12 @@ class ObjectiveConfig:
     beta: float = 1.0
     kl_warmup_epochs: int = 0
     free_bits: float = 0.0
-    n_samples: int = 1  # k codes per input; k > 1 trains on the IWAE bound
+    importance_samples: int = 1  # k codes per input; k > 1 trains on the IWAE bound
 
     def __post_init__(self):
-        if self.beta < 0 or self.free_bits < 0 or self.kl_warmup_epochs < 0:
-            raise ValueError("beta, free_bits and kl_warmup_epochs must be >= 0")
-        if self.n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+        P.check_params("objective", self.__dict__, {
+            "beta": [P.Float(0)], "kl_warmup_epochs": [P.Int(0)], "free_bits": [P.Float(0)],
+            "importance_samples": [P.Int(1, 4096)]})
 
 
 @dataclass(frozen=True)
@@ -65,18 +66,17 @@ class ModelConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
     def __post_init__(self):
-        if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim}")
-        for name, value, allowed in [("network", self.network, NETWORKS),
-                                     ("activation", self.activation, tuple(ACTIVATIONS)),
-                                     ("bottleneck", self.bottleneck, BOTTLENECKS),
-                                     ("likelihood", self.likelihood, LIKELIHOODS)]:
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma}")
-        if any(w < 1 for w in (*self.hidden_dims, *self.conv_channels)):
-            raise ValueError("hidden_dims and conv_channels must hold positive integers")
+        # Types and sizes as well as values: a config.json read back must fail here, before
+        # any tensor is allocated, whatever it holds.
+        P.check_params("model", {k: v for k, v in self.__dict__.items()
+                                 if k not in ("corruption", "objective")}, {
+            "sample_shape": [P.Widths(max_len=3)], "latent_dim": [P.Int(1, 1 << 20)],
+            "network": [P.OneOf(NETWORKS)], "hidden_dims": [P.Widths(max_len=32)],
+            "activation": [P.OneOf(tuple(ACTIVATIONS))], "conv_channels": [P.Widths(max_len=16)],
+            "bottleneck": [P.OneOf(BOTTLENECKS)], "likelihood": [P.OneOf(LIKELIHOODS)],
+            "sigma": [P.Float(0, low_open=True)], "n_classes": [P.Int(0, 1 << 20)]})
+        if not self.sample_shape:
+            raise ValueError("sample_shape must have at least one dimension")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,7 +104,7 @@ class ForwardResult:
     loss: torch.Tensor  # scalar: the weighted objective that training minimises
 
 
-class Autoencoder(nn.Module):
+class AutoencoderNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
@@ -120,19 +120,19 @@ class Autoencoder(nn.Module):
     def stochastic(self) -> bool:
         return self.config.bottleneck == "gaussian"
 
-    def inference_batch_size(self, n_samples: int = 1) -> int:
+    def inference_batch_size(self, k: int = 1) -> int:
         """Inputs per batch for evaluation: enough to amortise per-call overhead, few enough that
         activations stay small. The conv net's forward pass on 28x28 images ran 8.6k samples/s at
         batch 64 and 128, 4.4k at 256 and 2.0k at 4096 (allocation churn;
         benchmarks/profile_step.py), so conv batches are sized for ~170 rows of 28x28."""
-        per_input = n_samples * math.prod(self.config.sample_shape)
+        per_input = k * math.prod(self.config.sample_shape)
         if self.config.network == "conv":
             per_input *= 16  # its activations are several times its input
         return max(1, min(4096, (1 << 21) // per_input))
 
-    def encode(self, x: torch.Tensor, n_samples: int = 1, sample: bool = True,
+    def encode(self, x: torch.Tensor, k: int = 1, sample: bool = True,
                eps: torch.Tensor | None = None) -> Code:
-        return self.bottleneck(self.encoder(x), n_samples=n_samples, sample=sample, eps=eps)
+        return self.bottleneck(self.encoder(x), k=k, sample=sample, eps=eps)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Likelihood parameters for codes ``z`` of shape ``(..., latent_dim)``."""
@@ -144,12 +144,12 @@ class Autoencoder(nn.Module):
         # Likelihoods are evaluated in fp32 even under bf16 autocast: they sum many terms.
         return self.decoder(z).float()
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, n_samples: int = 1,
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 1,
                 kl_weight: float = 1.0, train_corruption: bool = False,
                 sample: bool = True, eps: torch.Tensor | None = None) -> ForwardResult:
         cfg = self.config
         x_in = corrupt(x, cfg.corruption) if train_corruption else x
-        code = self.encode(x_in, n_samples=n_samples, sample=sample, eps=eps)
+        code = self.encode(x_in, k=k, sample=sample, eps=eps)
         params = self.decode(code.z, y)
         nll_k = self.likelihood.nll(params, x)  # (k, n)
         kl_dim = code.kl_per_dim().float()

@@ -1,9 +1,15 @@
 """A trained model is a folder: ``config.json`` + ``model.safetensors``.
 
-``config.json`` holds everything needed to rebuild the model (the preset and its parameters,
-the five choices, the data's shape, the preprocessing statistics, the aekit version) and the
-SHA-256 of the weights file, so a truncated or edited folder is caught before use. Loading
-parses JSON and reads tensors: it never unpickles and never runs code from the folder.
+``config.json`` holds everything needed to rebuild the model: the preset (looked up in
+``REGISTRY``, filled by ``@register``) and its parameters, the fitted state the estimator
+describes (``_fitted_state``: the five choices, the data's shape, preprocessing, ...), the aekit
+version, the SHA-256 of the weights file, and a SHA-256 of its own content. Loading verifies
+both checksums, checks every tensor shape the config implies against the safetensors header
+before building anything, and never unpickles or runs code from the folder.
+
+What the checksums are, and are not: they catch a truncated copy, flipped bits and any edit
+made by hand or by another tool; they are not a signature (whoever edits a file on purpose
+can recompute them), which is why loading is also safe for a folder that passes them.
 """
 
 from __future__ import annotations
@@ -13,16 +19,26 @@ import json
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
+import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ._atomic import atomic_dir
-from .errors import ModelFileError
-from .model import Autoencoder, ModelConfig
-from .preprocessing import Scaler
+from ._atomic import atomic_dir, safetensors_os_error
+from ._jsonio import digest, read_object
+from .errors import InvalidInputError, ModelFileError, OutputError
+from .model import AutoencoderNet, ModelConfig
 
-FORMAT, FORMAT_VERSION = "aekit-model", 1
+FORMAT, FORMAT_VERSION = "aekit-model", 2
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
+CONTENT_KEY = "content_sha256"  # the checksum of config.json's other keys
+
+REGISTRY: dict[str, type] = {}  # preset class name -> class: the only names a folder can load
+
+
+def register(cls):
+    """Class decorator: a preset saved under its class name can be loaded back."""
+    REGISTRY[cls.__name__] = cls
+    return cls
 
 
 def _sha256(path: Path) -> str:
@@ -33,37 +49,66 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_model(estimator, path) -> None:
-    from sklearn.utils.validation import check_is_fitted
+def is_model_folder(path: Path) -> bool:
+    """True for a folder that aekit wrote as a model and that holds nothing else."""
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        return False
+    if not {p.name for p in path.iterdir()} <= {CONFIG, WEIGHTS}:
+        return False
+    try:
+        return read_object(path / CONFIG).get("format") == FORMAT
+    except InvalidInputError:
+        return False
 
+
+def check_replaceable(path: Path) -> None:
+    """Raise :class:`OutputError` unless a model may be written at ``path``: nothing is there,
+    an empty folder, or an aekit model folder (replaced as a whole)."""
+    path = Path(path)
+    if not str(path).strip():
+        raise OutputError("the model path is empty: name a folder to write the model to")
+    if not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        return
+    if is_model_folder(path):
+        return
+    what = ("a file" if path.is_file() else "a link" if path.is_symlink()
+            else "a folder that is not an aekit model")
+    raise OutputError(f"refusing to write a model to {path}: it is {what}, and aekit replaces only "
+                      "model folders it wrote. Choose another path, or move it away first")
+
+
+def save_model(estimator, path) -> None:
     from . import __version__
 
-    check_is_fitted(estimator, "model_")
-    fitted = {"input_shape": list(estimator.input_shape_), "seed": estimator.seed_,
-              "n_iter": estimator.n_iter_, "history": estimator.history_,
-              "precision": estimator.precision_}
-    if hasattr(estimator, "classes_"):
-        fitted["classes"] = estimator.classes_.tolist()
-        fitted["class_prior"] = estimator.class_prior_.tolist()
-    if hasattr(estimator, "code_mean_"):
-        fitted["code_mean"] = estimator.code_mean_.tolist()
-        fitted["code_cov"] = estimator.code_cov_.tolist()
+    path = Path(path)
+    state = estimator._fitted_state()
+    check_replaceable(path)
     with atomic_dir(path) as tmp:
-        save_file({k: v.contiguous() for k, v in estimator.model_.state_dict().items()},
-                  str(tmp / WEIGHTS))
+        weights = {k: v.detach().cpu().contiguous() for k, v in estimator.model_.state_dict().items()}
+        try:
+            save_file(weights, str(tmp / WEIGHTS))
+        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+            raise safetensors_os_error(exc) from exc
         config = {"format": FORMAT, "format_version": FORMAT_VERSION, "aekit_version": __version__,
                   "estimator": type(estimator).__name__, "params": _json_params(estimator),
-                  "model": estimator.model_.config.to_dict(),
-                  "preprocessing": estimator.scaler_.to_dict(), "fitted": fitted,
-                  "weights_sha256": _sha256(tmp / WEIGHTS)}
+                  "fitted": state, "weights_sha256": _sha256(tmp / WEIGHTS)}
+        config[CONTENT_KEY] = digest(config)
         (tmp / CONFIG).write_text(json.dumps(config, indent=2))
 
 
 def _json_params(estimator) -> dict:
-    params = estimator.get_params()
+    params = {k: v.item() if isinstance(v, np.generic) else v for k, v in estimator.get_params().items()}
     if not isinstance(params["random_state"], (int, type(None))):
         params["random_state"] = None  # a RandomState object; the seed drawn from it is kept
     return params
+
+
+def model_digest(path) -> str:
+    """The content checksum of a model folder's config.json: names one trained model."""
+    return read_object(Path(path) / CONFIG, error=ModelFileError).get(CONTENT_KEY, "")
 
 
 def load(path):
@@ -79,20 +124,19 @@ def load(path):
     ...     np.allclose(aekit.load(d + "/model").transform(X), ae.transform(X))
     True
     """
-    from .estimators import REGISTRY
-
     folder = Path(path)
     if not (folder / CONFIG).is_file():
         raise ModelFileError(f"{folder} is not a model folder: {CONFIG} is missing")
-    try:
-        config = json.loads((folder / CONFIG).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{folder / CONFIG} is not valid JSON ({exc})") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
+    config = read_object(folder / CONFIG, error=ModelFileError)
+    if config.get("format") != FORMAT:
         raise ModelFileError(f"{folder / CONFIG} is not an aekit model config")
     if config.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{folder} has model format version {config.get('format_version')}; "
-                             f"this aekit reads version {FORMAT_VERSION}")
+        raise ModelFileError(f"{folder} has model format version {config.get('format_version')!r}; "
+                             f"this aekit reads version {FORMAT_VERSION}: train or save it again")
+    body = {k: v for k, v in config.items() if k != CONTENT_KEY}
+    if config.get(CONTENT_KEY) != digest(body):
+        raise ModelFileError(f"{folder / CONFIG} does not match its own checksum: it was edited or "
+                             "damaged after aekit wrote it; save the model again")
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise ModelFileError(f"{weights} is missing")
@@ -101,31 +145,39 @@ def load(path):
                              "the folder was truncated or edited; save the model again")
     try:
         cls = REGISTRY[config["estimator"]]
-        estimator = cls(**config["params"])
-        model = Autoencoder(ModelConfig.from_dict(config["model"]))
-        model.load_state_dict(load_file(str(weights)))
-        _restore_fitted(estimator, config)
+        params = dict(config["params"])
+        estimator = cls(**params)
+        estimator._check_params()
+        fitted = config["fitted"]
+        net_config = ModelConfig.from_dict(fitted["model"])
+        _check_shapes(net_config, weights)
+        net = AutoencoderNet(net_config)
+        net.load_state_dict(load_file(str(weights)))
+        estimator._restore_fitted_state(fitted, net)
+    except ModelFileError:
+        raise
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise ModelFileError(f"{folder} cannot be loaded: {type(exc).__name__}: {exc}") from exc
-    estimator.model_ = model.eval()
     return estimator
 
 
-def _restore_fitted(estimator, config: dict) -> None:
-    fitted = config["fitted"]
-    estimator.input_shape_ = tuple(fitted["input_shape"])
-    estimator.n_features_in_ = int(np.prod(estimator.input_shape_))
-    estimator.seed_ = fitted["seed"]
-    estimator.n_iter_ = fitted["n_iter"]
-    estimator.history_ = fitted["history"]
-    estimator.precision_ = fitted.get("precision", "fp32")  # absent from folders of early 0.1.0 builds
-    estimator.scaler_ = Scaler.from_dict(config["preprocessing"])
-    if "classes" in fitted:
-        estimator.classes_ = np.asarray(fitted["classes"])
-        estimator.class_prior_ = np.asarray(fitted["class_prior"], dtype=np.float64)
-    if "code_mean" in fitted:
-        estimator.code_mean_ = np.asarray(fitted["code_mean"], dtype=np.float64)
-        estimator.code_cov_ = np.asarray(fitted["code_cov"], dtype=np.float64)
-    sample_shape = estimator._sample_shape()
-    if np.broadcast_shapes(estimator.scaler_.shift.shape, sample_shape) != sample_shape:
-        raise ValueError("preprocessing statistics do not fit the data shape")
+def _check_shapes(net_config: ModelConfig, weights: Path) -> None:
+    """Compare every tensor the config implies with the weights file's header, before any
+    memory is allocated: the network is built on the meta device, which holds shapes only."""
+    with torch.device("meta"):
+        expected = {k: (tuple(v.shape), v.dtype) for k, v in AutoencoderNet(net_config).state_dict().items()}
+    with safe_open(str(weights), framework="pt") as f:
+        stored = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    if set(stored) != set(expected):
+        missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        raise ModelFileError(f"{weights} does not hold the tensors its config describes "
+                             f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for key, (shape, dtype) in expected.items():
+        needed = _SAFETENSORS_DTYPES.get(dtype, str(dtype))
+        if stored[key] != (shape, needed):
+            raise ModelFileError(f"{weights}: tensor {key!r} is {stored[key][1]} {stored[key][0]}, "
+                                 f"its config needs {needed} {shape}")
+
+
+_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.bfloat16: "BF16",
+                       torch.float16: "F16", torch.int64: "I64"}

@@ -113,19 +113,24 @@ def loss_curve(history: dict, path, title: str = "Training loss") -> None:
     _save(fig, path)
 
 
+TSNE_MIN_CODES = 31  # scikit-learn's t-SNE needs more points than its perplexity (30)
+
+
 def latent_map(codes: np.ndarray, labels: np.ndarray | None, path,
-               title: str = "Latent map", method: str = "pca") -> None:
-    """The codes themselves if 2-D, else a 2-D projection: PCA (default) or t-SNE."""
+               title: str = "Latent map", method: str = "pca") -> str:
+    """The codes themselves if 2-D, else a 2-D projection: PCA (default) or t-SNE (PCA when
+    there are too few codes for t-SNE). Needs at least 2 codes; returns what was drawn."""
     if codes.shape[1] == 2:
-        xy, axis_names = codes, ("z1", "z2")
+        xy, axis_names, drawn = codes, ("z1", "z2"), "the codes"
     elif codes.shape[1] == 1:
-        xy, axis_names = np.column_stack([codes[:, 0], np.zeros(len(codes))]), ("z1", "")
-    elif method == "tsne":
+        xy, axis_names, drawn = np.column_stack([codes[:, 0], np.zeros(len(codes))]), ("z1", ""), "the codes"
+    elif method == "tsne" and len(codes) >= TSNE_MIN_CODES:
         from sklearn.manifold import TSNE
 
         xy = TSNE(n_components=2, init="pca", random_state=0).fit_transform(codes)
-        axis_names = ("t-SNE 1", "t-SNE 2")
+        axis_names, drawn = ("t-SNE 1", "t-SNE 2"), "t-SNE"
     else:
+        drawn = "PCA" if method != "tsne" else f"PCA (t-SNE needs at least {TSNE_MIN_CODES} codes)"
         pca = PCA(n_components=2).fit(codes)
         xy = pca.transform(codes)
         ratio = pca.explained_variance_ratio_
@@ -144,6 +149,7 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None, path,
                       bbox_to_anchor=(1.0, 1.0), loc="upper left")
     ax.set(xlabel=axis_names[0], ylabel=axis_names[1], title=title)
     _save(fig, path)
+    return drawn
 
 
 def rows_figure(rows: list[np.ndarray], row_labels: list[str], title: str, path,

@@ -76,7 +76,18 @@ class Scaler:
                 "shift": self.shift.ravel().tolist(), "scale": self.scale.ravel().tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Scaler:
+    def from_dict(cls, d: dict, sample_shape: tuple[int, ...]) -> Scaler:
+        """Inverse of ``to_dict``; raises ValueError unless the statistics are finite numbers
+        that broadcast to ``sample_shape``."""
         shape = tuple(d["shape"])
-        return cls(d["method"], np.asarray(d["shift"], np.float32).reshape(shape),
-                   np.asarray(d["scale"], np.float32).reshape(shape))
+        if d["method"] not in METHODS[1:] or len(shape) > len(sample_shape) + 1:
+            raise ValueError(f"preprocessing method {d['method']!r} or shape {shape} is not valid")
+        shift, scale = (np.asarray(d[key], np.float64) for key in ("shift", "scale"))
+        if shift.size != int(np.prod(shape)) or scale.size != shift.size \
+                or not (np.isfinite(shift).all() and np.isfinite(scale).all()):
+            raise ValueError("preprocessing statistics must be finite numbers, one per entry of their shape")
+        shift, scale = shift.astype(np.float32).reshape(shape), scale.astype(np.float32).reshape(shape)
+        if np.broadcast_shapes(shift.shape, sample_shape) != tuple(sample_shape):
+            raise ValueError(f"preprocessing statistics of shape {shape} do not fit samples of shape "
+                             f"{tuple(sample_shape)}")
+        return cls(d["method"], shift, scale)

@@ -8,11 +8,12 @@ sub-folder (its ``<verb>.json`` summary, with the figures it lists).
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from ._atomic import write_text
+from ._jsonio import read_object
 from .errors import InvalidInputError
+from .runs import RunFolder
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -53,15 +54,14 @@ def _table(payload: dict) -> str:
     return (f"<table>{''.join(rows)}</table>" if rows else "") + "".join(extra)
 
 
-def _section(folder: Path, run: Path, summary_file: Path) -> str:
-    payload = json.loads(summary_file.read_text())
+def _section(folder: Path, run: Path, summary_file: Path, payload: dict) -> str:
     title = "Training run" if summary_file.name == "metrics.json" else summary_file.stem
-    figures = payload.get("figures") or sorted(p.name for p in folder.glob("*.png"))
+    figures = payload.get("figures") if isinstance(payload.get("figures"), list) else []
     parts = [f"<section><h2>{html.escape(title)}</h2>",
              f"<p class='muted'>{html.escape(str(folder.relative_to(run)) or '.')}/{summary_file.name}</p>",
              _table(payload)]
     for name in figures:
-        if (folder / name).is_file():
+        if isinstance(name, str) and Path(name).name == name and (folder / name).is_file():
             src = (folder / name).relative_to(run).as_posix()
             parts.append(f"<figure><img src='{html.escape(src)}' alt='{html.escape(name)}'>"
                          f"<figcaption>{html.escape(src)}</figcaption></figure>")
@@ -69,21 +69,34 @@ def _section(folder: Path, run: Path, summary_file: Path) -> str:
 
 
 def write_report(run) -> Path:
-    """Write ``RUN/report.html`` from ``RUN/metrics.json`` and every verb sub-folder's summary."""
-    run = Path(run)
-    if not (run / "metrics.json").is_file():
+    """Write ``RUN/report.html`` from ``RUN/metrics.json`` and every verb sub-folder's summary.
+
+    A verb's outputs are shown only if they were made with the run's current model (their
+    summary records its checksum); outputs of a model trained earlier in the same folder are
+    listed as stale instead.
+    """
+    folder = RunFolder(run)
+    run = folder.path
+    if not folder.metrics.is_file():
         raise InvalidInputError(f"{run} is not a complete run folder: metrics.json is missing "
                                 "(train with `aekit train --out RUN` first)")
-    summaries = [run / "metrics.json"] + sorted(
-        p for p in run.glob("*/*.json") if p.stem == p.parent.name)  # RUN/<verb>/<verb>.json
-    sections = [_section(p.parent, run, p) for p in summaries]
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = read_object(folder.metrics)
+    current = metrics.get("model_sha256")
+    sections, stale = [_section(run, run, folder.metrics, metrics)], []
+    for summary in folder.verb_summaries():
+        payload = read_object(summary)
+        if current is None or payload.get("model_sha256") != current:
+            stale.append(summary.parent.name)
+            continue
+        sections.append(_section(summary.parent, run, summary, payload))
     what = f"{metrics.get('model')} on {metrics.get('data')}"
+    earlier = html.escape(", ".join(stale))
+    note = (f"<p class='muted'>Not shown: outputs made with an earlier model ({earlier});"
+            " run those verbs again to see them.</p>") if stale else ""
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>aekit report: "
             f"{html.escape(run.name)}</title><style>{STYLE}</style></head><body>"
             f"<h1>aekit report: {html.escape(run.name)}</h1>"
-            f"<p class='muted'>{html.escape(what)} · {len(sections)} section(s)</p>"
+            f"<p class='muted'>{html.escape(what)} · {len(sections)} section(s)</p>{note}"
             + "\n".join(sections) + "</body></html>")
-    path = run / "report.html"
-    write_text(path, page)
-    return path
+    write_text(folder.report, page)
+    return folder.report

@@ -1,83 +1,124 @@
-"""A run is a folder: the model, ``metrics.json`` and the figures.
+"""A run is a folder: the model, ``metrics.json``, the figures, and each verb's outputs.
 
-Layout of ``train_run``'s folder::
+:class:`RunFolder` is the one place that knows the layout::
 
-    model/               config.json + model.safetensors (aekit.load reads it)
+    .aekit                   marks a folder aekit made: aekit writes only into such folders
+                             (or new, empty ones), so it never replaces a file of yours; the
+                             process writing the run holds a lock on it (and its PID is inside)
+    model/                   config.json + model.safetensors (aekit.load reads it)
     checkpoint.safetensors   the last epoch's training state (for --resume)
     loss_curve.png  reconstructions.png  samples.png (variational models)  latent_map.png
-    metrics.json         written last: its presence marks a complete run
+    metrics.json             written last: its presence marks a complete run
+    <verb>/                  each verb's files and <verb>.json, replaced as a whole
+    report.html              every section above (aekit report)
+
+A verb's folder is written into a temporary folder and renamed into place once everything in it
+is written, so a failed or killed verb leaves the previous outputs, never a mixture.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-import time
+import os
 from pathlib import Path
 
-import numpy as np
+from ._atomic import atomic_dir
+from .errors import OutputError
 
-from . import data as data_layer
-from . import plots
-from ._atomic import write_text
-from .errors import InvalidInputError
-from .estimators import REGISTRY
-
-METRIC_SAMPLES = 2000
+MARKER = ".aekit"
 
 
-def train_run(source: str, preset: str, params: dict, out: str | Path, resume: bool = False,
-              data_options: dict | None = None):
-    """Train ``preset`` on ``source`` (read by ``aekit.data.load`` with ``data_options``) and write
-    the run folder ``out``; returns the estimator."""
-    out = Path(out)
-    dataset = data_layer.load(source, **(data_options or {}))
-    X, y = np.asarray(dataset.X), dataset.y
-    estimator = REGISTRY[preset](checkpoint_path=str(out / "checkpoint.safetensors"), **params)
-    if estimator._conditional and y is None:
-        raise InvalidInputError(f"{preset} needs labels, and {source} has none")
-    if (out / "metrics.json").exists() and not resume:
-        (out / "metrics.json").unlink()  # the folder is being rewritten: no longer complete
-    started = time.perf_counter()
-    estimator.fit(X, y if estimator._conditional else None, resume=resume)
-    seconds = time.perf_counter() - started
+def _check_path_text(path) -> Path:
+    if path is None or not str(path).strip():
+        raise OutputError("the output path is empty: name a folder (e.g. --out runs/mine)")
+    return Path(path)
 
-    estimator.save(out / "model")
-    rng = np.random.default_rng(0)
-    # Figures and metrics use a fixed subset: importance-sampled scores of every sample of a
-    # large set would take longer than the training itself.
-    subset = np.sort(rng.choice(len(X), size=min(METRIC_SAMPLES, len(X)), replace=False))
-    X_sub, y_sub = X[subset], None if y is None else y[subset]
-    y_kw = {"y": y_sub} if estimator._conditional else {}
-    shown = subset[:24]
-    shown_y = {"y": y[shown]} if estimator._conditional else {}
-    plots.loss_curve(estimator.history_, out / "loss_curve.png",
-                     title=f"{preset} on {dataset.name}: training loss")
-    plots.reconstruction_figure(X[shown], estimator.reconstruct(X[shown], **shown_y),
-                                out / "reconstructions.png",
-                                title=f"{preset} on {dataset.name}: inputs and reconstructions")
-    figures = ["loss_curve.png", "reconstructions.png"]
-    if estimator.model_.stochastic:
-        plots.samples_figure(estimator.sample(36, random_state=0), out / "samples.png",
-                             title=f"{preset} on {dataset.name}: samples from the prior")
-        figures.append("samples.png")
-    codes = estimator.transform(X_sub)
-    plots.latent_map(codes, y_sub, out / "latent_map.png",
-                     title=f"{preset} on {dataset.name}: latent map (latent_dim={codes.shape[1]})")
-    figures.append("latent_map.png")
 
-    reconstruction = estimator.reconstruct(X_sub, **y_kw)
-    metrics = {
-        "data": dataset.name, "source": str(source), "data_options": data_options or {}, "model": preset,
-        "n_samples": int(len(X)), "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
-        "epochs_run": estimator.n_iter_, "precision": estimator.precision_,
-        "train_seconds": round(seconds, 2),
-        "final_train_loss": estimator.history_["train_loss"][-1],
-        "best_val_loss": min(estimator.history_["val_loss"], default=None),
-        "metrics_on_samples": int(len(subset)),
-        "reconstruction_mse": float(np.mean((reconstruction - X_sub.astype(np.float64)) ** 2)),
-        "mean_score": float(np.mean(estimator.score_samples(X_sub, **y_kw))),
-        "figures": figures,
-    }
-    metrics["params"].pop("checkpoint_path")
-    write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    return estimator
+def check_ownable(path: Path) -> None:
+    """Raise :class:`OutputError` unless aekit may write into ``path``: it does not exist, is an
+    empty folder, or is a folder aekit made (it holds the marker)."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    if not path.is_dir() or path.is_symlink():
+        raise OutputError(f"{path} is a file, not a folder: choose another output folder")
+    if (path / MARKER).is_file() or not any(path.iterdir()):
+        return
+    raise OutputError(f"{path} holds files that aekit did not write: choose a new or empty "
+                      "folder for aekit's outputs (aekit never replaces files it did not make)")
+
+
+class RunFolder:
+    """The layout of a run folder, and the right to write it."""
+
+    def __init__(self, path):
+        self.path = _check_path_text(path)
+
+    model = property(lambda self: self.path / "model")
+    metrics = property(lambda self: self.path / "metrics.json")
+    checkpoint = property(lambda self: self.path / "checkpoint.safetensors")
+    report = property(lambda self: self.path / "report.html")
+
+    def verb_dir(self, verb: str) -> Path:
+        return self.path / verb
+
+    def verb_summaries(self) -> list[Path]:
+        """``<verb>/<verb>.json`` of every verb whose outputs are in this run, sorted."""
+        return sorted(p for p in self.path.glob("*/*.json") if p.stem == p.parent.name)
+
+    @staticmethod
+    def holding_model(path) -> RunFolder | None:
+        """The run folder at ``path`` if it holds a model (``path/model/config.json``)."""
+        path = Path(path)
+        return RunFolder(path) if (path / "model" / "config.json").is_file() else None
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Claim the folder for this process: create it (or check that aekit made it) and hold
+        its lock until the block ends. A second process fails at once, naming the first."""
+        check_ownable(self.path)
+        created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            marker = open(self.path / MARKER, "a+")  # noqa: SIM115 - locked for the whole block
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                marker.seek(0)
+                holder = _holder(marker.read())
+                raise OutputError(f"{self.path} is being written by another aekit process (PID {holder}): "
+                                  "wait for it to finish, or choose another --out") from None
+            marker.seek(0)
+            marker.truncate()
+            marker.write(json.dumps({"kind": "run", "pid": os.getpid()}) + "\n")
+            marker.flush()
+            try:
+                yield self
+            except BaseException:
+                if created and [p.name for p in self.path.iterdir()] == [MARKER]:
+                    with contextlib.suppress(OSError):  # nothing was written: leave no empty run behind
+                        (self.path / MARKER).unlink()
+                        self.path.rmdir()
+                raise
+        finally:
+            marker.close()  # closing releases the lock
+
+
+def _holder(text: str) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(text).get("pid", "unknown"))
+    return "unknown"
+
+
+@contextlib.contextmanager
+def staged_output(out):
+    """Yield a temporary folder that replaces ``out`` once the block succeeds (see module doc)."""
+    out = _check_path_text(out)
+    check_ownable(out)
+    with atomic_dir(out) as tmp:
+        (tmp / MARKER).write_text(json.dumps({"kind": "output"}) + "\n")
+        yield tmp

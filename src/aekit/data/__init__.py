@@ -25,9 +25,10 @@ __all__ = ["load", "Dataset", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLI
 BUILTINS = tuple(builtins.BUILTINS)
 
 
-def load(source: str | Path, *, split: str = "train", n_samples: int | None = None,
+def load(source: str | Path, *, split: str = "train", count: int | None = None,
          size: int | tuple[int, int] | None = None, channels: int | None = None,
-         skip_bad: bool = False, label_column: str | None = None, id_column: str | None = None,
+         alpha: str = "composite", skip_bad: bool = False, array: str | None = None,
+         label_column: str | None = None, id_column: str | None = None,
          feature_columns: list[str] | None = None, missing: str = "error",
          window: int | None = None, stride: int | None = None, timestamp_column: str | None = None,
          random_state: int = 0) -> Dataset:
@@ -37,11 +38,16 @@ def load(source: str | Path, *, split: str = "train", n_samples: int | None = No
     ----------
     source : a built-in or named set, or a path (folder, .npy, .npz, IDX, .csv, .tsv, .parquet)
     split : "train" or "test", for named IDX sets
-    n_samples, random_state : size and seed of generated built-ins (shapes, parabola, photos)
+    count, random_state : how many samples generated built-ins (shapes, parabola, photos) make,
+        and their seed
     size : image side (int) or (H, W): resizes an image folder; the side of shapes/photos
     channels : 1 or 3 for image folders (default: RGB if any image has colour)
+    alpha : transparent images: "composite" over white (default), "drop" the alpha channel,
+        or "keep" it as one more channel
     skip_bad : skip unreadable images in a folder (with a warning giving the count)
-    label_column, id_column, feature_columns : columns of a table
+    array : the array of an .npz archive that holds the samples (default: "X")
+    label_column, id_column, feature_columns : columns of a table (``label_column`` also names
+        an .npz archive's array of labels; default "y")
     missing : "error" (default), "drop" or "impute" (median) for missing or non-numeric cells
     window, stride, timestamp_column : turn a table into sliding windows over its rows
 
@@ -51,11 +57,11 @@ def load(source: str | Path, *, split: str = "train", n_samples: int | None = No
     >>> ds = load("digits")
     >>> ds.X.shape, ds.X.dtype, ds.y[:3].tolist()
     ((1797, 1, 8, 8), dtype('uint8'), [0, 1, 2])
-    >>> load("shapes", n_samples=4, size=32).factors["shape"].tolist()
+    >>> load("shapes", count=4, size=32).factors["shape"].tolist()
     [2, 1, 1, 0]
     """
     name = str(source)
-    generated = {"n_samples": n_samples, "random_state": random_state}
+    generated = {"count": count, "random_state": random_state}
     generated = {k: v for k, v in generated.items() if v is not None}
     if name == "digits":
         return builtins.digits()
@@ -71,7 +77,7 @@ def load(source: str | Path, *, split: str = "train", n_samples: int | None = No
         raise InvalidInputError(f"no data at {name!r}: give a path, or one of "
                                 f"{BUILTINS + tuple(NAMED_SETS)}")
     if path.is_dir():
-        return read_image_folder(path, channels, _pair(size), skip_bad)
+        return read_image_folder(path, channels, _pair(size), skip_bad, alpha)
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise InvalidInputError(f"{path}: the file is empty")
@@ -85,7 +91,7 @@ def load(source: str | Path, *, split: str = "train", n_samples: int | None = No
     if suffix == ".npy":
         return Dataset(_read_npy(path), None, path.stem)
     if suffix == ".npz":
-        return _read_npz(path)
+        return _read_npz(path, array, label_column)
     if "idx" in path.name or "-ubyte" in path.name:
         return Dataset(read_idx(path), None, path.name.split(".")[0])
     if suffix in IMAGE_SUFFIXES:
@@ -111,23 +117,47 @@ def _pair(size) -> tuple[int, int] | None:
     return pair
 
 
+def _numeric(array: np.ndarray, where: str) -> np.ndarray:
+    """Samples must be real numbers: say so, naming the file, for anything else."""
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) \
+            or np.issubdtype(array.dtype, np.complexfloating):
+        raise InvalidInputError(f"{where}: the samples are of type {array.dtype}; aekit needs real numbers "
+                                "(integers or floats)")
+    if array.ndim < 2:
+        raise InvalidInputError(f"{where}: the samples have shape {array.shape}; aekit needs one row per "
+                                "sample: (n, features), (n, H, W) or (n, C, H, W)")
+    return array
+
+
 def _read_npy(path: Path) -> np.ndarray:
     try:
         # Large arrays are memory-mapped: pages are read as batches touch them.
-        return np.load(path, allow_pickle=False, mmap_mode="r" if path.stat().st_size > 1 << 28 else None)
+        array = np.load(path, allow_pickle=False, mmap_mode="r" if path.stat().st_size > 1 << 28 else None)
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(f"{path}: not a readable .npy array ({exc})") from exc
+    return _numeric(array, str(path))
 
 
-def _read_npz(path: Path) -> Dataset:
+NPZ_SAMPLES, NPZ_LABELS, NPZ_IDS = "X", "y", "ids"
+
+
+def _read_npz(path: Path, array: str | None = None, labels: str | None = None) -> Dataset:
+    """The samples are the array named ``array`` (default "X"), labels ``labels`` (default "y"
+    if present), ids "ids" if present. Never a guess: another array is not used in X's place."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
-            x_key = next((k for k in ("X", "x", "data") if k in keys), keys[0] if keys else None)
-            if x_key is None:
-                raise InvalidInputError(f"{path}: the .npz archive holds no arrays")
-            y_key = next((k for k in ("y", "Y", "labels") if k in keys), None)
-            ids = npz["ids"] if "ids" in keys else None
-            return Dataset(npz[x_key], npz[y_key] if y_key else None, path.stem, ids=ids)
+            x_key = array or NPZ_SAMPLES
+            if x_key not in keys:
+                named = f"no array {x_key!r}" + ("" if array else " (the samples)")
+                raise InvalidInputError(f"{path}: the archive has {named}; its arrays are {keys[:10]}. "
+                                        "Name the array of samples with array= (--array NAME)")
+            y_key = labels or (NPZ_LABELS if NPZ_LABELS in keys else None)
+            if y_key is not None and y_key not in keys:
+                raise InvalidInputError(f"{path}: the archive has no array {y_key!r}; "
+                                        f"its arrays are {keys[:10]}")
+            X = _numeric(npz[x_key], f"{path} [{x_key}]")
+            return Dataset(X, npz[y_key] if y_key else None, path.stem,
+                           ids=npz[NPZ_IDS] if NPZ_IDS in keys else None)
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(f"{path}: not a readable .npz archive ({exc})") from exc

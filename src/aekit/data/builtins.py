@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._memory import require_memory
 from .dataset import Dataset
 
 SHAPES = ("square", "ellipse", "triangle")
@@ -26,7 +27,7 @@ def digits() -> Dataset:
     return Dataset(X, raw.target, "digits")
 
 
-def shapes(n_samples: int = 10000, size: int = 32, random_state: int = 0) -> Dataset:
+def shapes(count: int = 10000, size: int = 32, random_state: int = 0) -> Dataset:
     """White shapes on black, ``size`` x ``size``; ``y`` is the shape, ``factors`` has all five.
 
     Factors are drawn uniformly: scale in [0.35, 0.9] of the half-width, centre anywhere the
@@ -34,20 +35,23 @@ def shapes(n_samples: int = 10000, size: int = 32, random_state: int = 0) -> Dat
     """
     if size < 8:
         raise ValueError(f"shapes needs size >= 8, got {size}")
+    # the images, and one image drawn at 4x resolution (float64 coordinates)
+    require_memory(count * size * size + 3 * 8 * (4 * size) ** 2, f"{count:,} shapes of {size}x{size}",
+                   "ask for fewer or smaller images (--count, --size)")
     rng = np.random.default_rng(random_state)
-    kind = rng.integers(0, len(SHAPES), n_samples)
-    scale = rng.uniform(0.35, 0.9, n_samples)
+    kind = rng.integers(0, len(SHAPES), count)
+    scale = rng.uniform(0.35, 0.9, count)
     symmetry = np.array([4, 2, 3])[kind]  # rotational symmetry of square, ellipse, triangle
-    rotation = rng.uniform(0, 1, n_samples) * 2 * np.pi / symmetry
+    rotation = rng.uniform(0, 1, count) * 2 * np.pi / symmetry
     margin = 1 - scale  # centre offsets, in half-widths, that keep the shape inside
-    x = rng.uniform(-1, 1, n_samples) * margin
-    y = rng.uniform(-1, 1, n_samples) * margin
+    x = rng.uniform(-1, 1, count) * margin
+    y = rng.uniform(-1, 1, count) * margin
     # Render at 4x and average 4x4 blocks: anti-aliased edges, so size changes are smooth.
     fine = 4 * size
     grid = (np.arange(fine) + 0.5) / fine * 2 - 1
     gx, gy = np.meshgrid(grid, grid)
-    images = np.empty((n_samples, size, size), dtype=np.uint8)
-    for i in range(n_samples):
+    images = np.empty((count, size, size), dtype=np.uint8)
+    for i in range(count):
         c, s = np.cos(rotation[i]), np.sin(rotation[i])
         u = (c * (gx - x[i]) + s * (gy - y[i])) / scale[i]  # shape-centred, rotated, unit-scaled
         v = (-s * (gx - x[i]) + c * (gy - y[i])) / scale[i]
@@ -62,11 +66,12 @@ def shapes(n_samples: int = 10000, size: int = 32, random_state: int = 0) -> Dat
     return Dataset(images[:, None], kind, "shapes", factors=factors)
 
 
-def parabola(n_samples: int = 1000, noise: float = 0.05, random_state: int = 0) -> Dataset:
+def parabola(count: int = 1000, noise: float = 0.05, random_state: int = 0) -> Dataset:
     """Points (x, x^2 + noise) with x uniform in [-1, 1]; ``factors["x"]`` is the hidden x."""
     rng = np.random.default_rng(random_state)
-    t = rng.uniform(-1, 1, n_samples)
-    X = np.column_stack([t, t**2 + noise * rng.standard_normal(n_samples)]).astype(np.float32)
+    require_memory(count * 8 * 6, f"{count:,} points", "ask for fewer (--count)")
+    t = rng.uniform(-1, 1, count)
+    X = np.column_stack([t, t**2 + noise * rng.standard_normal(count)]).astype(np.float32)
     return Dataset(X, None, "parabola", feature_names=["x", "y"], factors={"x": t})
 
 
@@ -74,7 +79,7 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "h
           "retina")
 
 
-def photos(n_samples: int = 5000, size: int = 32, random_state: int = 0) -> Dataset:
+def photos(count: int = 5000, size: int = 32, random_state: int = 0) -> Dataset:
     """Random ``size`` x ``size`` RGB patches of scikit-image's photographs; ``y`` names the photo.
 
     Each photograph is first shrunk so that its shorter side is 8 patches long: patches then hold
@@ -83,6 +88,9 @@ def photos(n_samples: int = 5000, size: int = 32, random_state: int = 0) -> Data
     import skimage.data
     from PIL import Image
 
+    # the patches, and the largest photograph enlarged so that its short side is 8 patches
+    require_memory(count * 3 * size * size + 3 * (8 * size) ** 2 * 3, f"{count:,} photo patches of "
+                   f"{size}x{size}", "ask for fewer or smaller patches (--count, --size)")
     rng = np.random.default_rng(random_state)
     pictures = []
     for name in PHOTOS:
@@ -90,8 +98,8 @@ def photos(n_samples: int = 5000, size: int = 32, random_state: int = 0) -> Data
         shrink = 8 * size / min(image.size)
         pictures.append(np.asarray(image.resize((round(image.width * shrink), round(image.height * shrink)),
                                                 Image.Resampling.LANCZOS)))
-    which = rng.integers(0, len(pictures), n_samples)
-    X = np.empty((n_samples, 3, size, size), dtype=np.uint8)
+    which = rng.integers(0, len(pictures), count)
+    X = np.empty((count, 3, size, size), dtype=np.uint8)
     for i, p in enumerate(which):
         h, w = pictures[p].shape[:2]
         top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise InvalidInputError(f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         raise InvalidInputError(f"{path}: IDX data is {len(raw)} bytes, the header promises {expected} "
                                 "(truncated or corrupt file)")

@@ -3,12 +3,14 @@
 Each file is looked for, in order, in the user cache (``$AEKIT_CACHE``, else
 ``$XDG_CACHE_HOME/aekit``, else ``~/.cache/aekit``), in ``/usr/share/datasets/<name>/`` (where
 Debian's ``dataset-fashion-mnist`` installs), and finally downloaded from the set's canonical
-mirrors. A download is verified before anything is written, then stored decompressed in the
-cache with an atomic rename: an interrupted or corrupt transfer leaves no file behind.
+mirrors. A download is verified before anything is written, then stored in the cache with an
+atomic rename: an interrupted or corrupt transfer leaves no file behind. Every copy, cached or
+system-wide, is verified again each time it is used: a damaged or replaced file is refused.
 
 Digests: Fashion-MNIST's are SHA-256 of the *decompressed* files, so Debian's recompressed
-copies verify too. For MNIST and KMNIST only the MD5 of the upstream ``.gz`` files is published
-(and used by torchvision); those sets are verified on download only.
+copies verify too, and the cache holds the decompressed file. For MNIST and KMNIST only the MD5
+of the upstream ``.gz`` files is published (and used by torchvision): the cache holds that
+``.gz`` as downloaded, so it can be verified against the published digest on every use.
 """
 
 from __future__ import annotations
@@ -96,13 +98,14 @@ def locate(name: str, stem: str, cache: Path | None = None, system_dir: Path = S
     """The path of a verified, decompressed IDX file, downloading it if no copy is found."""
     spec = NAMED_SETS[name]
     digest = spec.digests[stem]
-    cached = (cache or cache_dir()) / name / stem
+    packed_only = digest.kind == "md5-gz"  # verifiable only as the .gz that was published
+    cached = (cache or cache_dir()) / name / (f"{stem}.gz" if packed_only else stem)
     if cached.is_file():
+        _verify_copy(cached, digest)
         return cached
     for local in (system_dir / name / stem, system_dir / name / f"{stem}.gz"):
         if local.is_file():
-            if digest.kind == "sha256-raw":
-                _verify(_decompress(local.read_bytes(), str(local)), None, digest, str(local))
+            _verify_copy(local, digest)
             return local
     failures = []
     for mirror in mirrors or spec.mirrors:
@@ -115,7 +118,7 @@ def locate(name: str, stem: str, cache: Path | None = None, system_dir: Path = S
             failures.append(str(exc))
             continue
         with atomic_path(cached) as tmp:
-            tmp.write_bytes(raw)
+            tmp.write_bytes(packed if packed_only else raw)
         return cached
     debian = "apt-get install -y dataset-fashion-mnist, or " if name == "fashion-mnist" else ""
     raise InvalidInputError(
@@ -148,6 +151,14 @@ def _decompress(data: bytes, where: str) -> bytes:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"{where}: corrupt gzip data ({exc})") from exc
+
+
+def _verify_copy(path: Path, digest: Digest) -> None:
+    """Check a local copy against the published digest (what can be checked: a raw file of an
+    MD5-of-gz set cannot, and is accepted as the system administrator's copy)."""
+    data = path.read_bytes()
+    packed = data if data[:2] == b"\x1f\x8b" else None
+    _verify(_decompress(data, str(path)), packed, digest, str(path))
 
 
 def _verify(raw: bytes, packed: bytes | None, digest: Digest, where: str) -> None:

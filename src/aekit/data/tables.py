@@ -7,6 +7,7 @@ drops those rows, ``missing="impute"`` fills them with the column's median.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,26 @@ MISSING_POLICIES = ("error", "drop", "impute")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
+def _check_header(path: Path, sep: str) -> None:
+    """pandas renames a repeated column name ("a", "a.1"): refuse it instead, naming it."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f, delimiter=sep), [])
+    except (OSError, csv.Error) as exc:
+        raise InvalidInputError(f"{path}: cannot read the header ({exc})") from exc
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InvalidInputError(f"{path}: the header names the column(s) {repeated[:5]} more than once; "
+                                "give every column its own name")
+
+
 def read_frame(path: Path):
     import pandas as pd
 
+    if path.suffix.lower() in (".csv", ".tsv"):
+        _check_header(path, "\t" if path.suffix.lower() == ".tsv" else ",")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
@@ -49,6 +67,10 @@ def numeric_block(frame, columns: list[str], path: Path, missing: str) -> tuple[
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, name in enumerate(columns):
         raw = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_timedelta64_dtype(raw):
+            raise InvalidInputError(
+                f"{path}: column {name!r} holds dates or durations, not a feature; pass it as the id or "
+                "timestamp column (--id-column, --timestamp-column), or choose --feature-columns")
         numbers = pd.to_numeric(raw, errors="coerce")
         text = numbers.isna() & raw.notna()
         if text.any():
@@ -63,6 +85,12 @@ def numeric_block(frame, columns: list[str], path: Path, missing: str) -> tuple[
                     f"{path}: column {name!r}, {_row_label(path, row)}: {raw.iloc[row]!r} is not a "
                     "number; fix the file, or choose missing='drop' or 'impute' (--missing)")
         values[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    huge = np.abs(values) > np.finfo(np.float32).max  # would become infinite as float32
+    if huge.any():
+        row, col = np.argwhere(huge)[0]
+        raise InvalidInputError(
+            f"{path}: column {columns[col]!r}, {_row_label(path, int(row))}: {values[row, col]:g} is beyond "
+            f"the range of 32-bit floats (±{np.finfo(np.float32).max:.3g}); rescale the column")
     bad = ~np.isfinite(values)
     if bad.any() and missing == "error":
         row, col = np.argwhere(bad)[0]
@@ -137,6 +165,7 @@ def read_series(path: Path, window: int, stride: int | None = None,
     if stamps.isna().any():  # not dates: keep the column as it is (e.g. a step counter)
         stamps = frame[timestamp_column]
     stamps = stamps.to_numpy()[keep]
+    values, stamps = _in_time_order(path, values, stamps, np.flatnonzero(keep))
     if window > len(values):
         raise InvalidInputError(f"{path}: window {window} is longer than the series ({len(values)} rows); "
                                 f"use a window of at most {len(values)}")
@@ -147,3 +176,21 @@ def read_series(path: Path, window: int, stride: int | None = None,
                    ids=stamps[starts], feature_names=[f"{c}[t+{k}]" for c in value_columns
                                                       for k in range(window)],
                    windows=Windows(stamps, starts, window, values))
+
+
+def _in_time_order(path: Path, values: np.ndarray, stamps: np.ndarray, rows: np.ndarray):
+    """Windows must follow time: refuse repeated timestamps; sort rows that are out of order
+    (saying so), rather than window them in file order."""
+    import pandas as pd
+
+    series = pd.Series(stamps)
+    repeated = series.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first, second = (_row_label(path, int(rows[i])) for i in np.flatnonzero(repeated)[:2])
+        raise InvalidInputError(f"{path}: timestamp {stamps[np.flatnonzero(repeated)[0]]} appears more than "
+                                f"once ({first} and {second}); a time series needs one row per timestamp")
+    if series.is_monotonic_increasing:
+        return values, stamps
+    order = np.argsort(stamps, kind="stable")
+    warnings.warn(f"{path}: the rows are not in time order; they were sorted by timestamp", stacklevel=3)
+    return values[order], stamps[order]

@@ -51,10 +51,10 @@ class DeterministicBottleneck(nn.Module):
         super().__init__()
         self.proj = nn.Linear(in_features, latent_dim)
 
-    def forward(self, h: torch.Tensor, n_samples: int = 1, sample: bool = True,
+    def forward(self, h: torch.Tensor, k: int = 1, sample: bool = True,
                 eps: torch.Tensor | None = None) -> Code:
         mean = self.proj(h)
-        return Code(z=mean.unsqueeze(0).expand(n_samples, *mean.shape), mean=mean)
+        return Code(z=mean.unsqueeze(0).expand(k, *mean.shape), mean=mean)
 
 
 class GaussianBottleneck(nn.Module):
@@ -65,7 +65,7 @@ class GaussianBottleneck(nn.Module):
         super().__init__()
         self.proj = nn.Linear(in_features, 2 * latent_dim)
 
-    def forward(self, h: torch.Tensor, n_samples: int = 1, sample: bool = True,
+    def forward(self, h: torch.Tensor, k: int = 1, sample: bool = True,
                 eps: torch.Tensor | None = None) -> Code:
         """``eps`` (k, n or 1, latent_dim) fixes the noise: shared across a batch, it makes each
         input's estimate independent of which other inputs share its batch."""
@@ -74,7 +74,7 @@ class GaussianBottleneck(nn.Module):
         if not sample:
             return Code(z=mean.unsqueeze(0), mean=mean, logvar=logvar)
         if eps is None:
-            eps = torch.randn(n_samples, *mean.shape, dtype=mean.dtype)
+            eps = torch.randn(k, *mean.shape, dtype=mean.dtype, device=mean.device)
         return Code(z=mean + (0.5 * logvar).exp() * eps, mean=mean, logvar=logvar)
 
 

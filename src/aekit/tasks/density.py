@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 def bits_per_dim(model, log_px: np.ndarray) -> np.ndarray | None:
     """-log2 p(x) per data dimension in the data's own units, or None where it has no meaning."""
     dims = math.prod(model.input_shape_)
-    likelihood = model.model_.config.likelihood
+    likelihood = model.likelihood_
     scaler = model.scaler_
     if likelihood == "bernoulli":
         return -log_px / (dims * math.log(2))

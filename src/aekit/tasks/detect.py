@@ -117,8 +117,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _resolve_score(self, model) -> str:
-        stochastic = model.model_.stochastic
-        is_image = len(model.model_.config.sample_shape) >= 2
+        stochastic, is_image = model.is_variational, model.is_image_
         if self.score == "auto":
             return "relative" if is_image else "log_likelihood" if stochastic else "reconstruction"
         if self.score in ("elbo", "log_likelihood") and not stochastic:

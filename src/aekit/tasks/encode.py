@@ -93,7 +93,7 @@ def evaluate_representation(model, X, y, test_size: float = 0.3, random_state: i
 
 
 def _labels(model, y) -> dict:
-    return {"y": y} if getattr(model, "_conditional", False) else {}
+    return {"y": y} if model.is_conditional else {}
 
 
 def parabola_comparison(model, X) -> dict:

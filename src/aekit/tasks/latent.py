@@ -15,7 +15,7 @@ from ..errors import InvalidInputError
 
 def _code_scale(model) -> tuple[np.ndarray, np.ndarray]:
     """(centre, standard deviation) of the codes: the prior for a VAE, the fitted Gaussian else."""
-    if model.model_.stochastic:
+    if model.is_variational:
         return np.zeros(model.latent_dim), np.ones(model.latent_dim)
     return model.code_mean_, np.sqrt(np.diag(model.code_cov_))
 

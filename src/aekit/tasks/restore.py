@@ -24,7 +24,7 @@ CLASSICAL = {"gaussian": "non-local means", "salt_pepper": "median filter (3x3)"
 def damage(model, X, config: CorruptionConfig, random_state: int = 0):
     """Corrupt ``X`` as ``config`` says; returns (damaged X in data units, mask of damaged entries)."""
     X = np.asarray(X)
-    samples = np.ascontiguousarray(X).reshape(len(X), *model._sample_shape())
+    samples = np.ascontiguousarray(X).reshape(len(X), *model.sample_shape_)
     data = model.scaler_.transform(torch.from_numpy(samples))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)
@@ -85,7 +85,7 @@ def restore_and_compare(model, X, task: str, level: float | None = None, mask_mo
     """Damage clean ``X``, restore it with ``model``, and compare with the classical baseline."""
     if task not in TASK_CORRUPTIONS:
         raise InvalidInputError(f"task must be one of {tuple(TASK_CORRUPTIONS)}, got {task!r}")
-    trained = model.model_.config.corruption
+    trained = model.corruption_
     kind = trained.kind if trained.kind in TASK_CORRUPTIONS[task] else TASK_CORRUPTIONS[task][0]
     if trained.kind != kind:
         raise InvalidInputError(f"this model was trained with corruption={trained.kind!r}; {task} needs a "
