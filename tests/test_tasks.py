@@ -134,6 +134,8 @@ def test_verbs_write_their_files(tmp_path, images):
         "attribute": (data + ["--group-a", "2", "--group-b", "0"],
                       {"attribute.png", "attribute_vector.npy", "attribute.json"}),
         "sample": (["--n", "12"], {"samples.png", "samples.npy", "sample.json"}),
+        "reconstruct": (data, {"reconstructions.npy", "errors.csv", "reconstructions.png",
+                               "reconstruct.json"}),
     }
     for verb, (args, files) in expected.items():
         out = tmp_path / verb
@@ -158,3 +160,23 @@ def test_sample_verb_shows_mean_and_draws_for_a_learned_variance_decoder(tmp_pat
     assert main(["sample", "--model", str(run), "--n", "6"]) == 0
     summary = json.loads((run / "sample" / "sample.json").read_text())
     assert summary["figures"] == ["samples.png", "mean_and_draws.png"] and summary["from"] == "the prior"
+
+
+def test_reconstruct_verb_writes_a_table_for_a_table(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["t1", "t2", "t3"])
+    frame.insert(0, "id", [f"r{i}" for i in range(60)])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--id-column", "id", "--model", "ae",
+                 "--epochs", "3", "--latent-dim", "2", "--out", str(run), "--quiet"]) == 0
+    assert main(["reconstruct", "--model", str(run), "--data", str(tmp_path / "t.csv"),
+                 "--id-column", "id"]) == 0
+    table = pd.read_csv(run / "reconstruct" / "reconstructions.csv")
+    assert table.columns.tolist() == ["id", "t1", "t2", "t3"] and table["id"].tolist() == frame["id"].tolist()
+    model = aekit.load(run / "model")
+    columns = ["t1", "t2", "t3"]
+    np.testing.assert_allclose(table[columns].to_numpy(), model.reconstruct(frame[columns]), atol=1e-5)
+    summary = json.loads((run / "reconstruct" / "reconstruct.json").read_text())
+    errors = pd.read_csv(run / "reconstruct" / "errors.csv")["mse"]
+    assert summary["mean_mse"] == pytest.approx(errors.mean())
