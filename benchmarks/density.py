@@ -3,7 +3,7 @@
 Dynamically binarised Fashion-MNIST (every batch a fresh Bernoulli draw of the 60k training
 images; the 10k test images binarised once, seeded). One architecture for all: the
 pytorch/examples VAE (784-400-20, Bernoulli), batch 128, Adam at 1e-3. Compared: aekit's
-``VAE(binarize=True)`` with ``n_samples`` 1 (ELBO) and 5 (IWAE) and pythae 0.1.2's VAE and
+``VAE(binarize=True)`` with ``importance_samples`` 1 (ELBO) and 5 (IWAE) and pythae 0.1.2's VAE and
 IWAE (5 samples) on a dataset that draws a fresh binarisation per item. Each model gets the
 same wall-clock budget: after a warm-up, runs of one and three epochs time an epoch, and the
 model trains for as many whole epochs as fit in the budget. The test NLL is importance-sampled

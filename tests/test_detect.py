@@ -162,3 +162,16 @@ def test_relative_score_is_finite_on_blank_images(images):
     detector = aekit.AnomalyDetector(aekit.AutoEncoder(**fast()), random_state=0).fit(images[0])
     blank = np.zeros((3, 1, 8, 8), np.float32)
     assert np.isfinite(detector.anomaly_score(blank)).all()
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"contamination": 0.7}, "contamination must be a number in \\[0, 0.5\\)"),
+    ({"score": "magic"}, "score must be one of"),
+    ({"validation_fraction": 1.0}, "validation_fraction must be"),
+    ({"model": "vae"}, "model must be None or an instance of BaseAutoEncoder"),
+    ({"code_density": 1}, "code_density must be True or False"),
+])
+def test_detector_parameters_are_checked_in_one_place(params, match):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(aekit.InvalidInputError, match=match):
+        aekit.AnomalyDetector(**params).fit(X)

@@ -111,6 +111,17 @@ def test_retraining_in_its_own_run_folder_replaces_the_run(bars, tmp_path):
     assert (out / "model" / "config.json").read_text() != first
 
 
+def test_a_verb_never_takes_a_run_folder_for_its_output_folder(bars, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(bars, run) == 0
+    capsys.readouterr()
+    code = main(["encode", "--model", str(run), "--data", str(bars), "--out", str(run)])
+    _one_line_error(capsys, code, "is a run folder, not a verb's output folder")
+    assert aekit.load(run / "model").latent_dim == 2 and (run / "metrics.json").exists()
+    assert main(["encode", "--model", str(run), "--data", str(bars)]) == 0
+    _one_line_error(capsys, _train(bars, run / "encode"), "is a verb's output folder, not a run folder")
+
+
 # ---------------------------------------------------------------- 3. one writer per run folder
 def test_a_second_run_on_the_same_folder_fails_at_once_naming_the_first(bars, tmp_path):
     from aekit.runs import RunFolder

@@ -86,6 +86,17 @@ class Widths:
 
 
 @dataclass(frozen=True)
+class Instance:
+    kind: type
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, self.kind)
+
+    def __str__(self) -> str:
+        return f"an instance of {self.kind.__name__}"
+
+
+@dataclass(frozen=True)
 class Seed:
     """What ``sklearn.utils.check_random_state`` takes: None, an int or a RandomState."""
 

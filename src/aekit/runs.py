@@ -24,7 +24,7 @@ import json
 import os
 from pathlib import Path
 
-from ._atomic import atomic_dir
+from ._atomic import FILE_MODE, atomic_dir
 from .errors import OutputError
 
 MARKER = ".aekit"
@@ -36,15 +36,33 @@ def _check_path_text(path) -> Path:
     return Path(path)
 
 
-def check_ownable(path: Path) -> None:
-    """Raise :class:`OutputError` unless aekit may write into ``path``: it does not exist, is an
-    empty folder, or is a folder aekit made (it holds the marker)."""
+def _marked_kind(path: Path) -> str | None:
+    """The kind of aekit folder the marker says ``path`` is ("run", "output"), or None."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        with open(path / MARKER) as f:
+            text = f.read(4096)
+        # Empty only for the instant between a run's creating its marker and writing it.
+        return json.loads(text).get("kind") if text else "run"
+    return None
+
+
+def check_ownable(path: Path, kind: str) -> None:
+    """Raise :class:`OutputError` unless aekit may write a folder of ``kind`` at ``path``: nothing
+    is there, an empty folder, or a folder aekit made as that kind (a run's folder is never taken
+    for a verb's output folder, whose whole content a verb replaces)."""
     if not (path.exists() or path.is_symlink()):
         return
     if not path.is_dir() or path.is_symlink():
         raise OutputError(f"{path} is a file, not a folder: choose another output folder")
-    if (path / MARKER).is_file() or not any(path.iterdir()):
+    if not any(path.iterdir()):
         return
+    found = _marked_kind(path)
+    if found == kind:
+        return
+    if found is not None:
+        named = {"run": "a run folder", "output": "a verb's output folder"}
+        raise OutputError(f"{path} is {named.get(found, 'an aekit folder')}, not {named[kind]}: choose "
+                          "another --out (a verb's outputs go in their own folder, by default RUN/<verb>)")
     raise OutputError(f"{path} holds files that aekit did not write: choose a new or empty "
                       "folder for aekit's outputs (aekit never replaces files it did not make)")
 
@@ -77,25 +95,24 @@ class RunFolder:
     def writing(self):
         """Claim the folder for this process: create it (or check that aekit made it) and hold
         its lock until the block ends. A second process fails at once, naming the first."""
-        check_ownable(self.path)
+        check_ownable(self.path, "run")
         created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            marker = open(self.path / MARKER, "a+")  # noqa: SIM115 - locked for the whole block
+            fd = os.open(self.path / MARKER, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as exc:
             raise OutputError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
         try:
             try:
-                fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                marker.seek(0)
-                holder = _holder(marker.read())
-                raise OutputError(f"{self.path} is being written by another aekit process (PID {holder}): "
-                                  "wait for it to finish, or choose another --out") from None
-            marker.seek(0)
-            marker.truncate()
-            marker.write(json.dumps({"kind": "run", "pid": os.getpid()}) + "\n")
-            marker.flush()
+                raise OutputError(f"{self.path} is being written by another aekit process "
+                                  f"(PID {_holder(os.pread(fd, 4096, 0))}): wait for it to finish, "
+                                  "or choose another --out") from None
+            # Fixed width, written in place: a reader never sees the marker empty or torn.
+            record = json.dumps({"kind": "run", "pid": f"{os.getpid():010d}"}).encode() + b"\n"
+            os.pwrite(fd, record, 0)
+            os.ftruncate(fd, len(record))
             try:
                 yield self
             except BaseException:
@@ -105,12 +122,12 @@ class RunFolder:
                         self.path.rmdir()
                 raise
         finally:
-            marker.close()  # closing releases the lock
+            os.close(fd)  # closing releases the lock
 
 
-def _holder(text: str) -> str:
-    with contextlib.suppress(ValueError, AttributeError):
-        return str(json.loads(text).get("pid", "unknown"))
+def _holder(record: bytes) -> str:
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        return str(int(json.loads(record).get("pid")))
     return "unknown"
 
 
@@ -118,7 +135,7 @@ def _holder(text: str) -> str:
 def staged_output(out):
     """Yield a temporary folder that replaces ``out`` once the block succeeds (see module doc)."""
     out = _check_path_text(out)
-    check_ownable(out)
+    check_ownable(out, "output")
     with atomic_dir(out) as tmp:
         (tmp / MARKER).write_text(json.dumps({"kind": "output"}) + "\n")
         yield tmp

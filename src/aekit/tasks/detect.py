@@ -14,7 +14,9 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _params as P
 from ..errors import InvalidInputError, UnsupportedOperationError
+from ..estimators import VAE, BaseAutoEncoder
 
 SCORES = ("auto", "reconstruction", "relative", "elbo", "log_likelihood")
 
@@ -72,11 +74,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Train the model on normal ``X`` and set the threshold on a held-out part of it."""
-        from ..estimators import VAE
-
         X = _as_array(X)
-        if not 0 < self.validation_fraction < 1:
-            raise InvalidInputError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        self._check_params()
         order = check_random_state(self.random_state).permutation(len(X))
         n_val = max(1, int(len(X) * self.validation_fraction))
         if len(X) - n_val < 2:
@@ -95,10 +94,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return detector._calibrate(model, X_normal, X_normal)
 
     def _calibrate(self, model, X_train, X_val):
-        if self.score not in SCORES:
-            raise InvalidInputError(f"score must be one of {SCORES}, got {self.score!r}")
-        if not 0 <= self.contamination < 0.5:
-            raise InvalidInputError(f"contamination must be in [0, 0.5), got {self.contamination}")
+        self._check_params()
         self.model_ = model
         self.score_ = self._resolve_score(model)
         if self.score_ == "relative":
@@ -115,6 +111,15 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.threshold_ = float(np.quantile(val, 1 - self.contamination))
         self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
         return self
+
+    _parameter_constraints = {
+        "model": [None, P.Instance(BaseAutoEncoder)], "score": [P.OneOf(SCORES)], "code_density": [P.Bool()],
+        "contamination": [P.Float(0, 0.5, high_open=True)],
+        "validation_fraction": [P.Float(0, 1, low_open=True, high_open=True)], "random_state": [P.Seed()],
+    }
+
+    def _check_params(self) -> None:
+        P.check_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
 
     def _resolve_score(self, model) -> str:
         stochastic, is_image = model.is_variational, model.is_image_
