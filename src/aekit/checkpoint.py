@@ -52,14 +52,18 @@ def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
 
 def save(path: Path, fingerprint: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
          generator: torch.Generator, state: TrainState, best_weights: dict | None) -> None:
-    tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
+    # Everything on the CPU: a checkpoint is device-free, and resumes on any device.
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if best_weights is not None:
-        tensors.update({f"best.{k}": v.contiguous() for k, v in best_weights.items()})
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best_weights.items()})
     for index, slots in optimizer.state_dict()["state"].items():
         for name, value in slots.items():
-            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).contiguous()
+            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.batches"] = generator.get_state()
+    device = next(model.parameters()).device
+    if device.type == "cuda":  # corruption and reparameterisation noise drawn on the GPU
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fingerprint": fingerprint,
               "state": asdict(state), "tensors_sha256": tensor_digest(tensors)}
     with atomic_path(path) as tmp:
@@ -99,6 +103,9 @@ def load(path: Path, fingerprint: str, model: torch.nn.Module, optimizer: torch.
     optimizer.load_state_dict({"state": optim, "param_groups": optimizer.state_dict()["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     generator.set_state(tensors["rng.batches"])
+    device = next(model.parameters()).device
+    if device.type == "cuda" and "rng.cuda" in tensors:  # a GPU run resumed on a GPU: exactly
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     return state, best
 
 
@@ -167,8 +174,12 @@ def _split(tensors: dict, model, optimizer, generator, state: TrainState):
                         for name, like in slots.items()}
     _expect(tensors, "rng.torch", torch.get_rng_state())
     _expect(tensors, "rng.batches", generator.get_state())
+    cuda_state = tensors.get("rng.cuda")
+    if cuda_state is not None and (cuda_state.dtype != torch.uint8 or cuda_state.dim() != 1):
+        raise _Damaged("tensor 'rng.cuda' is not a generator state")
     expected = {f"model.{k}" for k in own} | {f"best.{k}" for k in own if has_best} | \
-        {f"optim.{i}.{name}" for i in optim for name in _ADAM_SLOTS} | {"rng.torch", "rng.batches"}
+        {f"optim.{i}.{name}" for i in optim for name in _ADAM_SLOTS} | \
+        {"rng.torch", "rng.batches", "rng.cuda"}
     unexpected = sorted(set(tensors) - expected)
     if unexpected:
         raise _Damaged(f"it holds tensors this run does not have: {unexpected[:5]}")

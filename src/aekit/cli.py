@@ -118,7 +118,7 @@ def _commands():
 
 def _common(args) -> dict:
     """The keyword arguments every model verb's command takes."""
-    return {"model": args.model, "out": args.out}
+    return {"model": args.model, "out": args.out, "device": args.device}
 
 
 def _with_data(args) -> dict:
@@ -128,7 +128,7 @@ def _with_data(args) -> dict:
 def _train(args):
     params = {"latent_dim": args.latent_dim, "epochs": args.epochs, "batch_size": args.batch_size,
               "learning_rate": args.lr, "network": args.network, "likelihood": args.likelihood,
-              "random_state": args.seed, "verbose": 0 if args.quiet else 1}
+              "random_state": args.seed, "verbose": 0 if args.quiet else 1, "device": args.device}
     if args.model in ("vae", "cvae"):
         params.update(beta=args.beta, binarize=args.binarize)
     if args.model == "dae":
@@ -279,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          f"else runs/{verb.name})")
         if verb.data:
             add_data_arguments(p)
+        if verb.name != "report":
+            p.add_argument("--device", default="auto",
+                           help="where to run: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, "
+                                "cuda, cuda:N or mps (default: auto)")
         for flags, kwargs in verb.options:
             p.add_argument(*flags, **kwargs)
         p.set_defaults(verb_entry=verb)

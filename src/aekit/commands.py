@@ -19,6 +19,8 @@ import numpy as np
 
 from . import plots
 from ._atomic import atomic_path, write_text
+from ._device import describe as describe_device
+from ._device import resolve_device
 from .data import Dataset
 from .data import load as load_data
 from .errors import InvalidInputError, ModelFileError
@@ -43,8 +45,10 @@ def model_folder(path) -> Path:
     return folder
 
 
-def load_model(path):
-    return load_model_folder(model_folder(path))
+def load_model(path, device=None):
+    """The model of a model or run folder, set to run on ``device`` (None: its own setting)."""
+    estimator = load_model_folder(model_folder(path))
+    return estimator if device is None else estimator.set_params(device=device)
 
 
 def aligned(model, data: Dataset) -> Dataset:
@@ -69,8 +73,8 @@ def aligned(model, data: Dataset) -> Dataset:
                    feature_names=need, factors=data.factors, windows=data.windows)
 
 
-def _load(model_path, source, data_options):
-    model = load_model(model_path)
+def _load(model_path, source, data_options, device=None):
+    model = load_model(model_path, device)
     return model, aligned(model, load_data(source, **(data_options or {})))
 
 
@@ -145,6 +149,7 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
             "data": dataset.name, "source": str(source), "data_options": data_options or {}, "model": preset,
             "n_train": int(len(X)), "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
             "epochs_run": estimator.n_iter_, "precision": estimator.precision_,
+            "device": describe_device(resolve_device(estimator.device_)),
             "train_seconds": round(seconds, 2), "final_train_loss": estimator.history_["train_loss"][-1],
             "best_val_loss": min(estimator.history_["val_loss"], default=None), **metrics,
             "model_sha256": model_digest(run.model)}
@@ -187,8 +192,8 @@ def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
 
 # ---------------------------------------------------------------------- the other verbs
 @_writes_folder
-def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca") -> Path:
-    estimator, data = _load(model, source, data_options)
+def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca", device=None) -> Path:
+    estimator, data = _load(model, source, data_options, device)
     codes = estimator.transform(data.X)
     ids = data.ids if data.ids is not None else np.arange(len(codes))
     codes_path = encode_tasks.write_codes(codes, out / f"codes.{fmt}", ids=ids, labels=data.y)
@@ -199,12 +204,12 @@ def encode(*, model, source, out, data_options=None, fmt="parquet", projection="
 
 
 @_writes_folder
-def reconstruct(*, model, source, out, data_options=None, n_show=12) -> Path:
+def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None) -> Path:
     """Reconstructions of any data: an array in the input's shape (and a table for tables),
     the error of each input, and a figure of the inputs above their reconstructions."""
     import pandas as pd
 
-    estimator, data = _load(model, source, data_options)
+    estimator, data = _load(model, source, data_options, device)
     X = np.asarray(data.X)
     y_kw = {"y": data.y} if estimator.is_conditional else {}
     if estimator.is_conditional and data.y is None:
@@ -231,8 +236,8 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12) -> Path:
 
 
 @_writes_folder
-def evaluate(*, model, source, out, data_options=None) -> Path:
-    estimator, data = _load(model, source, data_options)
+def evaluate(*, model, source, out, data_options=None, device=None) -> Path:
+    estimator, data = _load(model, source, data_options, device)
     summary: dict = {"data": data.name, "figures": []}
     if data.y is not None and len(np.unique(data.y)) > 1:
         rows = encode_tasks.evaluate_representation(estimator, data.X, data.y)
@@ -255,8 +260,8 @@ def evaluate(*, model, source, out, data_options=None) -> Path:
 
 @_writes_folder
 def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.0,
-             data_options=None, label=None) -> Path:
-    estimator, x = load_model(model), None
+             data_options=None, label=None, device=None) -> Path:
+    estimator, x = load_model(model, device), None
     if index is not None:
         data = aligned(estimator, load_data(source, **(data_options or {})))
         if not 0 <= index < len(data):
@@ -286,8 +291,9 @@ def _default_label(model, label):
 
 
 @_writes_folder
-def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None, label=None) -> Path:
-    estimator, data = _load(model, source, data_options)
+def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None, label=None,
+                device=None) -> Path:
+    estimator, data = _load(model, source, data_options, device)
     i, j = pair
     for k in (i, j):
         if not 0 <= k < len(data):
@@ -304,9 +310,9 @@ def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None,
 
 @_writes_folder
 def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
-              strengths=(0.0, 0.5, 1.0, 1.5), n_show=8, data_options=None) -> Path:
+              strengths=(0.0, 0.5, 1.0, 1.5), n_show=8, data_options=None, device=None) -> Path:
     """Attribute vector from labels (group_a minus group_b) or a factor (top minus bottom quartile)."""
-    estimator, data = _load(model, source, data_options)
+    estimator, data = _load(model, source, data_options, device)
     if factor is not None:
         if factor not in data.factors:
             raise InvalidInputError(f"{data.name} has no factor {factor!r}; it has {sorted(data.factors)}")
@@ -335,9 +341,9 @@ def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
 
 @_writes_folder
 def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=None,
-           random_state=0) -> Path:
+           random_state=0, device=None) -> Path:
     """Prior samples; with ``mixture_components`` and data, samples from a mixture on its codes."""
-    estimator = load_model(model)
+    estimator = load_model(model, device)
     figures = ["samples.png"]
     if mixture_components:
         if source is None:
@@ -362,7 +368,7 @@ def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=
 
 @_writes_folder
 def detect(*, model, source, out, data_options=None, normal_source=None, contamination=0.01,
-           score="auto", code_density=False, anomaly_label=None, n_show=12) -> Path:
+           score="auto", code_density=False, anomaly_label=None, n_show=12, device=None) -> Path:
     """Score every input, flag those above a threshold, and draw where the anomalies are.
 
     The threshold is the (1 - contamination) quantile of the scores of ``normal_source`` (data
@@ -370,7 +376,7 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
     """
     import pandas as pd
 
-    estimator, data = _load(model, source, data_options)
+    estimator, data = _load(model, source, data_options, device)
     if estimator.is_conditional:
         raise InvalidInputError("detect needs an unconditional model (ae, dae, vae): a conditional model "
                                 "would need the true class of every input it scores")
@@ -382,7 +388,7 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
         normal = aligned(estimator, load_data(normal_source, **options))
     truth = _anomaly_truth(data.y, anomaly_label)  # checked before any work is done
     detector = AnomalyDetector.from_fitted(estimator, normal.X, score=score, code_density=code_density,
-                                           contamination=contamination)
+                                           contamination=contamination, device=estimator.device)
     scores = detector.anomaly_score(data.X)
     flagged = scores > detector.threshold_
     ids = data.ids if data.ids is not None else np.arange(len(scores))
@@ -446,9 +452,9 @@ def _anomaly_truth(y, anomaly_label):
 
 @_writes_folder
 def restore(*, task, model, source, out, data_options=None, level=None, mask_mode=None,
-            patch_size=None, n_show=10, limit=2000) -> Path:
+            patch_size=None, n_show=10, limit=2000, device=None) -> Path:
     """denoise / inpaint / colourise: damage clean data as in training, restore, compare."""
-    estimator, data = _load(model, source, data_options)
+    estimator, data = _load(model, source, data_options, device)
     X = np.asarray(data.X)[:limit]  # quality is a mean: a bounded sample keeps the filters quick
     result = restore_and_compare(estimator, X, task, level, mask_mode, patch_size)
     _save_array(out / "restored.npy", result["restored"])
@@ -469,12 +475,12 @@ def restore(*, task, model, source, out, data_options=None, level=None, mask_mod
 
 
 @_writes_folder
-def density(*, model, source, out, data_options=None, k=1000, n_show=10) -> Path:
+def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=None) -> Path:
     """log p(x) per input (importance-sampled), bits per dimension where meaningful, and the
     uncertainty of each code; figures of the least and most certain inputs."""
     import pandas as pd
 
-    estimator, data = _load(model, source, data_options)
+    estimator, data = _load(model, source, data_options, device)
     X = np.asarray(data.X)
     table = {"id": data.ids if data.ids is not None else np.arange(len(X))}
     if data.y is not None:

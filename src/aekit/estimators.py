@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _params as P
 from . import train
+from ._device import resolve_device
 from ._memory import require_memory
 from .errors import InvalidInputError, UnsupportedOperationError
 from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
@@ -41,11 +42,26 @@ MIN_TRAINING_SAMPLES = 2
 
 
 @contextlib.contextmanager
-def _seeded(seed: int):
-    """Run a block on torch's global RNG seeded with ``seed``, leaving the caller's RNG untouched."""
-    with torch.random.fork_rng(devices=[]):
+def _seeded(seed: int, device: torch.device | None = None):
+    """Run a block on torch's global RNGs (the CPU's and ``device``'s) seeded with ``seed``,
+    leaving the caller's RNGs untouched."""
+    accelerator = device is not None and device.type in ("cuda", "mps")
+    devices = [device.index or 0] if accelerator else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type if accelerator else "cuda"):
         torch.manual_seed(seed)
         yield
+
+
+def _resident(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    """``tensor`` on ``device`` when it takes at most half of the device's free memory (batches
+    are then index slices there, with no copy per step); else left on the CPU."""
+    if tensor is None or device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if tensor.numel() * tensor.element_size() > free // 2:
+            return tensor
+    return tensor.to(device)
 
 
 def _check_finite(X: np.ndarray) -> None:
@@ -90,6 +106,7 @@ _SHARED_CONSTRAINTS = {
     "precision": [P.OneOf(train.PRECISIONS)],
     "random_state": [P.Seed()],
     "verbose": [P.Int(0), P.Bool()],
+    "device": [P.Instance(str)],
 }
 _CORRUPTION_CONSTRAINTS = {
     "corruption": [P.OneOf(CORRUPTIONS)], "corruption_level": [P.Float(0)],
@@ -286,11 +303,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         except ValueError as exc:  # a parameter out of range: say which, in our error type
             raise InvalidInputError(str(exc)) from exc
         self.seed_ = train_config.random_state
+        device = resolve_device(self.device)
         data = torch.from_numpy(X)
-        with _seeded(self.seed_):
-            self.model_ = AutoencoderNet(model_config)
-            state = train.fit(self.model_, data, y_idx, self.scaler_.transform, train_config,
-                              checkpoint_path=checkpoint_path, resume=resume)
+        with _seeded(self.seed_, device):
+            # Initialised on the CPU, then moved: one seed gives the same initial weights anywhere.
+            self.model_ = AutoencoderNet(model_config).to(device)
+            state = train.fit(self.model_, _resident(data, device), _resident(y_idx, device),
+                              self.scaler_.transform, train_config, checkpoint_path=checkpoint_path,
+                              resume=resume)
+        self.device_ = str(device)
         self.history_ = state.history
         self.n_iter_ = state.epoch
         self.precision_ = state.precision
@@ -308,7 +329,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         stores); ``_restore_fitted_state`` is its inverse."""
         check_is_fitted(self, "model_")
         state = {"model": self.model_.config.to_dict(), "preprocessing": self.scaler_.to_dict(),
-                 "input_shape": list(self.input_shape_), "seed": int(self.seed_),
+                 "device": self.device_, "input_shape": list(self.input_shape_), "seed": int(self.seed_),
                  "n_iter": int(self.n_iter_), "history": self.history_, "precision": self.precision_}
         for attr, key in self._OPTIONAL_STATE.items():
             if hasattr(self, attr):
@@ -331,6 +352,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not (isinstance(self.history_, dict) and state["precision"] in ("fp32", "bf16")):
             raise ValueError("history must be an object and precision fp32 or bf16")
         self.precision_ = state["precision"]
+        if not isinstance(state["device"], str):
+            raise ValueError("device must be a string")
+        self.device_ = state["device"]  # where the fit ran; `device` says where this model runs
         if "feature_names" in state:
             names = state["feature_names"]
             if not (isinstance(names, list) and len(names) == self.n_features_in_
@@ -346,7 +370,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             k = self.latent_dim
             self.code_mean_ = _finite(state["code_mean"], (k,))
             self.code_cov_ = _finite(state["code_cov"], (k, k))
-        self.model_ = net.eval()
+        self.model_ = net.eval()  # on the CPU: inference moves it to `device` when first used
 
     def _fit_code_distribution(self, data):
         """A Gaussian over the training codes: what ``sample`` draws from when there is no prior."""
@@ -364,16 +388,26 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Matrix-product kernels round differently for different row counts; with one shape for
         every batch, an input's code or score is bit-identical whatever else is in the call.
         """
+        device = self._device()
         size = self.model_.inference_batch_size(k)
         for start in range(0, len(tensors[0]), size):
             parts = [None if t is None else t[start:start + size] for t in tensors]
-            yield (len(parts[0]), *[_pad_rows(p, size) for p in parts])
+            yield (len(parts[0]), *[None if p is None else _pad_rows(p, size).to(device, non_blocking=True)
+                                    for p in parts])
+
+    def _device(self) -> torch.device:
+        """Resolve ``device`` and put the network there (a loaded model starts on the CPU; the
+        parameter may also have been changed since the fit)."""
+        device = resolve_device(self.device)
+        if next(self.model_.parameters()).device != device:
+            self.model_.to(device)
+        return device
 
     @torch.inference_mode()
     def _encode_means(self, data: torch.Tensor) -> np.ndarray:
         out = [self.model_.encode(self.scaler_.transform(xb), sample=False).mean[:n]
                for n, xb in self._batches(data)]
-        return torch.cat(out).numpy()
+        return torch.cat(out).cpu().numpy()
 
     @torch.inference_mode()
     def _decode_means(self, Z: torch.Tensor, y_idx) -> np.ndarray:
@@ -384,7 +418,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._to_input_shape(torch.cat(out))
 
     def _to_input_shape(self, x: torch.Tensor) -> np.ndarray:
-        return x.reshape(len(x), *self.input_shape_).numpy()
+        return x.cpu().reshape(len(x), *self.input_shape_).numpy()
 
     def _prepare(self, X, y, labels_optional: bool = False):
         """Validated data and label indices; ``labels_optional`` lets a conditional model's
@@ -438,8 +472,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Z = torch.from_numpy(Z.astype(np.float32))
         if not from_likelihood:
             return self._decode_means(Z, y_idx)
-        with _seeded(int(rng.randint(np.iinfo(np.int32).max))), torch.inference_mode():
-            params = self.model_.decode(Z, y_idx)
+        device = self._device()
+        with _seeded(int(rng.randint(np.iinfo(np.int32).max)), device), torch.inference_mode():
+            params = self.model_.decode(Z.to(device), None if y_idx is None else y_idx.to(device))
             return self._to_input_shape(self.scaler_.inverse(self.model_.likelihood.sample(params)))
 
     @torch.inference_mode()
@@ -457,12 +492,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return logsumexp(np.log(self.class_prior_)[:, None] + np.stack(per_class), axis=0)
         total = torch.zeros(len(data), dtype=torch.float64)
         noise = torch.Generator().manual_seed(self.seed_)
+        device = self._device()
         for _ in range(draws):
-            eps = torch.randn(k, 1, self.latent_dim, generator=noise) if self.is_variational else None
+            eps = None
+            if self.is_variational:  # drawn on the CPU: the same noise on every device
+                eps = torch.randn(k, 1, self.latent_dim, generator=noise).to(device)
             start = 0
             for n, xb, yb in self._batches(data, y_idx, k=k):
                 bound = self.model_(self.scaler_.transform(xb), yb, k=k, eps=eps).bound[:n]
-                total[start:start + n] += bound.double()
+                total[start:start + n] += bound.cpu().double()
                 start += n
         return (total / draws).numpy()
 
@@ -490,7 +528,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             params = self.model_.decode(self.model_.encode(xb, sample=False).mean, yb)
             nll = self.model_.likelihood.nll_per_dim(params.unsqueeze(0), xb)[0][:n]
             out.append(nll if per_dim else nll.flatten(1).sum(1))
-        errors = torch.cat(out).double()
+        errors = torch.cat(out).cpu().double()
         return errors.reshape(len(errors), *self.input_shape_).numpy() if per_dim else errors.numpy()
 
     def anomaly_score(self, X, y=None):
@@ -599,6 +637,11 @@ _COMMON_DOC = """
         The same int gives identical weights on CPU.
     verbose : int, default=1
         1 shows a progress bar (on terminals only); 0 is silent.
+    device : str, default="auto"
+        Where to train and run: "auto" (the first CUDA GPU, else Apple's MPS, else the CPU), or a
+        torch device such as "cpu", "cuda:1" or "mps". A saved model is device-free: it loads
+        anywhere and runs on its ``device`` (``set_params(device=...)`` moves it). ``device_``
+        records where the fit ran.
 """
 _CORRUPTION_DOC = """
     corruption : {"gaussian", "salt_pepper", "mask", "greyscale", "none"}
@@ -646,7 +689,7 @@ class AutoEncoder(BaseAutoEncoder):
     def __init__(self, latent_dim=8, *, network="auto", hidden_dims=None, activation="relu",
                  likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
                  learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
-                 precision="auto", random_state=None, verbose=1):
+                 precision="auto", random_state=None, verbose=1, device="auto"):
         self.latent_dim = latent_dim
         self.network = network
         self.hidden_dims = hidden_dims
@@ -663,6 +706,7 @@ class AutoEncoder(BaseAutoEncoder):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
 
 @register
@@ -686,7 +730,7 @@ class DenoisingAutoEncoder(BaseAutoEncoder):
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1):
+                 verbose=1, device="auto"):
         self.latent_dim = latent_dim
         self.corruption = corruption
         self.corruption_level = corruption_level
@@ -707,6 +751,7 @@ class DenoisingAutoEncoder(BaseAutoEncoder):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
 
 @register
@@ -738,7 +783,7 @@ class VAE(BaseAutoEncoder):
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1):
+                 verbose=1, device="auto"):
         self.latent_dim = latent_dim
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
@@ -764,6 +809,7 @@ class VAE(BaseAutoEncoder):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
 
 @register
@@ -799,7 +845,7 @@ class ConditionalVAE(BaseAutoEncoder):
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1):
+                 verbose=1, device="auto"):
         self.latent_dim = latent_dim
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
@@ -825,3 +871,4 @@ class ConditionalVAE(BaseAutoEncoder):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device

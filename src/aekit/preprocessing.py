@@ -60,15 +60,19 @@ class Scaler:
         return cls("standard", (mean * ones).astype(np.float32),
                    (1.0 / np.where(std > 0, std, 1.0) * ones).astype(np.float32))
 
-    def _tensors(self):
-        return torch.from_numpy(self.shift), torch.from_numpy(self.scale)
+    def _tensors(self, device: torch.device):
+        """The statistics as tensors on ``device``, copied there once."""
+        cache = self.__dict__.setdefault("_on_device", {})
+        if device not in cache:
+            cache[device] = (torch.from_numpy(self.shift).to(device), torch.from_numpy(self.scale).to(device))
+        return cache[device]
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        shift, scale = self._tensors()
+        shift, scale = self._tensors(x.device)
         return (x.float() - shift) * scale
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
-        shift, scale = self._tensors()
+        shift, scale = self._tensors(x.device)
         return x / scale + shift
 
     def to_dict(self) -> dict:

@@ -53,9 +53,16 @@ BF16_MIN_WEIGHT_ENTRIES = 200_000
 
 
 def use_bf16(precision: str, model: AutoencoderNet) -> bool:
-    """Whether to train under bf16 autocast; "auto" decides by the largest weight matrix."""
+    """Whether to train under bf16 autocast. "auto": on the CPU, by the largest weight matrix
+    (measured, above); on a CUDA GPU, wherever the GPU supports bf16 (Ampere and later: its
+    tensor cores); elsewhere (Apple's MPS) fp32."""
     if precision != "auto":
         return precision == "bf16"
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
     largest = max((p.numel() for name, p in model.named_parameters() if name.endswith("weight")),
                   default=0)
     return largest >= BF16_MIN_WEIGHT_ENTRIES
@@ -85,14 +92,23 @@ def _split(n: int, fraction: float, generator: torch.Generator):
     return perm[n_val:], perm[:n_val]
 
 
+# How often the loop looks at the loss on the host. Reading a value from an accelerator waits
+# for all queued work, so the loop records each step's loss terms on the device and inspects
+# them every CHECK_EVERY steps and at the end of each epoch; a non-finite loss is still reported
+# at the first step where it occurred.
+CHECK_EVERY = 25
+
+
 def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preprocess,
         config: TrainConfig, checkpoint_path: str | Path | None = None,
         resume: bool = False) -> checkpoint.TrainState:
     """Train ``model`` in place on raw data ``X`` (preprocessed per batch by ``preprocess``).
 
-    Call inside ``torch.random.fork_rng`` after seeding (the estimators do).
+    ``X`` and ``y`` may live on the model's device (resident data) or on the CPU (each batch is
+    copied over). Call inside ``torch.random.fork_rng`` after seeding (the estimators do).
     """
-    generator = torch.Generator().manual_seed(config.random_state)
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(config.random_state)  # batch order: on the CPU
     train_idx, val_idx = _split(len(X), config.validation_fraction, generator)
     # The fused kernel updates all parameters in one pass instead of several kernels per tensor.
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
@@ -101,21 +117,26 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
     bf16 = use_bf16(config.precision, model)
     objective = model.config.objective
     state, best_weights = checkpoint.TrainState(), None
-    fingerprint = _fingerprint(model, config, X, y) if checkpoint_path else ""
+    fingerprint = ""
+    if checkpoint_path:
+        fingerprint = _fingerprint(model, config, X.cpu(), None if y is None else y.cpu())
     if resume and checkpoint_path and Path(checkpoint_path).exists():
         state, best_weights = checkpoint.load(Path(checkpoint_path), fingerprint, model, optimizer,
                                               generator, config.epochs, steps_per_epoch)
 
     state.precision = "bf16" if bf16 else "fp32"
+    sizes = torch.full((steps_per_epoch,), float(config.batch_size), dtype=torch.float64, device=device)
+    sizes[-1] = len(train_idx) - config.batch_size * (steps_per_epoch - 1)
     bar = tqdm(total=total_steps, initial=state.global_step, unit="step", leave=False,
                disable=True if config.verbose == 0 else None, dynamic_ncols=True)
     for epoch in range(state.epoch, config.epochs):
         if state.stopped_early:
             break
         model.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)]
+        order = train_idx[torch.randperm(len(train_idx), generator=generator)].to(X.device)
         bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
-        sum_loss, t0 = 0.0, time.perf_counter()
+        terms = torch.zeros(steps_per_epoch, 3, dtype=torch.float64, device=device)  # loss, NLL, KL
+        t0, checked = time.perf_counter(), 0
         for step in range(steps_per_epoch):
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
             lr = _learning_rate(config, state.global_step, total_steps)
@@ -124,34 +145,32 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
             progress = epoch + step / steps_per_epoch
             kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
             # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
-            xb = preprocess(X.index_select(0, idx))
+            xb = preprocess(X.index_select(0, idx).to(device, non_blocking=True))
             if config.binarize:  # dynamic binarisation: every epoch sees new binary images
                 xb = torch.bernoulli(xb)
-            yb = None if y is None else y.index_select(0, idx)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            yb = None if y is None else y.index_select(0, idx).to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = model(xb, yb, k=objective.importance_samples, kl_weight=kl_weight,
                             train_corruption=True)
-            loss = out.loss.item()
-            if not math.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"loss became {loss} at epoch {epoch + 1}, step {step + 1} "
-                    f"(reconstruction NLL {out.nll.mean().item():.4g}, KL {out.kl.mean().item():.4g}). "
-                    "Try a lower learning_rate, scaled inputs (scaler='auto'), or a smaller beta.")
+            terms[step] = torch.stack([out.loss.detach(), out.nll.detach().mean(), out.kl.detach().mean()])
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()
             state.global_step += 1
-            sum_loss += loss * len(idx)
             bar.update()
-            if step % 20 == 0:
+            if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps_per_epoch:
+                _check_finite(terms, checked, step + 1, epoch)
+                checked = step + 1
                 rate = (step + 1) * config.batch_size / (time.perf_counter() - t0)
-                bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{rate:,.0f}", refresh=False)
+                bar.set_postfix(loss=f"{terms[step, 0].item():.4g}", samples_s=f"{rate:,.0f}", refresh=False)
 
         state.epoch = epoch + 1
-        state.history["train_loss"].append(sum_loss / len(train_idx))
+        state.history["train_loss"].append(float((terms[:, 0] * sizes).sum().item() / len(train_idx)))
         state.history["lr"].append(lr)
         if len(val_idx):
-            val = evaluate_loss(model, X[val_idx], None if y is None else y[val_idx], preprocess)
+            val_x = X.index_select(0, val_idx.to(X.device))
+            val_y = None if y is None else y.index_select(0, val_idx.to(y.device))
+            val = evaluate_loss(model, val_x, val_y, preprocess)
             state.history["val_loss"].append(val)
             bar.set_postfix(loss=f"{state.history['train_loss'][-1]:.4g}", val=f"{val:.4g}",
                             samples_s=f"{len(train_idx) / (time.perf_counter() - t0):,.0f}")
@@ -171,6 +190,19 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
     return state
 
 
+def _check_finite(terms: torch.Tensor, start: int, stop: int, epoch: int) -> None:
+    """Raise for the first step in [start, stop) whose loss was not finite (one host read)."""
+    window = terms[start:stop].cpu()
+    bad = (~torch.isfinite(window[:, 0])).nonzero()
+    if len(bad):
+        step = start + int(bad[0])
+        loss, nll, kl = window[step - start].tolist()
+        raise TrainingDivergedError(
+            f"loss became {loss} at epoch {epoch + 1}, step {step + 1} "
+            f"(reconstruction NLL {nll:.4g}, KL {kl:.4g}). "
+            "Try a lower learning_rate, scaled inputs (scaler='auto'), or a smaller beta.")
+
+
 def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     if config.lr_schedule == "constant":
         return config.learning_rate
@@ -183,11 +215,12 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 def evaluate_loss(model: AutoencoderNet, X, y, preprocess) -> float:
     """Mean objective (at full KL weight, no corruption) over ``X``, in large batches."""
     model.eval()
-    total = 0.0
+    device = next(model.parameters()).device
+    total = torch.zeros((), dtype=torch.float64, device=device)
     k = model.config.objective.importance_samples
     batch_size = model.inference_batch_size(k)
     for start in range(0, len(X), batch_size):
-        xb = preprocess(X[start:start + batch_size])
-        yb = None if y is None else y[start:start + batch_size]
-        total += model(xb, yb, k=k).loss.item() * len(xb)
-    return total / len(X)
+        xb = preprocess(X[start:start + batch_size].to(device, non_blocking=True))
+        yb = None if y is None else y[start:start + batch_size].to(device, non_blocking=True)
+        total += model(xb, yb, k=k).loss.double() * len(xb)
+    return total.item() / len(X)

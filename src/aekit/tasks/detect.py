@@ -50,6 +50,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
         Normal inputs held out from training to set the threshold and standardise scores.
     random_state : int or None, default=None
+    device : str, default="auto"
+        Where the model trains and scores (set on the model): "auto", "cpu", "cuda[:N]" or "mps".
 
     Examples
     --------
@@ -64,13 +66,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     """
 
     def __init__(self, model=None, *, score="auto", code_density=False, contamination=0.01,
-                 validation_fraction=0.2, random_state=None):
+                 validation_fraction=0.2, random_state=None, device="auto"):
         self.model = model
         self.score = score
         self.code_density = code_density
         self.contamination = contamination
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.device = device
 
     def fit(self, X, y=None):
         """Train the model on normal ``X`` and set the threshold on a held-out part of it."""
@@ -81,6 +84,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         if len(X) - n_val < 2:
             raise InvalidInputError(f"{len(X)} normal samples are too few to train and to set a threshold")
         model = clone(self.model) if self.model is not None else VAE(network="mlp", verbose=0)
+        model.set_params(device=self.device)
         if self.random_state is not None and "random_state" in model.get_params():
             model.set_params(random_state=self.random_state)
         model.fit(X[order[n_val:]])
@@ -90,6 +94,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def from_fitted(cls, model, X_normal, **params) -> AnomalyDetector:
         """Wrap an already trained model; ``X_normal`` sets the threshold (and the code density)."""
         detector = cls(model=model, **params)
+        model.set_params(device=detector.device)
         X_normal = _as_array(X_normal)
         return detector._calibrate(model, X_normal, X_normal)
 
@@ -116,6 +121,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         "model": [None, P.Instance(BaseAutoEncoder)], "score": [P.OneOf(SCORES)], "code_density": [P.Bool()],
         "contamination": [P.Float(0, 0.5, high_open=True)],
         "validation_fraction": [P.Float(0, 1, low_open=True, high_open=True)], "random_state": [P.Seed()],
+        "device": [P.Instance(str)],
     }
 
     def _check_params(self) -> None:

@@ -1,0 +1,93 @@
+"""One device for everything: training, inference, files that are device-free. GPU tests skip
+cleanly on a machine without one (docs/gpus.md)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import aekit
+from aekit import train
+from aekit.cli import main
+from aekit.model import AutoencoderNet, ModelConfig
+from conftest import fast
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+cpu_only = pytest.mark.skipif(torch.cuda.is_available() or torch.backends.mps.is_available(),
+                              reason="'auto' is the CPU only on a machine without accelerators")
+
+
+@cpu_only
+def test_cpu_and_auto_train_the_same_weights_on_a_cpu_machine(tmp_path, images):
+    X, y = images
+    np.savez(tmp_path / "bars.npz", X=X, y=y)
+    for device in ("cpu", "auto"):
+        assert main(["train", "--data", str(tmp_path / "bars.npz"), "--epochs", "3", "--latent-dim", "2",
+                     "--device", device, "--out", str(tmp_path / device), "--quiet"]) == 0
+    weights = [load_file(str(tmp_path / d / "model" / "model.safetensors")) for d in ("cpu", "auto")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert json.loads((tmp_path / "auto" / "metrics.json").read_text())["device"] == "cpu"
+
+
+def test_an_unavailable_device_is_one_line(tmp_path, capsys):
+    code = main(["train", "--device", f"cuda:{torch.cuda.device_count() + 3}", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is not available" in err[0]
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(aekit.InvalidInputError, match="not a torch device"):
+        aekit.AutoEncoder(device="tpu:0", **fast()).fit(np.ones((10, 2)))
+
+
+def test_divergence_is_reported_at_its_first_step_although_the_host_checks_later():
+    """The loop reads losses on the host only every CHECK_EVERY steps; the error must still name
+    the step where the loss first stopped being finite."""
+    n, seed, poisoned_step = 80, 3, 37  # 37: neither 1 nor a multiple of CHECK_EVERY
+    assert poisoned_step % train.CHECK_EVERY and train.CHECK_EVERY < poisoned_step
+    generator = torch.Generator().manual_seed(seed)  # replays the loop's split and first order
+    train_idx, _ = train._split(n, 0.0, generator)
+    order = train_idx[torch.randperm(n, generator=generator)]
+    X = torch.rand(n, 4)
+    X[order[poisoned_step - 1]] = 7777.0  # the one row the preprocessing turns into NaN
+    preprocess = lambda x: torch.where(x == 7777.0, torch.nan, x)
+    model = AutoencoderNet(ModelConfig(sample_shape=(4,), latent_dim=2, hidden_dims=(8,)))
+    config = train.TrainConfig(epochs=2, batch_size=1, validation_fraction=0.0, random_state=seed, verbose=0)
+    expected = rf"at epoch 1, step {poisoned_step} \(reconstruction"
+    with pytest.raises(aekit.TrainingDivergedError, match=expected):
+        train.fit(model, X, None, preprocess, config)
+
+
+def test_a_model_runs_where_its_device_says_and_records_where_it_was_fitted(tmp_path, vectors):
+    vae = aekit.VAE(device="cpu", **fast()).fit(vectors)
+    assert vae.device_ == "cpu"
+    vae.save(tmp_path / "m")
+    loaded = aekit.load(tmp_path / "m").set_params(device="auto")
+    assert loaded.device_ == "cpu" and np.array_equal(loaded.transform(vectors), vae.transform(vectors))
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["fitted"]["device"] == "cpu"
+
+
+def test_the_detector_sets_the_models_device(vectors):
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(**fast()), device="cpu", random_state=0).fit(vectors)
+    assert detector.model_.device == "cpu" and detector.model_.device_ == "cpu"
+
+
+@needs_cuda
+def test_training_on_a_gpu_matches_the_cpu_closely_and_saves_a_device_free_model(tmp_path, vectors):
+    params = fast(epochs=5, precision="fp32")
+    gpu = aekit.VAE(device="cuda", **params).fit(vectors)
+    cpu = aekit.VAE(device="cpu", **params).fit(vectors)
+    assert gpu.device_.startswith("cuda")
+    np.testing.assert_allclose(gpu.transform(vectors), cpu.transform(vectors), atol=1e-3)
+    gpu.save(tmp_path / "m")
+    on_cpu = aekit.load(tmp_path / "m").set_params(device="cpu")
+    np.testing.assert_allclose(on_cpu.transform(vectors), gpu.transform(vectors), atol=1e-5)
+
+
+@needs_cuda
+def test_a_gpu_checkpoint_resumes_on_the_cpu(tmp_path, vectors):
+    path = tmp_path / "ckpt.safetensors"
+    aekit.AutoEncoder(device="cuda", **fast(epochs=2)).fit(vectors, checkpoint_path=path)
+    resumed = aekit.AutoEncoder(device="cpu", **fast(epochs=2))
+    resumed.fit(vectors, checkpoint_path=path, resume=True)
+    assert resumed.n_iter_ == 2 and resumed.device_ == "cpu"
