@@ -242,3 +242,12 @@ def test_dynamic_binarisation_trains_a_bernoulli_model_on_fresh_draws(images):
         aekit.VAE(binarize=True, likelihood="gaussian", **fast()).fit(grey)
     with pytest.raises(aekit.InvalidInputError, match="minmax"):
         aekit.VAE(binarize=True, scaler="standard", **fast()).fit(grey)
+
+
+def test_read_only_inputs_are_used_without_a_warning(vectors, recwarn):
+    """Memory-mapped files and some pandas views are read-only; aekit never writes to inputs."""
+    frozen = vectors.copy()
+    frozen.setflags(write=False)
+    model = aekit.AutoEncoder(**fast()).fit(frozen)
+    model.transform(frozen), model.score_samples(frozen)
+    assert not [w for w in recwarn if "not writable" in str(w.message)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,6 +81,15 @@ def _pad_rows(batch: torch.Tensor | None, size: int) -> torch.Tensor | None:
     if batch is None or len(batch) == size:
         return batch
     return torch.cat([batch, batch.new_zeros((size - len(batch), *batch.shape[1:]))])
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``array``'s memory. Read-only arrays (memory-mapped files, some pandas
+    views) are fine: aekit never writes to its inputs (preprocessing makes new tensors), so
+    torch's warning about them does not apply."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 def _as_numpy(X):
@@ -304,7 +314,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise InvalidInputError(str(exc)) from exc
         self.seed_ = train_config.random_state
         device = resolve_device(self.device)
-        data = torch.from_numpy(X)
+        data = _tensor(X)
         with _seeded(self.seed_, device):
             # Initialised on the CPU, then moved: one seed gives the same initial weights anywhere.
             self.model_ = AutoencoderNet(model_config).to(device)
@@ -426,14 +436,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self, "model_")
         X = self._validate_X(X, reset=False)
         if labels_optional and y is None:
-            return torch.from_numpy(X), None
-        return torch.from_numpy(X), self._validate_y(y, len(X), reset=False)
+            return _tensor(X), None
+        return _tensor(X), self._validate_y(y, len(X), reset=False)
 
     # ------------------------------------------------------------------ the public methods
     def transform(self, X, y=None):
         """Latent means, shape ``(n, latent_dim)``: the features to cluster, classify or plot."""
         check_is_fitted(self, "model_")
-        return self._encode_means(torch.from_numpy(self._validate_X(X, reset=False)))
+        return self._encode_means(_tensor(self._validate_X(X, reset=False)))
 
     def inverse_transform(self, Z, y=None):
         """Decode codes ``Z`` (n, latent_dim) to data in the input's units and shape."""
@@ -444,7 +454,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise InvalidInputError(f"Z: {exc}") from exc
         if Z.shape[1] != self.latent_dim:
             raise InvalidInputError(f"Z must have {self.latent_dim} columns (latent_dim), got {Z.shape[1]}")
-        return self._decode_means(torch.from_numpy(Z), self._validate_y(y, len(Z), reset=False))
+        return self._decode_means(_tensor(Z), self._validate_y(y, len(Z), reset=False))
 
     def reconstruct(self, X, y=None):
         """Decode each input's latent mean: the model's reconstruction, in the input's units."""
@@ -457,7 +467,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``from_likelihood=True``, to a draw from p(x|z). For a conditional model, ``y`` picks the
         classes (one label or one per sample); by default the classes take turns."""
         check_is_fitted(self, "model_")
-        if not (P.Int(1).accepts(n_samples) or isinstance(n_samples, np.integer) and n_samples > 0):
+        if not P.Int(1).accepts(n_samples):
             raise InvalidInputError(f"n_samples must be a positive integer, got {n_samples!r}")
         require_memory(3 * int(n_samples) * self.n_features_in_ * 4,
                        f"{n_samples:,} samples of shape {self.input_shape_}", "draw fewer at a time")
@@ -552,7 +562,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         grows (Burda et al. 2016). Computed in batches so large k fits in memory.
         """
         self._require_stochastic("log_likelihood")
-        if not (P.Int(1).accepts(k) or isinstance(k, np.integer) and k > 0):
+        if not P.Int(1).accepts(k):
             raise InvalidInputError(f"k must be a positive integer, got {k!r}")
         # One input's k codes and k decodings are computed at once: bound that before starting.
         n_params = 2 if self.likelihood_ == "gaussian_learned" else 1
