@@ -71,6 +71,8 @@ def test_save_refuses_a_regular_file_and_hides_nothing(fitted, tmp_path):
         fitted.save(target)
     assert target.read_text() == "a file of yours"
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    with pytest.raises(aekit.OutputError, match="model path is empty"):
+        fitted.save("")  # not the working directory
 
 
 def test_save_replaces_its_own_model_folder_but_not_one_holding_your_files(fitted, vectors, tmp_path):

@@ -29,7 +29,6 @@ from ._device import resolve_device
 from ._memory import require_memory
 from .errors import InvalidInputError, UnsupportedOperationError
 from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
-from .nn.bottleneck import KINDS as BOTTLENECKS
 from .nn.corruption import KINDS as CORRUPTIONS
 from .nn.corruption import MASK_MODES, CorruptionConfig
 from .nn.likelihood import KINDS as LIKELIHOODS
@@ -132,7 +131,6 @@ _CORRUPTION_FIELDS = {"corruption": "kind", "corruption_level": "level", "mask_m
                       "patch_size": "patch_size"}
 _OBJECTIVE_FIELDS = {"beta": "beta", "kl_warmup_epochs": "kl_warmup_epochs", "free_bits": "free_bits",
                      "importance_samples": "importance_samples"}
-assert set(BOTTLENECKS) == {"deterministic", "gaussian"}
 
 
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

@@ -65,9 +65,9 @@ def is_model_folder(path: Path) -> bool:
 def check_replaceable(path: Path) -> None:
     """Raise :class:`OutputError` unless a model may be written at ``path``: nothing is there,
     an empty folder, or an aekit model folder (replaced as a whole)."""
-    path = Path(path)
-    if not str(path).strip():
+    if not str(path).strip():  # checked before Path(), which turns "" into "."
         raise OutputError("the model path is empty: name a folder to write the model to")
+    path = Path(path)
     if not (path.exists() or path.is_symlink()):
         return
     if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
@@ -83,9 +83,9 @@ def check_replaceable(path: Path) -> None:
 def save_model(estimator, path) -> None:
     from . import __version__
 
-    path = Path(path)
     state = estimator._fitted_state()
     check_replaceable(path)
+    path = Path(path)
     with atomic_dir(path) as tmp:
         weights = {k: v.detach().cpu().contiguous() for k, v in estimator.model_.state_dict().items()}
         try:

@@ -55,7 +55,7 @@ BF16_MIN_WEIGHT_ENTRIES = 200_000
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX tiles, the units that made bf16 fast in that measurement. Without
     them bf16 autocast is emulated: on an AVX2-only CPU (the 2-core machine of 2026-11-22) every
-    case of `python benchmarks/precision.py --quick` trained 5-15x slower in bf16 than in fp32."""
+    case of `python benchmarks/precision.py --quick` trained 4-17x slower in bf16 than in fp32."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # torch's own check (private)
     return bool(probe and probe())
 
