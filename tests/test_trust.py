@@ -490,15 +490,34 @@ def test_an_npz_without_X_is_not_guessed(tmp_path):
 def test_time_order_is_checked(tmp_path):
     stamps = pd.date_range("2024-01-01", periods=40, freq="min")
     values = np.sin(np.arange(40.0))
-    order = np.r_[20:40, 0:20]
-    pd.DataFrame({"timestamp": stamps[order], "value": values[order]}).to_csv(tmp_path / "s.csv", index=False)
-    with pytest.warns(UserWarning, match="not in time order"):
-        ds = load(tmp_path / "s.csv", window=8)
+    order = np.r_[20:40, 0:20]  # two halves swapped: not a clock adjustment
+    pd.DataFrame({"timestamp": stamps[order], "value": values[order]}).to_csv(tmp_path / "s.csv",
+                                                                               index=False)
+    with pytest.raises(aekit.InvalidInputError, match=r"not in time order \(1 of 39 steps.*time-order sort"):
+        load(tmp_path / "s.csv", window=8)
+    ds = load(tmp_path / "s.csv", window=8, time_order="sort")
     np.testing.assert_allclose(ds.windows.values[:, 0], values, rtol=1e-6)
+    kept = load(tmp_path / "s.csv", window=8, time_order="file")
+    np.testing.assert_allclose(kept.windows.values[:, 0], values[order], rtol=1e-6)
     pd.DataFrame({"timestamp": stamps[[0, 1, 1, 2]], "value": [1.0, 2, 3, 4]}).to_csv(tmp_path / "d.csv",
                                                                                        index=False)
-    with pytest.raises(aekit.InvalidInputError, match="appears more than once"):
+    with pytest.raises(aekit.InvalidInputError,
+                       match=r"row 2 \(line 4 of the file\) has timestamp 2024-01-01 00:01:00, not after"):
         load(tmp_path / "d.csv", window=2)
+
+
+def test_a_clock_set_back_keeps_the_files_order_and_says_so(tmp_path):
+    """As in NAB's machine_temperature: daylight saving repeats an hour; the file's order is the
+    true one, and sorting would interleave the two hours."""
+    stamps = pd.date_range("2024-10-27 00:00", periods=300, freq="5min")
+    repeated = np.r_[stamps[:36], stamps[24:36], stamps[36:]][:300]  # 02:00-02:55 twice
+    values = np.arange(300.0)
+    pd.DataFrame({"timestamp": repeated, "value": values}).to_csv(tmp_path / "m.csv", index=False)
+    with pytest.warns(UserWarning, match="1 of 299 rows do not come after.*windows follow the file's order"):
+        ds = load(tmp_path / "m.csv", window=16)
+    np.testing.assert_allclose(ds.windows.values[:, 0], values)
+    with pytest.raises(aekit.InvalidInputError, match="not in time order"):
+        load(tmp_path / "m.csv", window=16, time_order="error")
 
 
 def test_a_damaged_file_in_the_data_cache_is_refused(tmp_path, monkeypatch):

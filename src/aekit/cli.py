@@ -75,6 +75,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--stride", type=_positive_int, help="time series: rows between windows (window/4)")
     g.add_argument("--timestamp-column",
                    help="time series: the timestamp column (default: timestamp, time, or the first)")
+    g.add_argument("--time-order", choices=["auto", "file", "sort", "error"], default="auto",
+                   help="time series whose timestamps step back or repeat: auto (default: keep the "
+                        "file's order, with a warning, when at most 1%% of steps do; refuse more), "
+                        "sort, file, or error")
     g.add_argument("--size", type=_size,
                    help="image side or HxW: resize an image folder; the size of shapes/photos")
     g.add_argument("--channels", type=int, choices=[1, 3], help="image folders: 1 greyscale, 3 RGB")
@@ -89,6 +93,7 @@ def data_options(args) -> dict:
     return {"split": args.split, "array": args.array, "label_column": args.label_column,
             "id_column": args.id_column, "feature_columns": args.feature_columns, "missing": args.missing,
             "window": args.window, "stride": args.stride, "timestamp_column": args.timestamp_column,
+            "time_order": args.time_order,
             "size": args.size, "channels": args.channels, "alpha": args.alpha, "skip_bad": args.skip_bad,
             "count": args.count}
 

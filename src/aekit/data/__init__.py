@@ -31,6 +31,7 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
          label_column: str | None = None, id_column: str | None = None,
          feature_columns: list[str] | None = None, missing: str = "error",
          window: int | None = None, stride: int | None = None, timestamp_column: str | None = None,
+         time_order: str = "auto",
          random_state: int = 0) -> Dataset:
     """Load data from a name or a path.
 
@@ -50,6 +51,9 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         an .npz archive's array of labels; default "y")
     missing : "error" (default), "drop" or "impute" (median) for missing or non-numeric cells
     window, stride, timestamp_column : turn a table into sliding windows over its rows
+    time_order : rows whose timestamps step back or repeat: "auto" (default) keeps the file's
+        order with a warning when at most 1% of steps do (a clock set back) and refuses more
+        (a shuffled file); "sort" sorts by time; "file" keeps the file's order; "error" refuses
 
     Examples
     --------
@@ -84,7 +88,7 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     if suffix in TABLE_SUFFIXES:
         if window is not None:
             return read_series(path, window, stride, timestamp_column,
-                               feature_columns, missing)
+                               feature_columns, missing, time_order)
         return read_table(path, label_column, id_column, feature_columns, missing)
     if window is not None:
         raise InvalidInputError(f"{path}: --window applies to time-series tables (.csv, .parquet)")

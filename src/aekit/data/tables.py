@@ -138,7 +138,7 @@ def read_table(path: Path, label_column: str | None = None, id_column: str | Non
 
 def read_series(path: Path, window: int, stride: int | None = None,
                 timestamp_column: str | None = None, value_columns: list[str] | None = None,
-                missing: str = "error") -> Dataset:
+                missing: str = "error", time_order: str = "auto") -> Dataset:
     """Sliding windows over a time series: X is (n_windows, window * channels), channel-major.
 
     The timestamp column is ``timestamp_column`` or, by default, one named "timestamp" or
@@ -165,7 +165,7 @@ def read_series(path: Path, window: int, stride: int | None = None,
     if stamps.isna().any():  # not dates: keep the column as it is (e.g. a step counter)
         stamps = frame[timestamp_column]
     stamps = stamps.to_numpy()[keep]
-    values, stamps = _in_time_order(path, values, stamps, np.flatnonzero(keep))
+    values, stamps = _in_time_order(path, values, stamps, np.flatnonzero(keep), time_order)
     if window > len(values):
         raise InvalidInputError(f"{path}: window {window} is longer than the series ({len(values)} rows); "
                                 f"use a window of at most {len(values)}")
@@ -178,19 +178,40 @@ def read_series(path: Path, window: int, stride: int | None = None,
                    windows=Windows(stamps, starts, window, values))
 
 
-def _in_time_order(path: Path, values: np.ndarray, stamps: np.ndarray, rows: np.ndarray):
-    """Windows must follow time: refuse repeated timestamps; sort rows that are out of order
-    (saying so), rather than window them in file order."""
+TIME_ORDERS = ("auto", "file", "sort", "error")
+# Real clocks step back now and then (daylight saving repeats an hour; a sensor sends two
+# readings under one timestamp: NAB's machine_temperature and ec2_request_latency series both do),
+# and there the file's order is the true one. A file whose rows were shuffled steps back about
+# every other row. "auto" tells the two apart by the share of steps that do not go forward.
+AUTO_MAX_BACKWARD_SHARE = 0.01
+
+
+def _in_time_order(path: Path, values: np.ndarray, stamps: np.ndarray, rows: np.ndarray, order: str):
+    """The rows in the order the windows follow (see TIME_ORDERS and docs/data.md)."""
     import pandas as pd
 
-    series = pd.Series(stamps)
-    repeated = series.duplicated(keep=False).to_numpy()
-    if repeated.any():
-        first, second = (_row_label(path, int(rows[i])) for i in np.flatnonzero(repeated)[:2])
-        raise InvalidInputError(f"{path}: timestamp {stamps[np.flatnonzero(repeated)[0]]} appears more than "
-                                f"once ({first} and {second}); a time series needs one row per timestamp")
-    if series.is_monotonic_increasing:
+    if order not in TIME_ORDERS:
+        raise InvalidInputError(f"time_order must be one of {TIME_ORDERS}, got {order!r}")
+    if order == "sort":
+        by_time = np.argsort(stamps, kind="stable")  # rows with one timestamp keep their order
+        return values[by_time], stamps[by_time]
+    steps = pd.Series(stamps).diff().iloc[1:]
+    if pd.api.types.is_timedelta64_dtype(steps):
+        back = (steps <= pd.Timedelta(0)).to_numpy()
+    else:
+        back = (steps <= 0).to_numpy()
+    if order == "file" or not back.any():
         return values, stamps
-    order = np.argsort(stamps, kind="stable")
-    warnings.warn(f"{path}: the rows are not in time order; they were sorted by timestamp", stacklevel=3)
-    return values[order], stamps[order]
+    first = int(np.flatnonzero(back)[0]) + 1  # the row whose timestamp is not after the previous one
+    shown = pd.Timestamp if np.issubdtype(np.asarray(stamps).dtype, np.datetime64) else str
+    where = (f"{_row_label(path, int(rows[first]))} has timestamp {shown(stamps[first])}, not after "
+             f"{shown(stamps[first - 1])}")
+    share = back.mean()
+    if order == "auto" and share <= AUTO_MAX_BACKWARD_SHARE:
+        warnings.warn(f"{path}: {back.sum()} of {len(back)} rows do not come after the previous one in "
+                      f"time (first: {where}); windows follow the file's order, as for a clock set back. "
+                      "Pass time_order='sort' (--time-order sort) to sort by time instead", stacklevel=4)
+        return values, stamps
+    raise InvalidInputError(f"{path}: the rows are not in time order ({back.sum()} of {len(back)} steps go "
+                            f"back or repeat; first: {where}). Pass time_order='sort' (--time-order sort) "
+                            "to sort them by time, or 'file' to keep the file's order")
