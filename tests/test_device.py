@@ -91,3 +91,31 @@ def test_a_gpu_checkpoint_resumes_on_the_cpu(tmp_path, vectors):
     resumed = aekit.AutoEncoder(device="cpu", **fast(epochs=2))
     resumed.fit(vectors, checkpoint_path=path, resume=True)
     assert resumed.n_iter_ == 2 and resumed.device_ == "cpu"
+
+
+def test_deterministic_training_is_the_same_on_the_cpu_and_leaves_torch_as_it_was(vectors):
+    plain = aekit.VAE(latent_dim=2, device="cpu", **fast()).fit(vectors)
+    strict = aekit.VAE(latent_dim=2, device="cpu", deterministic=True, **fast()).fit(vectors)
+    for name, tensor in plain.model_.state_dict().items():
+        assert torch.equal(tensor, strict.model_.state_dict()[name])
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@needs_cuda
+def test_deterministic_gpu_training_repeats_bit_for_bit(images):
+    X, _ = images
+    fits = [aekit.VAE(latent_dim=2, network="conv", device="cuda", deterministic=True, **fast()).fit(X)
+            for _ in range(2)]
+    for name, tensor in fits[0].model_.state_dict().items():
+        assert torch.equal(tensor, fits[1].model_.state_dict()[name])
+
+
+@pytest.mark.slow  # torch.compile takes ~30 s on a 2-core CPU
+def test_a_compiled_fit_trains_the_plain_weights_and_saves_a_plain_model_folder(tmp_path, vectors):
+    plain = aekit.VAE(latent_dim=2, device="cpu", **fast()).fit(vectors)
+    compiled = aekit.VAE(latent_dim=2, device="cpu", compile=True, **fast()).fit(vectors)
+    for name, tensor in plain.model_.state_dict().items():
+        torch.testing.assert_close(compiled.model_.state_dict()[name], tensor, atol=1e-5, rtol=1e-5)
+    compiled.save(tmp_path / "m")
+    loaded = aekit.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.transform(vectors), compiled.transform(vectors), atol=1e-5)

@@ -133,14 +133,19 @@ def _with_data(args) -> dict:
 def _train(args):
     params = {"latent_dim": args.latent_dim, "epochs": args.epochs, "batch_size": args.batch_size,
               "learning_rate": args.lr, "network": args.network, "likelihood": args.likelihood,
-              "random_state": args.seed, "verbose": 0 if args.quiet else 1, "device": args.device}
+              "random_state": args.seed, "verbose": 0 if args.quiet else 1, "device": args.device,
+              "deterministic": args.deterministic, "compile": args.compile}
     if args.model in ("vae", "cvae"):
         params.update(beta=args.beta, binarize=args.binarize)
     if args.model == "dae":
         params.update(corruption=args.corruption, corruption_level=args.corruption_level,
                       mask_mode=args.mask_mode, patch_size=args.patch_size)
     estimator = _commands().train(source=args.data, preset=MODELS[args.model], params=params, out=args.out,
-                                  resume=args.resume, data_options=data_options(args))
+                                  resume=args.resume, data_options=data_options(args), log=args.log)
+    from ._distributed import is_main_process
+
+    if not is_main_process():  # under torchrun, process 0 speaks for all
+        return
     history = estimator.history_
     best = f", best validation loss {min(history['val_loss']):.4g}" if history["val_loss"] else ""
     print(f"aekit: trained {MODELS[args.model]} for {estimator.n_iter_} epochs "
@@ -190,6 +195,13 @@ VERBS = [
         opt("--resume", action="store_true",
             help="continue from the run folder's checkpoint after an interruption"),
         opt("--quiet", action="store_true", help="no progress bar"),
+        # --logger too: under torchrun, "--log" is taken for an abbreviation of torchrun's own --log-dir.
+        opt("--log", "--logger", dest="log", choices=["none", "tensorboard"], default="none",
+            help="also log every epoch to RUN/tensorboard (needs aekit[tensorboard]; "
+                 "under torchrun write --logger)"),
+        opt("--deterministic", action="store_true",
+            help="only deterministic kernels: the same weights for a seed on a GPU too (slower)"),
+        opt("--compile", action="store_true", help="torch.compile the networks before training"),
     ]),
     Verb("encode", "write the codes of the data (with ids and labels) and a latent map",
          lambda a: _commands().encode(**_with_data(a), fmt=a.format, projection=a.projection), options=[
@@ -310,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     # pass arrays: scikit-learn's reminder that the array has no column names does not apply.
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     verb: Verb = args.verb_entry
+    from ._distributed import launched, lost_peer
+
+    if launched() and verb.name != "train":
+        _error(f"only train runs under torchrun (it trains one model on several processes); "
+               f"run {verb.name} as a plain command")
+        return EXIT_BAD_INPUT
     if verb.model and args.out is None:
         from .runs import RunFolder
 
@@ -332,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"{type(exc).__name__}: the request is too large for this machine; ask for less", "error")
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, and the traceback on request
+        if launched() and lost_peer(exc):
+            _error("another process of this torchrun job stopped (its message says why), and this "
+                   "one with it")
+            return EXIT_BAD_INPUT
         if os.environ.get("AEKIT_TRACEBACK"):
             traceback.print_exc()
         _error(f"{type(exc).__name__}: {exc} (a bug in aekit; AEKIT_TRACEBACK=1 shows where)",

@@ -10,6 +10,7 @@ the model it used, so ``report`` can tell outputs of an earlier model from curre
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -21,6 +22,8 @@ from . import plots
 from ._atomic import atomic_path, write_text
 from ._device import describe as describe_device
 from ._device import resolve_device
+from ._distributed import join
+from .callbacks import TensorBoardLogger
 from .data import Dataset
 from .data import load as load_data
 from .errors import InvalidInputError, ModelFileError
@@ -126,10 +129,17 @@ def _merge(summary: dict, part: dict) -> None:
 
 
 # ---------------------------------------------------------------------- train
-def train(*, source, preset: str, params: dict, out, resume: bool = False, data_options=None):
-    """Train ``preset`` on ``source`` and write the run folder ``out``; returns the estimator."""
+def train(*, source, preset: str, params: dict, out, resume: bool = False, data_options=None,
+          log: str = "none"):
+    """Train ``preset`` on ``source`` and write the run folder ``out``; returns the estimator.
+
+    Under torchrun every process loads the data and trains its share; process 0 alone holds the
+    run folder and writes it (``metrics.json`` records how many processes trained).
+    ``log="tensorboard"`` also writes TensorBoard logs to ``out/tensorboard``.
+    """
+    group = join(resolve_device(params.get("device", "auto")))
     run = RunFolder(out)
-    with run.writing():
+    with run.writing() if group.is_main else contextlib.nullcontext():
         dataset = load_data(source, **(data_options or {}))
         estimator = REGISTRY[preset](**params)
         estimator._check_params()
@@ -137,12 +147,26 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
             raise InvalidInputError(f"{preset} needs labels, and {source} has none")
         X, y = np.asarray(dataset.X), dataset.y
         features = X if dataset.feature_names is None else _frame(X, dataset.feature_names)
-        if not resume:
-            run.metrics.unlink(missing_ok=True)  # the folder is being rewritten: no longer complete
+        callbacks = []
+        if group.is_main:
+            if not resume:
+                run.metrics.unlink(missing_ok=True)  # the folder is being rewritten: no longer complete
+            if log == "tensorboard":
+                if not resume:  # a new run's curves must not continue the previous run's
+                    for old in run.tensorboard.glob("events.out.tfevents.*"):
+                        old.unlink()
+                shown_y = y[:12] if estimator.is_conditional else None
+                callbacks.append(TensorBoardLogger(run.tensorboard, estimator, features[:12], shown_y))
         started = time.perf_counter()
-        estimator.fit(features, y if estimator.is_conditional else None,
-                      checkpoint_path=run.checkpoint, resume=resume)
+        try:
+            estimator.fit(features, y if estimator.is_conditional else None,
+                          checkpoint_path=run.checkpoint, resume=resume, callbacks=callbacks)
+        finally:
+            for callback in callbacks:
+                callback.close()
         seconds = time.perf_counter() - started
+        if not group.is_main:
+            return estimator
         estimator.save(run.model)
         metrics = _run_figures(estimator, dataset, X, y, run.path, preset)
         metrics = {
@@ -150,6 +174,7 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
             "n_train": int(len(X)), "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
             "epochs_run": estimator.n_iter_, "precision": estimator.precision_,
             "device": describe_device(resolve_device(estimator.device_)),
+            "processes": group.size, "process_group_backend": group.backend or None,
             "train_seconds": round(seconds, 2), "final_train_loss": estimator.history_["train_loss"][-1],
             "best_val_loss": min(estimator.history_["val_loss"], default=None), **metrics,
             "model_sha256": model_digest(run.model)}

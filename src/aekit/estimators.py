@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _params as P
 from . import train
 from ._device import resolve_device
+from ._distributed import join
 from ._memory import require_memory
 from .errors import InvalidInputError, UnsupportedOperationError
 from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
@@ -50,6 +52,26 @@ def _seeded(seed: int, device: torch.device | None = None):
     with torch.random.fork_rng(devices=devices, device_type=device.type if accelerator else "cuda"):
         torch.manual_seed(seed)
         yield
+
+
+@contextlib.contextmanager
+def _deterministic(enabled: bool, device: torch.device):
+    """Only deterministic kernels inside the block (when ``enabled``); the caller's setting after."""
+    if not enabled:
+        yield
+        return
+    if device.type == "cuda":
+        # cuBLAS reads this when it first makes its workspace: set before the first matrix
+        # product of the process (or in the environment) for it to take effect.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]
 
 
 def _resident(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
@@ -116,6 +138,8 @@ _SHARED_CONSTRAINTS = {
     "random_state": [P.Seed()],
     "verbose": [P.Int(0), P.Bool()],
     "device": [P.Instance(str)],
+    "deterministic": [P.Bool()],
+    "compile": [P.Bool()],
 }
 _CORRUPTION_CONSTRAINTS = {
     "corruption": [P.OneOf(CORRUPTIONS)], "corruption_level": [P.Float(0)],
@@ -281,20 +305,25 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             lr_schedule=self.lr_schedule, validation_fraction=self.validation_fraction,
             patience=self.patience, precision=self.precision, random_state=seed,
-            verbose=int(self.verbose), binarize=self._binarize())
+            verbose=int(self.verbose), binarize=self._binarize(), compile=self.compile)
 
     def _check_params(self) -> None:
         """Check every hyper-parameter against ``_parameter_constraints`` (once, in fit)."""
         P.check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, checkpoint_path=None, resume: bool = False):
+    def fit(self, X, y=None, *, checkpoint_path=None, resume: bool = False, callbacks=()):
         """Train on ``X`` (and labels ``y`` for a conditional model).
 
         With ``checkpoint_path``, a checkpoint is written atomically after every epoch, and
         ``resume=True`` continues a killed run from it, ending with the same weights. The path
         is an argument of this call, not a hyper-parameter: it is never saved with the model,
-        cloned or shared between the fits of a grid search.
+        cloned or shared between the fits of a grid search. ``callbacks``: objects whose
+        ``on_epoch_end(report)`` is called after each epoch (``aekit.callbacks``).
+
+        Under torchrun, every process calls ``fit`` with the same data; they train one model
+        together (DistributedDataParallel) and end with the same weights. Only process 0
+        writes the checkpoint and calls the callbacks.
         """
         self._check_params()
         X = self._validate_X(X, reset=True)
@@ -304,21 +333,26 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         y_idx = self._validate_y(y, len(X), reset=True)
         is_image, binary = X.ndim == 4, is_binary(X)
         self.scaler_ = Scaler.fit(X, self.scaler, is_image, binary)
+        device = resolve_device(self.device)
+        group = join(device)
+        data = _tensor(X)
+        group.check_same_data(data, y_idx)
         try:
             model_config = self._model_config(is_image, binary)
-            train_config = self._train_config(
-                check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            # An unseeded fit draws its seed on process 0: every process must train with it.
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            seed = group.same_everywhere(seed)
+            train_config = self._train_config(seed)
         except ValueError as exc:  # a parameter out of range: say which, in our error type
             raise InvalidInputError(str(exc)) from exc
         self.seed_ = train_config.random_state
-        device = resolve_device(self.device)
-        data = _tensor(X)
-        with _seeded(self.seed_, device):
+        with _seeded(self.seed_, device), _deterministic(self.deterministic, device):
             # Initialised on the CPU, then moved: one seed gives the same initial weights anywhere.
             self.model_ = AutoencoderNet(model_config).to(device)
             state = train.fit(self.model_, _resident(data, device), _resident(y_idx, device),
                               self.scaler_.transform, train_config, checkpoint_path=checkpoint_path,
-                              resume=resume)
+                              resume=resume, group=group, callbacks=callbacks)
+        self.n_processes_ = group.size
         self.device_ = str(device)
         self.history_ = state.history
         self.n_iter_ = state.epoch
@@ -649,7 +683,15 @@ _COMMON_DOC = """
         Where to train and run: "auto" (the first CUDA GPU, else Apple's MPS, else the CPU), or a
         torch device such as "cpu", "cuda:1" or "mps". A saved model is device-free: it loads
         anywhere and runs on its ``device`` (``set_params(device=...)`` moves it). ``device_``
-        records where the fit ran.
+        records where the fit ran. Under torchrun, ``fit`` trains with DistributedDataParallel,
+        each process on its share of every batch (docs/gpus.md).
+    deterministic : bool, default=False
+        Use only deterministic kernels (``torch.use_deterministic_algorithms``), so that a seed
+        gives the same weights on a GPU too, at some cost in speed. CPU training is
+        deterministic either way.
+    compile : bool, default=False
+        ``torch.compile`` the encoder and decoder before training (a compile costs tens of
+        seconds; see docs/gpus.md for where it pays).
 """
 _CORRUPTION_DOC = """
     corruption : {"gaussian", "salt_pepper", "mask", "greyscale", "none"}
@@ -697,7 +739,8 @@ class AutoEncoder(BaseAutoEncoder):
     def __init__(self, latent_dim=8, *, network="auto", hidden_dims=None, activation="relu",
                  likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
                  learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
-                 precision="auto", random_state=None, verbose=1, device="auto"):
+                 precision="auto", random_state=None, verbose=1, device="auto", deterministic=False,
+                 compile=False):
         self.latent_dim = latent_dim
         self.network = network
         self.hidden_dims = hidden_dims
@@ -715,6 +758,8 @@ class AutoEncoder(BaseAutoEncoder):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.deterministic = deterministic
+        self.compile = compile
 
 
 @register
@@ -738,7 +783,8 @@ class DenoisingAutoEncoder(BaseAutoEncoder):
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1, device="auto"):
+                 verbose=1, device="auto", deterministic=False,
+                 compile=False):
         self.latent_dim = latent_dim
         self.corruption = corruption
         self.corruption_level = corruption_level
@@ -760,6 +806,8 @@ class DenoisingAutoEncoder(BaseAutoEncoder):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.deterministic = deterministic
+        self.compile = compile
 
 
 @register
@@ -791,7 +839,8 @@ class VAE(BaseAutoEncoder):
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1, device="auto"):
+                 verbose=1, device="auto", deterministic=False,
+                 compile=False):
         self.latent_dim = latent_dim
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
@@ -818,6 +867,8 @@ class VAE(BaseAutoEncoder):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.deterministic = deterministic
+        self.compile = compile
 
 
 @register
@@ -853,7 +904,8 @@ class ConditionalVAE(BaseAutoEncoder):
                  activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
-                 verbose=1, device="auto"):
+                 verbose=1, device="auto", deterministic=False,
+                 compile=False):
         self.latent_dim = latent_dim
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
@@ -880,3 +932,5 @@ class ConditionalVAE(BaseAutoEncoder):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.deterministic = deterministic
+        self.compile = compile

@@ -24,9 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _params as P
+from ._distributed import mean_over_rows
 from .nn.bottleneck import KINDS as BOTTLENECKS
 from .nn.bottleneck import Code, make_bottleneck
-from .nn.corruption import CorruptionConfig, corrupt
+from .nn.corruption import CorruptionConfig
 from .nn.likelihood import KINDS as LIKELIHOODS
 from .nn.likelihood import make_likelihood
 from .nn.networks import ACTIVATIONS, DEFAULT_CONV_CHANNELS, make_networks
@@ -145,11 +146,15 @@ class AutoencoderNet(nn.Module):
         return self.decoder(z).float()
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 1,
-                kl_weight: float = 1.0, train_corruption: bool = False,
-                sample: bool = True, eps: torch.Tensor | None = None) -> ForwardResult:
+                kl_weight: float = 1.0, corrupted: torch.Tensor | None = None,
+                sample: bool = True, eps: torch.Tensor | None = None,
+                batch_mean=mean_over_rows) -> ForwardResult:
+        """``corrupted``: what the encoder sees instead of ``x`` (a denoising model in training;
+        the training loop corrupts with ``aekit.nn.corruption.corrupt``). ``batch_mean`` reduces
+        per-input terms to the loss: the mean over dim 0 here, over the global batch when
+        training on several processes (``_distributed.Group.batch_mean``)."""
         cfg = self.config
-        x_in = corrupt(x, cfg.corruption) if train_corruption else x
-        code = self.encode(x_in, k=k, sample=sample, eps=eps)
+        code = self.encode(x if corrupted is None else corrupted, k=k, sample=sample, eps=eps)
         params = self.decode(code.z, y)
         nll_k = self.likelihood.nll(params, x)  # (k, n)
         kl_dim = code.kl_per_dim().float()
@@ -157,24 +162,24 @@ class AutoencoderNet(nn.Module):
         k = code.z.shape[0]
         if not code.stochastic:
             bound = -nll_k.mean(0)
-            return ForwardResult(params, code, nll_k.mean(0), kl, bound, -bound.mean())
+            return ForwardResult(params, code, nll_k.mean(0), kl, bound, -batch_mean(bound))
         if k == 1:
             bound = -(nll_k[0] + kl)
             weight = cfg.objective.beta * kl_weight
             if cfg.objective.free_bits > 0:
                 # Free bits (Kingma et al. 2016): no pressure on a dimension whose batch-mean
                 # KL is already below the floor, so codes are not pushed into collapse.
-                kl_term = kl_dim.mean(0).clamp(min=cfg.objective.free_bits).sum()
+                kl_term = batch_mean(kl_dim).clamp(min=cfg.objective.free_bits).sum()
             else:
-                kl_term = kl.mean()
-            loss = nll_k[0].mean() + weight * kl_term
+                kl_term = batch_mean(kl)
+            loss = batch_mean(nll_k[0]) + weight * kl_term
             return ForwardResult(params, code, nll_k[0], kl, bound, loss)
         log_ratio = (code.log_prior() - code.log_posterior()).float()  # (k, n)
         log_k = math.log(k)
         bound = torch.logsumexp(log_ratio - nll_k, dim=0) - log_k
         weight = cfg.objective.beta * kl_weight
         if weight == 1.0:
-            loss = -bound.mean()
+            loss = -batch_mean(bound)
         else:
-            loss = -(torch.logsumexp(weight * log_ratio - nll_k, dim=0) - log_k).mean()
+            loss = -batch_mean(torch.logsumexp(weight * log_ratio - nll_k, dim=0) - log_k)
         return ForwardResult(params, code, nll_k.mean(0), kl, bound, loss)

@@ -20,7 +20,11 @@ plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False, "axes.spines.r
                      "axes.titleweight": "bold", "font.size": 9})
 
 
-def _save(fig, path) -> None:
+def _save(fig, path):
+    """Write ``fig`` as a PNG at ``path`` and close it; with ``path=None``, return it instead
+    (for TensorBoard)."""
+    if path is None:
+        return fig
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -59,7 +63,7 @@ def image_grid(rows: list[np.ndarray], row_labels: list[str], title: str, path,
     for c, label in enumerate(col_labels or []):
         axes[0, c].set_title(label, fontsize=8, fontweight="normal")
     fig.suptitle(title)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, path,
@@ -72,9 +76,8 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, pa
             if len(originals[part]) == half:
                 rows += [originals[part], reconstructions[part]]
                 labels += ["input", "reconstruction"]
-        image_grid(rows, labels, title, path,
-                   value_range=(float(originals.min()), float(originals.max())))
-        return
+        return image_grid(rows, labels, title, path,
+                          value_range=(float(originals.min()), float(originals.max())))
     fig, axes = plt.subplots(2, 3, figsize=(10, 4.5), sharex=True)
     flat = originals.reshape(len(originals), -1)
     rec = reconstructions.reshape(len(reconstructions), -1)
@@ -87,7 +90,7 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, pa
     axes[0, 0].set_ylabel("value")
     axes[0, 0].legend(frameon=False)
     fig.suptitle(title)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def samples_figure(samples: np.ndarray, path, title: str = "Samples from the prior") -> None:

@@ -7,6 +7,8 @@
                              process writing the run holds a lock on it (and its PID is inside)
     model/                   config.json + model.safetensors (aekit.load reads it)
     checkpoint.safetensors   the last epoch's training state (for --resume)
+    tensorboard/             losses, learning rate, speed and reconstructions per epoch
+                             (train --log tensorboard)
     loss_curve.png  reconstructions.png  samples.png (variational models)  latent_map.png
     metrics.json             written last: its presence marks a complete run
     <verb>/                  each verb's files and <verb>.json, replaced as a whole
@@ -77,6 +79,7 @@ class RunFolder:
     metrics = property(lambda self: self.path / "metrics.json")
     checkpoint = property(lambda self: self.path / "checkpoint.safetensors")
     report = property(lambda self: self.path / "report.html")
+    tensorboard = property(lambda self: self.path / "tensorboard")
 
     def verb_dir(self, verb: str) -> Path:
         return self.path / verb

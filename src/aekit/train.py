@@ -18,11 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from ._distributed import SINGLE, Group
 from .errors import TrainingDivergedError
 from .model import AutoencoderNet
+from .nn.corruption import corrupt
 
 PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCHEDULES = ("constant", "cosine")
@@ -42,6 +45,7 @@ class TrainConfig:
     random_state: int = 0
     verbose: int = 1
     binarize: bool = False  # train on a fresh Bernoulli draw of each [0, 1] batch
+    compile: bool = False  # torch.compile the encoder and decoder
 
 
 # bf16 autocast runs matrix products on the CPU's AMX units: 1.7-2.4x faster training where one
@@ -108,12 +112,15 @@ CHECK_EVERY = 25
 
 
 def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preprocess,
-        config: TrainConfig, checkpoint_path: str | Path | None = None,
-        resume: bool = False) -> checkpoint.TrainState:
+        config: TrainConfig, checkpoint_path: str | Path | None = None, resume: bool = False,
+        group: Group = SINGLE, callbacks=()) -> checkpoint.TrainState:
     """Train ``model`` in place on raw data ``X`` (preprocessed per batch by ``preprocess``).
 
     ``X`` and ``y`` may live on the model's device (resident data) or on the CPU (each batch is
-    copied over). Call inside ``torch.random.fork_rng`` after seeding (the estimators do).
+    copied over). Call inside ``torch.random.fork_rng`` after seeding (the estimators do). In a
+    ``group`` of several processes (torchrun), every process passes the same data and seed and
+    trains its share of each batch; only the main process writes the checkpoint and calls
+    ``callbacks`` (``on_epoch_end(EpochReport)``).
     """
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(config.random_state)  # batch order: on the CPU
@@ -128,46 +135,51 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
     fingerprint = ""
     if checkpoint_path:
         fingerprint = _fingerprint(model, config, X.cpu(), None if y is None else y.cpu())
-    if resume and checkpoint_path and Path(checkpoint_path).exists():
+    if resume and checkpoint_path and _checkpoint_found(Path(checkpoint_path), group):
         state, best_weights = checkpoint.load(Path(checkpoint_path), fingerprint, model, optimizer,
                                               generator, config.epochs, steps_per_epoch)
+    if config.compile:
+        # The networks hold nearly all the arithmetic; compiling them in place keeps the
+        # parameter names (and so model folders and checkpoints) unchanged.
+        model.encoder.compile()
+        model.decoder.compile()
+    net = model if group.size == 1 else DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
 
     state.precision = "bf16" if bf16 else "fp32"
     sizes = torch.full((steps_per_epoch,), float(config.batch_size), dtype=torch.float64, device=device)
     sizes[-1] = len(train_idx) - config.batch_size * (steps_per_epoch - 1)
     bar = tqdm(total=total_steps, initial=state.global_step, unit="step", leave=False,
-               disable=True if config.verbose == 0 else None, dynamic_ncols=True)
+               disable=True if config.verbose == 0 or not group.is_main else None, dynamic_ncols=True)
     for epoch in range(state.epoch, config.epochs):
         if state.stopped_early:
             break
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=generator)].to(X.device)
         bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
-        terms = torch.zeros(steps_per_epoch, 3, dtype=torch.float64, device=device)  # loss, NLL, KL
+        # Per step: the loss (global batch mean), and this process's NLL and KL sums.
+        terms = torch.zeros(steps_per_epoch, 3, dtype=torch.float64, device=device)
         t0, checked = time.perf_counter(), 0
         for step in range(steps_per_epoch):
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
             lr = _learning_rate(config, state.global_step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group_ in optimizer.param_groups:
+                group_["lr"] = lr
             progress = epoch + step / steps_per_epoch
             kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
-            # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
-            xb = preprocess(X.index_select(0, idx).to(device, non_blocking=True))
-            if config.binarize:  # dynamic binarisation: every epoch sees new binary images
-                xb = torch.bernoulli(xb)
-            yb = None if y is None else y.index_select(0, idx).to(device, non_blocking=True)
+            xb, x_in, yb, eps = _batch(model, X, y, idx, preprocess, config, group)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = model(xb, yb, k=objective.importance_samples, kl_weight=kl_weight,
-                            train_corruption=True)
-            terms[step] = torch.stack([out.loss.detach(), out.nll.detach().mean(), out.kl.detach().mean()])
+                out = net(xb, yb, k=objective.importance_samples, kl_weight=kl_weight, corrupted=x_in,
+                          eps=eps, batch_mean=group.batch_mean(len(idx)))
+            terms[step] = torch.stack([out.loss.detach().double(), out.nll.detach().double().sum(),
+                                       out.kl.detach().double().sum()])
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()
             state.global_step += 1
             bar.update()
             if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps_per_epoch:
-                _check_finite(terms, checked, step + 1, epoch)
+                _check_finite(terms, checked, step + 1, epoch, group, config.batch_size, len(train_idx))
                 checked = step + 1
                 rate = (step + 1) * config.batch_size / (time.perf_counter() - t0)
                 bar.set_postfix(loss=f"{terms[step, 0].item():.4g}", samples_s=f"{rate:,.0f}", refresh=False)
@@ -178,7 +190,7 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
         if len(val_idx):
             val_x = X.index_select(0, val_idx.to(X.device))
             val_y = None if y is None else y.index_select(0, val_idx.to(y.device))
-            val = evaluate_loss(model, val_x, val_y, preprocess)
+            val = evaluate_loss(model, val_x, val_y, preprocess, group)
             state.history["val_loss"].append(val)
             bar.set_postfix(loss=f"{state.history['train_loss'][-1]:.4g}", val=f"{val:.4g}",
                             samples_s=f"{len(train_idx) / (time.perf_counter() - t0):,.0f}")
@@ -188,9 +200,14 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
             else:
                 state.bad_epochs += 1
                 state.stopped_early = config.patience is not None and state.bad_epochs >= config.patience
-        if checkpoint_path:
-            checkpoint.save(Path(checkpoint_path), fingerprint, model, optimizer, generator,
-                            state, best_weights)
+        if group.is_main:
+            if checkpoint_path:
+                checkpoint.save(Path(checkpoint_path), fingerprint, model, optimizer, generator,
+                                state, best_weights)
+            report = EpochReport(epoch + 1, config.epochs, state.history["train_loss"][-1],
+                                 state.history["val_loss"][-1] if len(val_idx) else None, lr,
+                                 len(train_idx) / (time.perf_counter() - t0), time.perf_counter() - t0)
+            _call_back(callbacks, report)
     bar.close()
     if best_weights is not None:  # end on the weights that generalised best
         model.load_state_dict(best_weights)
@@ -198,16 +215,77 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
     return state
 
 
-def _check_finite(terms: torch.Tensor, start: int, stop: int, epoch: int) -> None:
-    """Raise for the first step in [start, stop) whose loss was not finite (one host read)."""
-    window = terms[start:stop].cpu()
-    bad = (~torch.isfinite(window[:, 0])).nonzero()
+@dataclass(frozen=True)
+class EpochReport:
+    """What a callback's ``on_epoch_end`` learns after each epoch (see ``aekit.callbacks``)."""
+
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    learning_rate: float
+    samples_per_second: float
+    seconds: float
+
+
+def _call_back(callbacks, report: EpochReport) -> None:
+    # A callback may run the model (figures): its random draws must not shift the run's own.
+    with torch.random.fork_rng(devices=[]):
+        for callback in callbacks:
+            callback.on_epoch_end(report)
+
+
+def _checkpoint_found(path: Path, group: Group) -> bool:
+    """Whether to resume: the main process decides, and every process must then see the file
+    (on several machines, the run folder must be on a file system they share)."""
+    found = path.exists()
+    resuming = group.same_everywhere(found)
+    group.agree(found or not resuming, f"cannot see the checkpoint {path} that process 0 resumes "
+                                       "from: put the run folder on a file system every process shares")
+    return resuming
+
+
+def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, group: Group):
+    """This process's rows of one global batch: the clean input, the encoder's input (None: the
+    clean one), the labels and the codes' noise.
+
+    Noise is drawn for the whole global batch and then sliced, so that each row gets the same
+    noise whatever the number of processes (see ``_distributed``)."""
+    device = next(model.parameters()).device
+    rows = group.rows(len(idx))
+    noisy_inputs = config.binarize or model.config.corruption.kind != "none"
+    # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
+    xb = preprocess(X.index_select(0, idx if noisy_inputs else idx[rows]).to(device, non_blocking=True))
+    if config.binarize:  # dynamic binarisation: every epoch sees new binary images
+        xb = torch.bernoulli(xb)
+    x_in = corrupt(xb, model.config.corruption) if model.config.corruption.kind != "none" else None
+    if noisy_inputs:
+        xb, x_in = xb[rows], None if x_in is None else x_in[rows]
+    yb = None if y is None else y.index_select(0, idx[rows]).to(device, non_blocking=True)
+    eps = _code_noise(model, len(idx), rows, device)
+    return xb, x_in, yb, eps
+
+
+def _code_noise(model: AutoencoderNet, n: int, rows: slice, device) -> torch.Tensor | None:
+    """The reparameterisation noise of a global batch of n inputs, sliced to ``rows``."""
+    if not model.stochastic:
+        return None
+    k, latent = model.config.objective.importance_samples, model.config.latent_dim
+    return torch.randn(k, n, latent, device=device)[:, rows]
+
+
+def _check_finite(terms: torch.Tensor, start: int, stop: int, epoch: int, group: Group,
+                  batch_size: int, n_train: int) -> None:
+    """Raise for the first step in [start, stop) whose loss was not finite (one host read). The
+    loss is the global batch's, so every process finds the same step and raises together."""
+    bad = (~torch.isfinite(terms[start:stop, 0].cpu())).nonzero()
     if len(bad):
         step = start + int(bad[0])
-        loss, nll, kl = window[step - start].tolist()
+        loss, nll_sum, kl_sum = group.sum(terms[step].clone()).tolist()
+        rows = min(batch_size, n_train - step * batch_size)
         raise TrainingDivergedError(
-            f"loss became {loss} at epoch {epoch + 1}, step {step + 1} "
-            f"(reconstruction NLL {nll:.4g}, KL {kl:.4g}). "
+            f"loss became {loss / group.size} at epoch {epoch + 1}, step {step + 1} "
+            f"(reconstruction NLL {nll_sum / rows:.4g}, KL {kl_sum / rows:.4g}). "
             "Try a lower learning_rate, scaled inputs (scaler='auto'), or a smaller beta.")
 
 
@@ -220,15 +298,20 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 
 
 @torch.inference_mode()
-def evaluate_loss(model: AutoencoderNet, X, y, preprocess) -> float:
-    """Mean objective (at full KL weight, no corruption) over ``X``, in large batches."""
+def evaluate_loss(model: AutoencoderNet, X, y, preprocess, group: Group = SINGLE) -> float:
+    """Mean objective (at full KL weight, no corruption) over ``X``, in large batches; in a group
+    of processes each evaluates its rows of every batch, with the noise a single one would draw."""
     model.eval()
     device = next(model.parameters()).device
     total = torch.zeros((), dtype=torch.float64, device=device)
     k = model.config.objective.importance_samples
     batch_size = model.inference_batch_size(k)
     for start in range(0, len(X), batch_size):
-        xb = preprocess(X[start:start + batch_size].to(device, non_blocking=True))
-        yb = None if y is None else y[start:start + batch_size].to(device, non_blocking=True)
-        total += model(xb, yb, k=k).loss.double() * len(xb)
+        n = min(batch_size, len(X) - start)
+        rows = group.rows(n)
+        rows = slice(start + rows.start, start + rows.stop)
+        xb = preprocess(X[rows].to(device, non_blocking=True))
+        yb = None if y is None else y[rows].to(device, non_blocking=True)
+        eps = _code_noise(model, n, group.rows(n), device)
+        total += model(xb, yb, k=k, eps=eps, batch_mean=group.batch_mean(n)).loss.double() * n
     return total.item() / len(X)
