@@ -4,9 +4,11 @@ weights one process trains, and what does it cost here?
 The same fits in one process (all cores) and under ``torchrun --nproc-per-node=2`` (one thread
 per process): the pytorch/examples VAE (784-400-20 MLP, Bernoulli) and aekit's conv
 autoencoder on Fashion-MNIST, seed 0, the same global batch. Reported: fit wall time,
-samples/s, the largest difference of any final weight, and the final validation losses. On a
-2-core CPU two processes split the same cores, so this shows correctness, not a speed-up; GPU
-figures are benchmarks/gpu.py's.
+samples/s, the largest difference of any final weight, and the final validation losses. A
+control run in one process with one thread changes nothing but the order in which the CPU's
+kernels add numbers: the 2-process run should differ from the 1-process run no more than that.
+On a 2-core CPU two processes split the same cores, so this shows correctness, not a speed-up;
+GPU figures are benchmarks/gpu.py's.
 
     python benchmarks/ddp.py [--quick]
 """
@@ -57,44 +59,45 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 images, two epochs")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: fit and write here
-    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--images", type=int, help=argparse.SUPPRESS)  # not --n: torchrun would take it
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     if args.worker:
-        fit_all(args.n, args.epochs, Path(args.worker))
+        fit_all(args.images, args.epochs, Path(args.worker))
         return
     n, epochs = (2000, 2) if args.quick else (20000, args.epochs)
     runs = {}
+    setups = {"1 process": (1, None), "1 process, 1 thread (control)": (1, 1),
+              "2 processes (torchrun)": (2, max(1, torch.get_num_threads() // 2))}
     with tempfile.TemporaryDirectory() as tmp:
-        for processes in (1, 2):
-            out = Path(tmp) / str(processes)
+        for label, (processes, threads) in setups.items():
+            out = Path(tmp) / str(len(runs))
             out.mkdir()
-            worker = [__file__, "--worker", str(out), "--n", str(n), "--epochs", str(epochs)]
-            env = dict(os.environ)
+            worker = [__file__, "--worker", str(out), "--images", str(n), "--epochs", str(epochs)]
+            env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
             if processes == 1:
                 command = [sys.executable, *worker]
             else:
                 command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                            f"--nproc-per-node={processes}", *worker]
-                env["OMP_NUM_THREADS"] = str(max(1, torch.get_num_threads() // processes))
             subprocess.run(command, check=True, env=env)
-            runs[processes] = (json.loads((out / "record.json").read_text()),
-                               {m: load_file(str(out / f"{m}.safetensors")) for m in MODELS})
+            runs[label] = (json.loads((out / "record.json").read_text()),
+                           {m: load_file(str(out / f"{m}.safetensors")) for m in MODELS})
     rows = []
     n_train = n - int(n * 0.1)
     for name in MODELS:
-        one, two = runs[1][1][name], runs[2][1][name]
-        worst = max((one[k] - two[k]).abs().max().item() for k in one)
-        scale = max(one[k].abs().max().item() for k in one)
-        for processes in (1, 2):
-            record = runs[processes][0][name]
-            rows.append({"model": name, "processes": record["processes"], "fit_s": round(record["seconds"], 2),
+        reference = runs["1 process"][1][name]
+        for label, (records, weights) in runs.items():
+            record = records[name]
+            worst = max((reference[k] - weights[name][k]).abs().max().item() for k in reference)
+            rows.append({"model": name, "run": label, "processes": record["processes"],
+                         "fit_s": round(record["seconds"], 2),
                          "samples_s": round(n_train * epochs / record["seconds"]),
                          "final_val_loss": round(record["val_loss"][-1], 4),
-                         "max_weight_diff_vs_1": 0.0 if processes == 1 else worst,
-                         "largest_weight": round(scale, 4)})
-            print(f"{name:8s} {processes} process(es): {record['seconds']:6.1f} s, final val loss "
-                  f"{record['val_loss'][-1]:.4f}" + (f", weights differ by <= {worst:.2e}" if processes == 2 else ""))
+                         "max_weight_diff_vs_1_process": worst,
+                         "largest_weight": round(max(t.abs().max().item() for t in reference.values()), 4)})
+            print(f"{name:8s} {label:30s} {record['seconds']:6.1f} s, final val loss "
+                  f"{record['val_loss'][-1]:.4f}, weights differ from 1 process by <= {worst:.2e}")
     write_result("ddp", rows, quick=args.quick, n_train=n_train, epochs=epochs, batch_size=256)
 
 

@@ -23,6 +23,10 @@ reported here.
 """
 
 TARGETS = {
+    "gpu": "Targets (issue #10), on one H100/H200: an MLP-VAE epoch under 0.3 s at batch 512 and ≥ 10× "
+           "pythae's samples/s at the same batch.",
+    "ddp": "Issue #10: a 2-process run trains what one process trains, up to the order of floating-point "
+           "sums (compare with the 1-thread control).",
     "speed": "Targets (issues #2, #5): aekit ≥ 1.5× pythae at batch 128 and ≥ 3× at batch 512; ≥ 50% of "
              "the bf16 matmul peak (`gflops` against `matmul_peak_gflops`) at batch ≥ 256.",
     "time_to_loss": "Target (issue #5): with each tool's defaults, ≥ 10× less time than pythae needs to "

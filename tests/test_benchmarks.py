@@ -32,6 +32,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("speed", marks=[needs_fashion_mnist, needs_pythae]),
     pytest.param("density", marks=[needs_fashion_mnist, needs_pythae]),
     pytest.param("time_to_loss", marks=[needs_fashion_mnist, needs_pythae]),
+    pytest.param("ddp", marks=needs_fashion_mnist),
 ])
 def test_quick_mode(name):
     written = {"representation": "representation_conv"}.get(name, name)  # results are named by network
@@ -41,3 +42,17 @@ def test_quick_mode(name):
                    capture_output=True, timeout=300)
     record = json.loads(result.read_text())
     assert record["quick"] and record["rows"]
+
+
+@pytest.mark.slow
+@needs_fashion_mnist
+@needs_pythae
+def test_the_gpu_benchmark_runs_on_the_cpu():
+    """benchmarks/gpu.py's figures need a GPU; on a CPU its --device cpu mode checks the script."""
+    result = BENCHMARKS / "results" / "gpu_cpu.quick.json"
+    result.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "gpu.py", "--quick", "--device", "cpu"], cwd=BENCHMARKS, check=True,
+                   capture_output=True, timeout=900)
+    record = json.loads(result.read_text())
+    assert {row["tool"] for row in record["rows"]} == {"plain DataLoader loop", "pythae 0.1.2", "aekit"}
+    assert {row["model"] for row in record["rows"]} == {"mlp_vae", "conv_ae"}

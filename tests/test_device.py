@@ -119,3 +119,17 @@ def test_a_compiled_fit_trains_the_plain_weights_and_saves_a_plain_model_folder(
     compiled.save(tmp_path / "m")
     loaded = aekit.load(tmp_path / "m")
     np.testing.assert_allclose(loaded.transform(vectors), compiled.transform(vectors), atol=1e-5)
+
+
+@needs_cuda
+def test_data_too_large_for_the_gpu_trains_through_pinned_buffers_to_the_same_weights(images, monkeypatch):
+    """Data left on the host (as when it does not fit on the GPU) goes through the pinned double
+    buffer; the weights are those of resident data."""
+    from aekit import estimators
+
+    X, _ = images
+    resident = aekit.VAE(latent_dim=2, device="cuda", deterministic=True, **fast()).fit(X)
+    monkeypatch.setattr(estimators, "_resident", lambda tensor, device: tensor)
+    streamed = aekit.VAE(latent_dim=2, device="cuda", deterministic=True, **fast()).fit(X)
+    for name, tensor in resident.model_.state_dict().items():
+        assert torch.equal(tensor, streamed.model_.state_dict()[name])

@@ -147,6 +147,8 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
         model, device_ids=[device.index] if device.type == "cuda" else None)
 
     state.precision = "bf16" if bf16 else "fp32"
+    host_to_gpu = X.device.type == "cpu" and device.type == "cuda"
+    staging = PinnedStaging(X, config.batch_size, device) if host_to_gpu else None
     sizes = torch.full((steps_per_epoch,), float(config.batch_size), dtype=torch.float64, device=device)
     sizes[-1] = len(train_idx) - config.batch_size * (steps_per_epoch - 1)
     bar = tqdm(total=total_steps, initial=state.global_step, unit="step", leave=False,
@@ -167,7 +169,7 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
                 group_["lr"] = lr
             progress = epoch + step / steps_per_epoch
             kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
-            xb, x_in, yb, eps = _batch(model, X, y, idx, preprocess, config, group)
+            xb, x_in, yb, eps = _batch(model, X, y, idx, preprocess, config, group, staging)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = net(xb, yb, k=objective.importance_samples, kl_weight=kl_weight, corrupted=x_in,
                           eps=eps, batch_mean=group.batch_mean(len(idx)))
@@ -245,7 +247,8 @@ def _checkpoint_found(path: Path, group: Group) -> bool:
     return resuming
 
 
-def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, group: Group):
+def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, group: Group,
+           staging: PinnedStaging | None = None):
     """This process's rows of one global batch: the clean input, the encoder's input (None: the
     clean one), the labels and the codes' noise.
 
@@ -255,7 +258,9 @@ def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, gr
     rows = group.rows(len(idx))
     noisy_inputs = config.binarize or model.config.corruption.kind != "none"
     # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
-    xb = preprocess(X.index_select(0, idx if noisy_inputs else idx[rows]).to(device, non_blocking=True))
+    wanted = idx if noisy_inputs else idx[rows]
+    raw = staging.copy(X, wanted) if staging else X.index_select(0, wanted).to(device, non_blocking=True)
+    xb = preprocess(raw)
     if config.binarize:  # dynamic binarisation: every epoch sees new binary images
         xb = torch.bernoulli(xb)
     x_in = corrupt(xb, model.config.corruption) if model.config.corruption.kind != "none" else None
@@ -264,6 +269,31 @@ def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, gr
     yb = None if y is None else y.index_select(0, idx[rows]).to(device, non_blocking=True)
     eps = _code_noise(model, len(idx), rows, device)
     return xb, x_in, yb, eps
+
+
+class PinnedStaging:
+    """Batches of host data on their way to a GPU: gathered into page-locked buffers and copied
+    without making the host wait, so the host gathers the next batch while the GPU computes.
+
+    Two buffers take turns; an event recorded after each copy keeps a buffer from being
+    refilled before the GPU has read it. (Data that fits on the GPU never comes here.)"""
+
+    def __init__(self, X: torch.Tensor, batch_size: int, device: torch.device):
+        shape = (batch_size, *X.shape[1:])
+        self.buffers = [torch.empty(shape, dtype=X.dtype, pin_memory=True) for _ in range(2)]
+        self.copied = [None, None]
+        self.device, self.turn = device, 0
+
+    def copy(self, X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        buffer, event = self.buffers[self.turn], self.copied[self.turn]
+        if event is not None:
+            event.synchronize()  # the GPU has finished reading this buffer's previous batch
+        torch.index_select(X, 0, idx, out=buffer[:len(idx)])
+        on_device = buffer[:len(idx)].to(self.device, non_blocking=True)
+        self.copied[self.turn] = torch.cuda.Event()
+        self.copied[self.turn].record(torch.cuda.current_stream(self.device))
+        self.turn = 1 - self.turn
+        return on_device
 
 
 def _code_noise(model: AutoencoderNet, n: int, rows: slice, device) -> torch.Tensor | None:
