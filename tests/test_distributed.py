@@ -138,3 +138,20 @@ def test_other_verbs_refuse_to_run_under_torchrun(tmp_path, monkeypatch, capsys)
     assert main(["encode", "--model", str(tmp_path), "--data", "digits", "--out", str(tmp_path / "e")]) == 2
     assert "only train runs under torchrun" in capsys.readouterr().err
     assert not (tmp_path / "e").exists()
+
+
+def test_every_train_option_reaches_aekit_through_torchrun():
+    """torchrun's argument parser takes any abbreviation of its own options, wherever it stands
+    (``--log`` would be its ``--log-dir``): every option of ``train`` but ``--log`` must pass
+    through it to aekit, and ``--logger`` is ``--log``'s name under torchrun."""
+    from torch.distributed.run import get_args_parser
+
+    from aekit.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    flags = [flag for action in train._actions for flag in action.option_strings
+             if flag.startswith("--") and flag not in ("--help", "--log")]
+    assert "--logger" in flags and "--device" in flags
+    for flag in flags:
+        parsed = get_args_parser().parse_args(["--nproc-per-node=2", "-m", "aekit", "train", flag, "1"])
+        assert flag in parsed.training_script_args, f"torchrun takes {flag} for one of its own options"
