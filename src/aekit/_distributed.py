@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .data.stream import update_digest
 from .errors import InvalidInputError
 
 
@@ -104,15 +105,15 @@ class Group:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def check_same_data(self, *tensors: torch.Tensor | None) -> None:
-        """Every process must train on identical data: compare a digest of every byte."""
+    def check_same_data(self, *data) -> None:
+        """Every process must train on identical data: compare a digest of every byte (the data
+        are tensors, arrays or ``DiskArray``s)."""
         if self.size == 1:
             return
         h = hashlib.sha256()
-        for tensor in tensors:
-            if tensor is not None:
-                h.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
-                h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        for item in data:
+            if item is not None:
+                update_digest(h, item)
         digests: list = [None] * self.size
         dist.all_gather_object(digests, h.hexdigest())
         differing = [rank for rank, d in enumerate(digests) if d != digests[0]]

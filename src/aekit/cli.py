@@ -87,6 +87,25 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         "alpha channel, or keep it as a channel")
     g.add_argument("--skip-bad", action="store_true", help="image folders: skip unreadable images")
     g.add_argument("--count", type=_positive_int, help="how many samples generated built-ins make")
+    g.add_argument("--stream", action="store_const", const=True, default="auto",
+                   help="read .npy data from disk a batch at a time (default: when it is larger than "
+                        "--max-memory)")
+    g.add_argument("--max-memory", type=_bytes, metavar="SIZE",
+                   help="load at most this much data into memory, e.g. 4G or 500M (default: half of "
+                        "the memory available)")
+
+
+def _bytes(text: str) -> int:
+    """'500M', '4G', '2.5G' or a number of bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 500M or 4G") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("the size must be positive")
+    return int(value)
 
 
 def data_options(args) -> dict:
@@ -95,7 +114,7 @@ def data_options(args) -> dict:
             "window": args.window, "stride": args.stride, "timestamp_column": args.timestamp_column,
             "time_order": args.time_order,
             "size": args.size, "channels": args.channels, "alpha": args.alpha, "skip_bad": args.skip_bad,
-            "count": args.count}
+            "count": args.count, "stream": args.stream, "max_memory": args.max_memory}
 
 
 def opt(*flags, **kwargs):

@@ -11,6 +11,7 @@ the model it used, so ``report`` can tell outputs of an earlier model from curre
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import time
@@ -23,9 +24,11 @@ from ._atomic import atomic_path, write_text
 from ._device import describe as describe_device
 from ._device import resolve_device
 from ._distributed import join
+from ._memory import require_memory
 from .callbacks import TensorBoardLogger
 from .data import Dataset
 from .data import load as load_data
+from .data.stream import RowSource
 from .errors import InvalidInputError, ModelFileError
 from .persistence import REGISTRY, model_digest
 from .persistence import load as load_model_folder
@@ -76,9 +79,16 @@ def aligned(model, data: Dataset) -> Dataset:
                    feature_names=need, factors=data.factors, windows=data.windows)
 
 
-def _load(model_path, source, data_options, device=None):
+def _load(model_path, source, data_options, device=None, streams: bool = False):
+    """The model and the data; data read on demand (a RowSource) stay so for verbs that
+    ``streams`` (train, encode) and are loaded for the others, if memory allows."""
     model = load_model(model_path, device)
-    return model, aligned(model, load_data(source, **(data_options or {})))
+    data = aligned(model, load_data(source, **(data_options or {})))
+    if isinstance(data.X, RowSource) and not streams:
+        require_memory(data.X.nbytes, f"{data.name} in memory",
+                       "this verb reads its data whole; train and encode stream them")
+        data = dataclasses.replace(data, X=data.X[0:len(data.X)])
+    return model, data
 
 
 def _writes_folder(verb):
@@ -145,7 +155,7 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
         estimator._check_params()
         if estimator.is_conditional and dataset.y is None:
             raise InvalidInputError(f"{preset} needs labels, and {source} has none")
-        X, y = np.asarray(dataset.X), dataset.y
+        X, y = (dataset.X if isinstance(dataset.X, RowSource) else np.asarray(dataset.X)), dataset.y
         features = X if dataset.feature_names is None else _frame(X, dataset.feature_names)
         callbacks = []
         if group.is_main:
@@ -188,18 +198,23 @@ def _frame(X, names):
     return pd.DataFrame(X, columns=names, copy=False)
 
 
+def _rows(X, indices: np.ndarray) -> np.ndarray:
+    """Rows of an array in memory or read on demand (a RowSource reads only those)."""
+    return X.take(indices) if isinstance(X, RowSource) else X[indices]
+
+
 def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
     # Figures and metrics use a fixed subset: importance-sampled scores of every sample of a
     # large set would take longer than the training itself.
     rng = np.random.default_rng(0)
     subset = np.sort(rng.choice(len(X), size=min(METRIC_SAMPLES, len(X)), replace=False))
-    X_sub, y_sub = X[subset], None if y is None else y[subset]
+    X_sub, y_sub = _rows(X, subset), None if y is None else y[subset]
     y_kw = {"y": y_sub} if estimator.is_conditional else {}
     shown = subset[:24]
     shown_y = {"y": y[shown]} if estimator.is_conditional else {}
     what = f"{preset} on {dataset.name}"
     plots.loss_curve(estimator.history_, out / "loss_curve.png", title=f"{what}: training loss")
-    plots.reconstruction_figure(X[shown], estimator.reconstruct(X[shown], **shown_y),
+    plots.reconstruction_figure(X_sub[:24], estimator.reconstruct(X_sub[:24], **shown_y),
                                 out / "reconstructions.png", title=f"{what}: inputs and reconstructions")
     summary: dict = {"figures": ["loss_curve.png", "reconstructions.png"]}
     if estimator.is_variational:
@@ -218,7 +233,7 @@ def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
 # ---------------------------------------------------------------------- the other verbs
 @_writes_folder
 def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca", device=None) -> Path:
-    estimator, data = _load(model, source, data_options, device)
+    estimator, data = _load(model, source, data_options, device, streams=True)
     codes = estimator.transform(data.X)
     ids = data.ids if data.ids is not None else np.arange(len(codes))
     codes_path = encode_tasks.write_codes(codes, out / f"codes.{fmt}", ids=ids, labels=data.y)

@@ -29,6 +29,7 @@ from . import train
 from ._device import resolve_device
 from ._distributed import join
 from ._memory import require_memory
+from .data.stream import DatasetRows, RowSource, row_chunks
 from .errors import InvalidInputError, UnsupportedOperationError
 from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
 from .nn.corruption import KINDS as CORRUPTIONS
@@ -38,7 +39,7 @@ from .nn.networks import ACTIVATIONS
 from .nn.networks import KINDS as NETWORKS
 from .persistence import register, save_model
 from .preprocessing import METHODS as SCALERS
-from .preprocessing import Scaler, is_binary
+from .preprocessing import Scaler, summarize
 
 MIN_TRAINING_SAMPLES = 2
 
@@ -77,8 +78,8 @@ def _deterministic(enabled: bool, device: torch.device):
 def _resident(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
     """``tensor`` on ``device`` when it takes at most half of the device's free memory (batches
     are then index slices there, with no copy per step); else left on the CPU."""
-    if tensor is None or device.type == "cpu":
-        return tensor
+    if tensor is None or device.type == "cpu" or not isinstance(tensor, torch.Tensor):
+        return tensor  # (rows read from disk stay there)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         if tensor.numel() * tensor.element_size() > free // 2:
@@ -86,16 +87,26 @@ def _resident(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor
     return tensor.to(device)
 
 
-def _check_finite(X: np.ndarray) -> None:
-    if X.dtype == np.uint8 or np.isfinite(X).all():
+def _check_finite(X) -> None:
+    """Refuse NaN and infinity, naming the first; a pass over row chunks (X may be on disk)."""
+    if X.dtype == np.uint8:
         return
-    bad = ~np.isfinite(X)
-    where = np.argwhere(bad)[0]
-    what = "NaN" if np.isnan(X[tuple(where)]) else "infinity"
-    detail = f"feature {where[1]}" if X.ndim == 2 else f"index {tuple(int(i) for i in where[1:])}"
-    position = f"sample {where[0]}, {detail}"
-    raise InvalidInputError(f"X contains {what} ({bad.sum()} non-finite values; the first at {position}): "
-                            "remove or impute missing values first")
+    first, count, offset = None, 0, 0
+    for chunk in row_chunks(X):
+        if not np.isfinite(chunk).all():
+            bad = ~np.isfinite(chunk)
+            count += int(bad.sum())
+            if first is None:
+                where = np.argwhere(bad)[0]
+                first = (offset + int(where[0]), tuple(int(i) for i in where[1:]), chunk[tuple(where)])
+        offset += len(chunk)
+    if first is None:
+        return
+    row, index, value = first
+    what = "NaN" if np.isnan(value) else "infinity"
+    detail = f"feature {index[0]}" if X.ndim == 2 else f"index {index}"
+    raise InvalidInputError(f"X contains {what} ({count} non-finite values; the first at sample {row}, "
+                            f"{detail}): remove or impute missing values first")
 
 
 def _pad_rows(batch: torch.Tensor | None, size: int) -> torch.Tensor | None:
@@ -104,13 +115,20 @@ def _pad_rows(batch: torch.Tensor | None, size: int) -> torch.Tensor | None:
     return torch.cat([batch, batch.new_zeros((size - len(batch), *batch.shape[1:]))])
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    """A tensor sharing ``array``'s memory. Read-only arrays (memory-mapped files, some pandas
-    views) are fine: aekit never writes to its inputs (preprocessing makes new tensors), so
-    torch's warning about them does not apply."""
+def _tensor(array):
+    """A tensor sharing ``array``'s memory (a ``RowSource`` stays as it is: read by batches).
+    Read-only arrays (memory-mapped files, some pandas views) are fine: aekit never writes to
+    its inputs (preprocessing makes new tensors), so torch's warning about them does not apply."""
+    if isinstance(array, RowSource):
+        return array
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array)
+
+
+def _as_tensor(part) -> torch.Tensor:
+    """A batch as a tensor (rows read from a RowSource come as arrays)."""
+    return part if isinstance(part, torch.Tensor) else _tensor(part)
 
 
 def _as_numpy(X):
@@ -205,6 +223,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ validation
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """Check X once at the boundary; return it as (n, *sample_shape), uint8 or float32."""
+        if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, RowSource):
+            X = DatasetRows(X)
+        if isinstance(X, RowSource):
+            return self._validate_rows(X, reset)
         X = _as_numpy(X)
         if sp.issparse(X):
             raise InvalidInputError("sparse X is not supported: pass X.toarray()")
@@ -238,6 +260,21 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = X.astype(np.float32)
         # Views such as X[::-1] have negative strides, which torch cannot wrap.
         return np.ascontiguousarray(X).reshape(len(X), *self.sample_shape_)
+
+    def _validate_rows(self, X: RowSource, reset: bool) -> RowSource:
+        """The checks of ``_validate_X`` for rows read on demand (aekit.data.stream)."""
+        if len(X) == 0 or X.ndim > 4:
+            raise InvalidInputError(f"{X.name}: {X.shape} is not (n, features), (n, H, W) or (n, C, H, W) "
+                                    "with n > 0")
+        _check_finite(X)
+        if reset:
+            self.input_shape_ = X.sample_shape
+            self.n_features_in_ = math.prod(self.input_shape_)
+        elif X.sample_shape != self.input_shape_:
+            raise InvalidInputError(
+                f"{X.name} has samples of shape {X.sample_shape}, but this {type(self).__name__} "
+                f"was fitted on samples of shape {self.input_shape_}")
+        return X.with_sample_shape(self.sample_shape_)
 
     def _validate_y(self, y, n: int, reset: bool) -> torch.Tensor | None:
         if not self._conditional:
@@ -330,9 +367,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if len(X) < MIN_TRAINING_SAMPLES:
             raise InvalidInputError(f"X has 1 sample; an autoencoder needs at least "
                                     f"{MIN_TRAINING_SAMPLES} samples to train")
+        if y is None and self.is_conditional and getattr(X, "has_labels", False):
+            y = X.labels()  # a torch Dataset of (sample, label) pairs
         y_idx = self._validate_y(y, len(X), reset=True)
-        is_image, binary = X.ndim == 4, is_binary(X)
-        self.scaler_ = Scaler.fit(X, self.scaler, is_image, binary)
+        is_image, summary = X.ndim == 4, summarize(X)
+        binary = summary.binary
+        self.scaler_ = Scaler.fit(summary, X.dtype, self.scaler, is_image)
         device = resolve_device(self.device)
         group = join(device)
         data = _tensor(X)
@@ -433,7 +473,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = self._device()
         size = self.model_.inference_batch_size(k)
         for start in range(0, len(tensors[0]), size):
-            parts = [None if t is None else t[start:start + size] for t in tensors]
+            parts = [None if t is None else _as_tensor(t[start:start + size]) for t in tensors]
             yield (len(parts[0]), *[None if p is None else _pad_rows(p, size).to(device, non_blocking=True)
                                     for p in parts])
 

@@ -1,26 +1,69 @@
 """Preprocessing stored in the model: one affine map x' = (x - shift) * scale.
 
-Images, uint8 data and binary data are scaled to [0, 1] (uint8 by 255; other images by their global
-min and max) so that a Bernoulli likelihood applies; other vectors (tables) are standardised
-per feature on the training data. Being affine, the map is applied per batch inside training
-and scoring, which lets the data stay in memory in the dtype it came in (uint8 images stay
-uint8), and it inverts exactly for outputs.
+Images, uint8 data and binary data are scaled to [0, 1] (uint8 by 255; other images by their
+global min and max) so that a Bernoulli likelihood applies; other vectors (tables) are
+standardised per feature on the training data. Being affine, the map is applied per batch inside
+training and scoring, which lets the data stay in memory in the dtype it came in (uint8 images
+stay uint8), and it inverts exactly for outputs. The statistics come from one pass over the data
+in chunks (:func:`summarize`), the same for data in memory and data read from disk.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .data.stream import row_chunks
+
 METHODS = ("auto", "minmax", "standard", "none")
 
 
-def is_binary(X: np.ndarray) -> bool:
-    """True when the data take at most two values (e.g. binarised images): Bernoulli data."""
-    lo, hi = X.min(), X.max()
-    return bool(((X == lo) | (X == hi)).all())
+@dataclass(frozen=True)
+class Summary:
+    """What preprocessing needs to know of the training data, from one pass over row chunks."""
+
+    lo: float  # the smallest and largest value
+    hi: float
+    entry_lo: np.ndarray  # per entry of a sample
+    entry_hi: np.ndarray
+    mean: np.ndarray  # per channel (images) or per feature (vectors), float64
+    std: np.ndarray
+    binary: bool  # at most two distinct values: Bernoulli data
+
+
+def summarize(X) -> Summary:
+    """One pass over ``X`` (an array or a ``DiskArray``, shape ``(n, *sample_shape)``) in the
+    chunks of ``row_chunks``; means and variances are merged chunk by chunk (Chan et al.), so a
+    streamed and an in-memory pass give the same numbers."""
+    image = X.ndim == 4
+    axes = (0, 2, 3) if image else (0,)
+    count, mean, m2 = 0, 0.0, 0.0
+    lo = hi = entry_lo = entry_hi = None
+    values: set[float] = set()  # the distinct values while there are at most two
+    binary = True
+    for chunk in row_chunks(X):
+        c_lo, c_hi = chunk.min(axis=0), chunk.max(axis=0)
+        entry_lo = c_lo if entry_lo is None else np.minimum(entry_lo, c_lo)
+        entry_hi = c_hi if entry_hi is None else np.maximum(entry_hi, c_hi)
+        if binary:
+            low, high = c_lo.min(), c_hi.max()
+            values |= {float(low), float(high)}
+            binary = len(values) <= 2 and bool(((chunk == low) | (chunk == high)).all())
+        wide = chunk.astype(np.float64)
+        n_b = wide.size // (wide.shape[1] if image else math.prod(wide.shape[1:]))
+        mean_b = wide.mean(axis=axes, keepdims=True)
+        m2_b = ((wide - mean_b) ** 2).sum(axis=axes, keepdims=True)
+        total = count + n_b
+        delta = mean_b - mean
+        mean = mean + delta * (n_b / total)
+        m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+        count = total
+    lo, hi = entry_lo.min(), entry_hi.max()
+    std = np.sqrt(m2 / count)
+    return Summary(float(lo), float(hi), entry_lo, entry_hi, mean[0], std[0], binary)
 
 
 @dataclass
@@ -30,35 +73,28 @@ class Scaler:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray, method: str, is_image: bool, binary: bool) -> Scaler:
-        """Fit on training data ``X`` of shape ``(n, *sample_shape)``; ``binary`` is
-        ``is_binary(X)``, passed in because the caller needs it too and it scans all of X."""
+    def fit(cls, summary: Summary, dtype: np.dtype, method: str, is_image: bool) -> Scaler:
+        """Fit on the ``summarize``-d training data of ``dtype``."""
         if method not in METHODS:
             raise ValueError(f"scaler must be one of {METHODS}, got {method!r}")
         if method == "auto":  # 8-bit and binary data are intensities, flattened or not
-            method = "minmax" if is_image or X.dtype == np.uint8 or binary else "standard"
-        ones = np.ones((1,) * (X.ndim - 1), dtype=np.float32)
+            method = "minmax" if is_image or dtype == np.uint8 or summary.binary else "standard"
+        ones = np.ones((1,) * summary.entry_lo.ndim, dtype=np.float32)
         if method == "none":
             return cls("none", 0 * ones, ones)
         if method == "minmax":
-            if X.dtype == np.uint8:
+            if dtype == np.uint8:
                 lo, hi = 0.0, 255.0
             elif is_image:  # one range for all pixels: per-pixel ranges would distort images
-                lo, hi = float(X.min()), float(X.max())
+                lo, hi = summary.lo, summary.hi
             else:
-                lo, hi = X.min(axis=0), X.max(axis=0)
+                lo, hi = summary.entry_lo, summary.entry_hi
             span = np.asarray(hi - lo, dtype=np.float64)
             return cls("minmax", (lo * ones).astype(np.float32),
                        (1.0 / np.where(span > 0, span, 1.0) * ones).astype(np.float32))
         # Standardise per feature for vectors, per channel for images.
-        axes = (0, 2, 3) if is_image and X.ndim == 4 else (0,)
-        keep = X.ndim == 4 and is_image
-        mean = X.mean(axis=axes, dtype=np.float64, keepdims=keep)
-        std = X.std(axis=axes, dtype=np.float64, keepdims=keep)
-        if keep:
-            mean, std = mean[0], std[0]
-        return cls("standard", (mean * ones).astype(np.float32),
-                   (1.0 / np.where(std > 0, std, 1.0) * ones).astype(np.float32))
+        return cls("standard", (summary.mean * ones).astype(np.float32),
+                   (1.0 / np.where(summary.std > 0, summary.std, 1.0) * ones).astype(np.float32))
 
     def _tensors(self, device: torch.device):
         """The statistics as tensors on ``device``, copied there once."""

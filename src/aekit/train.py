@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint
 from ._distributed import SINGLE, Group
+from .data.stream import update_digest
 from .errors import TrainingDivergedError
 from .model import AutoencoderNet
 from .nn.corruption import corrupt
@@ -80,19 +81,14 @@ def use_bf16(precision: str, model: AutoencoderNet) -> bool:
     return largest >= BF16_MIN_WEIGHT_ENTRIES
 
 
-def _fingerprint(model: AutoencoderNet, config: TrainConfig, X: torch.Tensor,
-                 y: torch.Tensor | None) -> str:
+def _fingerprint(model: AutoencoderNet, config: TrainConfig, X, y: torch.Tensor | None) -> str:
     """Identifies a run's settings and every byte of its data (and labels), so a checkpoint is
     only resumed by its own run. Hashing is ~1 GB/s: a small cost once per fit."""
     settings = {**asdict(config), "verbose": None}  # a quieter resume is the same run
     h = hashlib.sha256(json.dumps([model.config.to_dict(), settings], sort_keys=True).encode())
-    for tensor in (X, y):
-        if tensor is None:
-            continue
-        h.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
-        flat = np.ascontiguousarray(tensor.numpy()).reshape(-1).view(np.uint8)
-        for start in range(0, len(flat), 1 << 26):
-            h.update(flat[start:start + (1 << 26)])
+    for data in (X, y):
+        if data is not None:
+            update_digest(h, data)
     return h.hexdigest()
 
 
@@ -134,7 +130,7 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
     state, best_weights = checkpoint.TrainState(), None
     fingerprint = ""
     if checkpoint_path:
-        fingerprint = _fingerprint(model, config, X.cpu(), None if y is None else y.cpu())
+        fingerprint = _fingerprint(model, config, X, y)
     if resume and checkpoint_path and _checkpoint_found(Path(checkpoint_path), group):
         state, best_weights = checkpoint.load(Path(checkpoint_path), fingerprint, model, optimizer,
                                               generator, config.epochs, steps_per_epoch)
@@ -147,7 +143,7 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
         model, device_ids=[device.index] if device.type == "cuda" else None)
 
     state.precision = "bf16" if bf16 else "fp32"
-    host_to_gpu = X.device.type == "cpu" and device.type == "cuda"
+    host_to_gpu = _device_of(X).type == "cpu" and device.type == "cuda"
     staging = PinnedStaging(X, config.batch_size, device) if host_to_gpu else None
     sizes = torch.full((steps_per_epoch,), float(config.batch_size), dtype=torch.float64, device=device)
     sizes[-1] = len(train_idx) - config.batch_size * (steps_per_epoch - 1)
@@ -157,7 +153,7 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
         if state.stopped_early:
             break
         model.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=generator)].to(X.device)
+        order = train_idx[torch.randperm(len(train_idx), generator=generator)].to(_device_of(X))
         bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
         # Per step: the loss (global batch mean), and this process's NLL and KL sums.
         terms = torch.zeros(steps_per_epoch, 3, dtype=torch.float64, device=device)
@@ -190,9 +186,7 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
         state.history["train_loss"].append(float((terms[:, 0] * sizes).sum().item() / len(train_idx)))
         state.history["lr"].append(lr)
         if len(val_idx):
-            val_x = X.index_select(0, val_idx.to(X.device))
-            val_y = None if y is None else y.index_select(0, val_idx.to(y.device))
-            val = evaluate_loss(model, val_x, val_y, preprocess, group)
+            val = evaluate_loss(model, X, y, preprocess, group, rows=val_idx)
             state.history["val_loss"].append(val)
             bar.set_postfix(loss=f"{state.history['train_loss'][-1]:.4g}", val=f"{val:.4g}",
                             samples_s=f"{len(train_idx) / (time.perf_counter() - t0):,.0f}")
@@ -257,12 +251,11 @@ def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, gr
     device = next(model.parameters()).device
     rows = group.rows(len(idx))
     noisy_inputs = config.binarize or model.config.corruption.kind != "none"
-    # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
     wanted = idx if noisy_inputs else idx[rows]
-    raw = staging.copy(X, wanted) if staging else X.index_select(0, wanted).to(device, non_blocking=True)
+    raw = staging.copy(X, wanted) if staging else gather(X, wanted).to(device, non_blocking=True)
     xb = preprocess(raw)
     if config.binarize:  # dynamic binarisation: every epoch sees new binary images
-        xb = torch.bernoulli(xb)
+        xb = torch.bernoulli(xb.clamp(0, 1))  # (rounding may put the extremes a hair outside)
     x_in = corrupt(xb, model.config.corruption) if model.config.corruption.kind != "none" else None
     if noisy_inputs:
         xb, x_in = xb[rows], None if x_in is None else x_in[rows]
@@ -280,7 +273,8 @@ class PinnedStaging:
 
     def __init__(self, X: torch.Tensor, batch_size: int, device: torch.device):
         shape = (batch_size, *X.shape[1:])
-        self.buffers = [torch.empty(shape, dtype=X.dtype, pin_memory=True) for _ in range(2)]
+        dtype = X.dtype if isinstance(X, torch.Tensor) else torch.from_numpy(np.empty(0, X.dtype)).dtype
+        self.buffers = [torch.empty(shape, dtype=dtype, pin_memory=True) for _ in range(2)]
         self.copied = [None, None]
         self.device, self.turn = device, 0
 
@@ -288,7 +282,10 @@ class PinnedStaging:
         buffer, event = self.buffers[self.turn], self.copied[self.turn]
         if event is not None:
             event.synchronize()  # the GPU has finished reading this buffer's previous batch
-        torch.index_select(X, 0, idx, out=buffer[:len(idx)])
+        if isinstance(X, torch.Tensor):
+            torch.index_select(X, 0, idx, out=buffer[:len(idx)])
+        else:  # rows read from disk
+            buffer[:len(idx)].numpy()[...] = X.take(idx.numpy())
         on_device = buffer[:len(idx)].to(self.device, non_blocking=True)
         self.copied[self.turn] = torch.cuda.Event()
         self.copied[self.turn].record(torch.cuda.current_stream(self.device))
@@ -328,20 +325,35 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 
 
 @torch.inference_mode()
-def evaluate_loss(model: AutoencoderNet, X, y, preprocess, group: Group = SINGLE) -> float:
-    """Mean objective (at full KL weight, no corruption) over ``X``, in large batches; in a group
-    of processes each evaluates its rows of every batch, with the noise a single one would draw."""
+def evaluate_loss(model: AutoencoderNet, X, y, preprocess, group: Group = SINGLE,
+                  rows: torch.Tensor | None = None) -> float:
+    """Mean objective (at full KL weight, no corruption) over the ``rows`` of ``X`` (all rows by
+    default), in large batches gathered one at a time; in a group of processes each evaluates
+    its share of every batch, with the noise a single one would draw."""
     model.eval()
     device = next(model.parameters()).device
+    rows = torch.arange(len(X)) if rows is None else rows
     total = torch.zeros((), dtype=torch.float64, device=device)
     k = model.config.objective.importance_samples
     batch_size = model.inference_batch_size(k)
-    for start in range(0, len(X), batch_size):
-        n = min(batch_size, len(X) - start)
-        rows = group.rows(n)
-        rows = slice(start + rows.start, start + rows.stop)
-        xb = preprocess(X[rows].to(device, non_blocking=True))
-        yb = None if y is None else y[rows].to(device, non_blocking=True)
-        eps = _code_noise(model, n, group.rows(n), device)
-        total += model(xb, yb, k=k, eps=eps, batch_mean=group.batch_mean(n)).loss.double() * n
-    return total.item() / len(X)
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start:start + batch_size]
+        mine = batch[group.rows(len(batch))]
+        xb = preprocess(gather(X, mine.to(_device_of(X))).to(device, non_blocking=True))
+        yb = None if y is None else gather(y, mine.to(y.device)).to(device, non_blocking=True)
+        eps = _code_noise(model, len(batch), group.rows(len(batch)), device)
+        out = model(xb, yb, k=k, eps=eps, batch_mean=group.batch_mean(len(batch)))
+        total += out.loss.double() * len(batch)
+    return total.item() / len(rows)
+
+
+def gather(X, idx: torch.Tensor) -> torch.Tensor:
+    """Rows ``idx`` of ``X``: a tensor (in memory, on any device) or a ``RowSource``."""
+    if isinstance(X, torch.Tensor):
+        # index_select, not X[idx]: advanced indexing's generic kernel is ~10x slower here.
+        return X.index_select(0, idx)
+    return torch.from_numpy(X.take(idx.numpy()))
+
+
+def _device_of(X) -> torch.device:
+    return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .._memory import available_bytes
 from ..errors import InvalidInputError
 from . import builtins
 from .dataset import Dataset, Windows
 from .idx import read_idx
 from .images import IMAGE_SUFFIXES, read_image_folder
 from .named import NAMED_SETS, load_named
+from .stream import DiskArray
 from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_series, read_table
 
 __all__ = ["load", "Dataset", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLICIES"]
@@ -31,7 +33,7 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
          label_column: str | None = None, id_column: str | None = None,
          feature_columns: list[str] | None = None, missing: str = "error",
          window: int | None = None, stride: int | None = None, timestamp_column: str | None = None,
-         time_order: str = "auto",
+         time_order: str = "auto", stream: bool | str = "auto", max_memory: int | None = None,
          random_state: int = 0) -> Dataset:
     """Load data from a name or a path.
 
@@ -54,6 +56,12 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     time_order : rows whose timestamps step back or repeat: "auto" (default) keeps the file's
         order with a warning when at most 1% of steps do (a clock set back) and refuses more
         (a shuffled file); "sort" sorts by time; "file" keeps the file's order; "error" refuses
+    stream : read the samples from disk a batch at a time (``X`` is then an
+        ``aekit.data.stream.DiskArray``) instead of loading them: True, False, or "auto"
+        (default): when the file is larger than ``max_memory``. Streams: ``.npy`` files and
+        folders of ``.npy`` shards (docs/data.md)
+    max_memory : bytes of data to load into memory at most with ``stream="auto"`` (default:
+        half of the memory available now)
 
     Examples
     --------
@@ -80,6 +88,9 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     if not path.exists():
         raise InvalidInputError(f"no data at {name!r}: give a path, or one of "
                                 f"{BUILTINS + tuple(NAMED_SETS)}")
+    streamed = _streamed(path, stream, max_memory)
+    if streamed is not None:
+        return streamed
     if path.is_dir():
         return read_image_folder(path, channels, _pair(size), skip_bad, alpha)
     suffix = path.suffix.lower()
@@ -102,6 +113,30 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         raise InvalidInputError(f"{path}: give the folder that holds the images, not one image")
     raise InvalidInputError(f"{path}: unsupported format; use an image folder, .npy, .npz, IDX, "
                             ".csv, .tsv or .parquet")
+
+
+def _streamed(path: Path, stream, max_memory: int | None) -> Dataset | None:
+    """The source as a ``DiskArray`` when it is to stream; None to load it into memory."""
+    if stream not in (True, False, "auto"):
+        raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
+    shards = path.is_dir() and any(path.glob("*.npy"))
+    streamable = shards or (path.is_file() and path.suffix.lower() == ".npy")
+    if stream is False or (stream == "auto" and not shards and not streamable):
+        return None
+    if not streamable:
+        raise InvalidInputError(f"{path}: only .npy files and folders of .npy shards stream so far; "
+                                "convert it with np.save, or load it without --stream")
+    if shards and any(p.suffix.lower() != ".npy" for p in path.iterdir() if not p.name.startswith(".")):
+        raise InvalidInputError(f"{path}: a folder of shards holds only .npy files")
+    budget = available_bytes() // 2 if max_memory is None else max_memory
+    files = sorted(path.glob("*.npy")) if shards else [path]
+    fits = sum(f.stat().st_size for f in files) <= budget
+    if stream == "auto" and fits and not shards:
+        return None
+    disk = DiskArray.open(path)
+    if stream == "auto" and fits:  # shards small enough for memory: one array, as streamed rows read
+        return Dataset(disk[0:len(disk)], None, disk.name)
+    return Dataset(disk, None, disk.name)
 
 
 def _side(size) -> int:

@@ -57,7 +57,8 @@ class Windows:
 
 @dataclass
 class Dataset:
-    """Samples ``X`` ((n, features) or (n, C, H, W)), optional labels, ids and provenance."""
+    """Samples ``X`` ((n, features) or (n, C, H, W)), optional labels, ids and provenance. ``X``
+    is an array, or a ``stream.DiskArray`` read from disk a batch at a time."""
 
     X: np.ndarray
     y: np.ndarray | None = None

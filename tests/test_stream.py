@@ -1,0 +1,222 @@
+"""Data read from disk a batch at a time (aekit.data.stream): the same results as in memory,
+with a resident memory that does not grow with the data."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import aekit
+from aekit.cli import main
+from aekit.data import load
+from aekit.data import stream as stream_module
+from aekit.data.stream import DiskArray
+from conftest import fast
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.model_.state_dict(), b.model_.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture
+def shards(tmp_path):
+    """250 float64 table rows in two .npy shards (and the whole array)."""
+    T = np.random.default_rng(0).normal(size=(250, 6))
+    (tmp_path / "shards").mkdir()
+    np.save(tmp_path / "shards" / "part-0.npy", T[:100])
+    np.save(tmp_path / "shards" / "part-1.npy", T[100:])
+    return tmp_path / "shards", T
+
+
+@pytest.mark.parametrize("make", [
+    lambda: aekit.VAE(latent_dim=2, **fast()),
+    lambda: aekit.ConditionalVAE(latent_dim=2, corruption="mask", corruption_level=0.2, **fast()),
+])
+def test_images_streamed_from_disk_train_what_memory_trains(tmp_path, images, make):
+    X, y = images
+    X8 = (X * 255).astype(np.uint8)
+    np.save(tmp_path / "x.npy", X8)
+    disk = DiskArray.open(tmp_path / "x.npy")
+    labels = {"y": y} if make().is_conditional else {}
+    in_memory, streamed = make().fit(X8, **labels), make().fit(disk, **labels)
+    assert same_weights(in_memory, streamed)
+    assert np.array_equal(in_memory.transform(X8), streamed.transform(disk))
+    assert np.array_equal(in_memory.score_samples(X8, **labels), streamed.score_samples(disk, **labels))
+
+
+def test_shards_are_one_table_and_stream_like_the_whole_array(shards):
+    folder, T = shards
+    disk = DiskArray.open(folder)
+    assert disk.shape == (250, 6) and disk.dtype == np.float32 and len(disk.files) == 2
+    rows = np.array([249, 0, 100, 99, 100])
+    assert np.array_equal(disk.take(rows), T[rows].astype(np.float32))
+    assert np.array_equal(disk[95:105], T[95:105].astype(np.float32))
+    in_memory = aekit.DenoisingAutoEncoder(latent_dim=2, **fast()).fit(T)
+    streamed = aekit.DenoisingAutoEncoder(latent_dim=2, **fast()).fit(disk)
+    assert same_weights(in_memory, streamed)
+    with pytest.raises(TypeError, match="never loads it whole"):
+        np.asarray(disk)
+
+
+def test_load_streams_when_asked_or_when_the_data_exceed_the_budget(tmp_path, shards):
+    folder, _ = shards
+    np.save(tmp_path / "small.npy", np.zeros((10, 3), np.float32))
+    assert isinstance(load(tmp_path / "small.npy").X, np.ndarray)
+    assert isinstance(load(tmp_path / "small.npy", stream=True).X, DiskArray)
+    assert isinstance(load(tmp_path / "small.npy", max_memory=100).X, DiskArray)  # 200 bytes > 100
+    assert isinstance(load(folder).X, np.ndarray) and load(folder).X.shape == (250, 6)
+    assert isinstance(load(folder, max_memory=1000).X, DiskArray)
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(aekit.InvalidInputError, match="only .npy files and folders of .npy shards stream"):
+        load(tmp_path / "t.csv", stream=True)
+
+
+def test_bad_shards_are_refused_naming_the_file(tmp_path):
+    (tmp_path / "s").mkdir()
+    np.save(tmp_path / "s" / "a.npy", np.zeros((4, 3), np.float32))
+    np.save(tmp_path / "s" / "b.npy", np.zeros((4, 5), np.float32))
+    with pytest.raises(aekit.InvalidInputError, match=r"b\.npy: shard of samples \(5,\)"):
+        load(tmp_path / "s", stream=True)
+    (tmp_path / "s" / "b.npy").unlink()
+    (tmp_path / "s" / "notes.txt").write_text("x")
+    with pytest.raises(aekit.InvalidInputError, match="holds only .npy files"):
+        load(tmp_path / "s", stream=True)
+    np.save(tmp_path / "h.npy", np.zeros((4, 3), np.float16))
+    with pytest.raises(aekit.InvalidInputError, match="uint8, float32 or float64"):
+        load(tmp_path / "h.npy", stream=True)
+
+
+def test_a_nan_on_disk_is_named_by_its_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(stream_module, "CHUNK_BYTES", 8 * 3 * 7)  # 7 rows per chunk: a later chunk
+    T = np.ones((30, 3), np.float32)
+    T[17, 2] = np.nan
+    np.save(tmp_path / "t.npy", T)
+    with pytest.raises(aekit.InvalidInputError, match=r"NaN \(1 non-finite values; the first at sample 17, "
+                                                      r"feature 2\)"):
+        aekit.AutoEncoder(**fast()).fit(DiskArray.open(tmp_path / "t.npy"))
+
+
+def _rss_bytes() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    pytest.skip("no VmRSS in /proc/self/status")
+
+
+def test_reading_every_row_of_a_disk_array_holds_none_of_them(tmp_path):
+    np.save(tmp_path / "big.npy", np.ones(((64 << 20) // 784, 784), np.uint8))
+    disk = DiskArray.open(tmp_path / "big.npy")
+    order = np.random.default_rng(0).permutation(len(disk))
+    before = _rss_bytes()
+    for start in range(0, len(disk), 512):  # every row once, in random order
+        assert disk.take(order[start:start + 512]).sum() == 512 * 784 or start + 512 > len(disk)
+    assert _rss_bytes() - before < 16 << 20  # 64 MB read, a batch or two held
+
+
+def test_a_file_truncated_or_changed_while_streaming_is_named(tmp_path):
+    X = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
+    np.save(tmp_path / "t.npy", X)
+    disk = DiskArray.open(tmp_path / "t.npy")
+    assert np.array_equal(disk.take([39, 0, 1, 2, 20]), X[[39, 0, 1, 2, 20]])
+    with open(tmp_path / "t.npy", "r+b") as f:  # truncated behind aekit's back
+        f.truncate(os.path.getsize(tmp_path / "t.npy") - 12 * 4)
+    with pytest.raises(aekit.InvalidInputError, match="t.npy: the file ended early"):
+        disk.take([39])
+    with pytest.raises(aekit.InvalidInputError, match="t.npy changed while aekit was reading it"):
+        disk.take([0])
+    with pytest.raises(aekit.InvalidInputError, match="t.npy: the file is truncated"):
+        DiskArray.open(tmp_path / "t.npy")
+
+
+def test_train_and_encode_stream_from_the_command_line(tmp_path, images):
+    X, _ = images
+    np.save(tmp_path / "x.npy", (X * 255).astype(np.uint8))
+    common = ["--data", str(tmp_path / "x.npy"), "--epochs", "2", "--latent-dim", "2", "--quiet"]
+    assert main(["train", *common, "--out", str(tmp_path / "mem")]) == 0
+    assert main(["train", *common, "--stream", "--out", str(tmp_path / "disk")]) == 0
+    weights = [load_file(str(tmp_path / r / "model" / "model.safetensors")) for r in ("mem", "disk")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    for run, extra in (("mem", []), ("disk", ["--max-memory", "1K"])):
+        assert main(["encode", "--model", str(tmp_path / run), "--data", str(tmp_path / "x.npy"),
+                     "--format", "npy", *extra]) == 0
+    assert np.array_equal(np.load(tmp_path / "mem" / "encode" / "codes.npy"),
+                          np.load(tmp_path / "disk" / "encode" / "codes.npy"))
+
+
+def test_a_streamed_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, images):
+    X, _ = images
+    np.save(tmp_path / "x.npy", (np.tile(X, (10, 1, 1, 1)) * 255).astype(np.uint8))
+    args = ["train", "--data", str(tmp_path / "x.npy"), "--stream", "--epochs", "12", "--latent-dim", "2",
+            "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "aekit", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "checkpoint.safetensors"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert main([*args, "--out", str(out), "--resume"]) == 0
+    whole = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
+    resumed = load_file(str(out / "model" / "model.safetensors"))
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_max_memory_sizes_are_read_as_people_write_them(capsys):
+    from aekit.cli import _bytes
+
+    assert _bytes("500M") == 500 << 20 and _bytes("4G") == 4 << 30 and _bytes("2GiB") == 2 << 30
+    assert _bytes("1000") == 1000
+    with pytest.raises(SystemExit):
+        main(["train", "--max-memory", "lots"])
+    assert "is not a size such as 500M or 4G" in capsys.readouterr().err
+
+
+def test_a_torch_dataset_trains_what_its_arrays_train(images):
+    X, y = images
+    pairs = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    as_arrays = aekit.ConditionalVAE(latent_dim=2, **fast()).fit(X, y)
+    as_dataset = aekit.ConditionalVAE(latent_dim=2, **fast()).fit(pairs)  # labels from the pairs
+    assert same_weights(as_arrays, as_dataset)
+    assert np.array_equal(as_arrays.transform(X), as_dataset.transform(pairs))
+
+    class Samples(torch.utils.data.Dataset):  # a user's own: samples only, decoded per item
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, i):
+            return X[i, 0]  # (H, W)
+
+    plain = aekit.AutoEncoder(latent_dim=2, **fast()).fit(X[:, 0])
+    assert same_weights(plain, aekit.AutoEncoder(latent_dim=2, **fast()).fit(Samples()))
+
+
+def test_datasets_aekit_cannot_shuffle_or_stack_are_refused(images):
+    X, _ = images
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(X)
+
+    with pytest.raises(aekit.InvalidInputError, match="IterableDataset cannot be shuffled"):
+        aekit.AutoEncoder(**fast()).fit(Stream())
+
+    class Ragged(torch.utils.data.Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return np.zeros(4 if i < 5 else 5, np.float32)
+
+    with pytest.raises(aekit.InvalidInputError, match=r"Ragged\[5\] has shape \(5,\)"):
+        aekit.AutoEncoder(**fast()).fit(Ragged())
