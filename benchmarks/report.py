@@ -25,6 +25,8 @@ reported here.
 TARGETS = {
     "gpu": "Targets (issue #10), on one H100/H200: an MLP-VAE epoch under 0.3 s at batch 512 and ≥ 10× "
            "pythae's samples/s at the same batch.",
+    "out_of_core": "Targets (issue #11): peak resident memory under 1 GB and flat from 1x to 4x; a streamed "
+                   "rate >= 80% of the in-memory rate on data that fits (`vs_in_memory`).",
     "ddp": "Issue #10: a 2-process run trains what one process trains, up to the order of floating-point "
            "sums (compare with the 1-thread control).",
     "speed": "Targets (issues #2, #5): aekit ≥ 1.5× pythae at batch 128 and ≥ 3× at batch 512; ≥ 50% of "

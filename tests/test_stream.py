@@ -74,7 +74,7 @@ def test_load_streams_when_asked_or_when_the_data_exceed_the_budget(tmp_path, sh
     assert isinstance(load(folder).X, np.ndarray) and load(folder).X.shape == (250, 6)
     assert isinstance(load(folder, max_memory=1000).X, DiskArray)
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
-    with pytest.raises(aekit.InvalidInputError, match="only .npy files and folders of .npy shards stream"):
+    with pytest.raises(aekit.InvalidInputError, match="only .npy files, folders of .npy shards and .npz"):
         load(tmp_path / "t.csv", stream=True)
 
 
@@ -220,3 +220,30 @@ def test_datasets_aekit_cannot_shuffle_or_stack_are_refused(images):
 
     with pytest.raises(aekit.InvalidInputError, match=r"Ragged\[5\] has shape \(5,\)"):
         aekit.AutoEncoder(**fast()).fit(Ragged())
+
+
+def test_epoch_reports_say_how_long_training_waited_for_rows_read_on_demand(tmp_path, vectors):
+    np.save(tmp_path / "v.npy", vectors)
+    waits = {}
+    for how, data in (("memory", vectors), ("disk", DiskArray.open(tmp_path / "v.npy"))):
+        class Watch:
+            def on_epoch_end(self, report, how=how):
+                waits.setdefault(how, []).append(report.data_wait_seconds)
+
+        aekit.AutoEncoder(**fast()).fit(data, callbacks=[Watch()])
+    assert waits["memory"] == [0.0] * 3 and all(w > 0 for w in waits["disk"])
+
+
+def test_an_npz_archives_samples_stream_with_its_labels_loaded(tmp_path, images):
+    X, y = images
+    X8 = (X * 255).astype(np.uint8)
+    np.savez(tmp_path / "a.npz", X=X8, y=y, ids=np.arange(len(y)))
+    data = load(tmp_path / "a.npz", stream=True)
+    assert isinstance(data.X, DiskArray) and np.array_equal(data.y, y) and len(data.ids) == len(y)
+    assert np.array_equal(data.X.take([5, 0, 119]), X8[[5, 0, 119]])
+    in_memory = aekit.ConditionalVAE(latent_dim=2, **fast()).fit(X8, y)
+    assert same_weights(in_memory, aekit.ConditionalVAE(latent_dim=2, **fast()).fit(data.X, data.y))
+    np.savez_compressed(tmp_path / "c.npz", X=X8)
+    with pytest.raises(aekit.InvalidInputError, match=r"c.npz \[X\]: a compressed archive"):
+        load(tmp_path / "c.npz", stream=True)
+    assert isinstance(load(tmp_path / "c.npz").X, np.ndarray)  # small: loaded, compressed or not

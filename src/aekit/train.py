@@ -9,10 +9,12 @@ exactly as if it had never stopped.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -158,14 +160,19 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
         # Per step: the loss (global batch mean), and this process's NLL and KL sums.
         terms = torch.zeros(steps_per_epoch, 3, dtype=torch.float64, device=device)
         t0, checked = time.perf_counter(), 0
+        steps = [order[step * config.batch_size:(step + 1) * config.batch_size]
+                 for step in range(steps_per_epoch)]
+        reader = None if isinstance(X, torch.Tensor) else ReadAhead(
+            X, [_rows_wanted(model, config, group, idx).numpy() for idx in steps])
         for step in range(steps_per_epoch):
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+            idx = steps[step]
             lr = _learning_rate(config, state.global_step, total_steps)
             for group_ in optimizer.param_groups:
                 group_["lr"] = lr
             progress = epoch + step / steps_per_epoch
             kl_weight = min(1.0, progress / objective.kl_warmup_epochs) if objective.kl_warmup_epochs else 1.0
-            xb, x_in, yb, eps = _batch(model, X, y, idx, preprocess, config, group, staging)
+            fetched = None if reader is None else reader.next()
+            xb, x_in, yb, eps = _batch(model, X, y, idx, preprocess, config, group, staging, fetched)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = net(xb, yb, k=objective.importance_samples, kl_weight=kl_weight, corrupted=x_in,
                           eps=eps, batch_mean=group.batch_mean(len(idx)))
@@ -179,8 +186,12 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
             if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps_per_epoch:
                 _check_finite(terms, checked, step + 1, epoch, group, config.batch_size, len(train_idx))
                 checked = step + 1
-                rate = (step + 1) * config.batch_size / (time.perf_counter() - t0)
-                bar.set_postfix(loss=f"{terms[step, 0].item():.4g}", samples_s=f"{rate:,.0f}", refresh=False)
+                elapsed = time.perf_counter() - t0
+                rate = (step + 1) * config.batch_size / elapsed
+                waited = {} if reader is None else {"data_wait": f"{reader.waited / elapsed:.0%}"}
+                bar.set_postfix(loss=f"{terms[step, 0].item():.4g}", samples_s=f"{rate:,.0f}", **waited,
+                                refresh=False)
+        data_wait = 0.0 if reader is None else reader.close()
 
         state.epoch = epoch + 1
         state.history["train_loss"].append(float((terms[:, 0] * sizes).sum().item() / len(train_idx)))
@@ -202,7 +213,8 @@ def fit(model: AutoencoderNet, X: torch.Tensor, y: torch.Tensor | None, preproce
                                 state, best_weights)
             report = EpochReport(epoch + 1, config.epochs, state.history["train_loss"][-1],
                                  state.history["val_loss"][-1] if len(val_idx) else None, lr,
-                                 len(train_idx) / (time.perf_counter() - t0), time.perf_counter() - t0)
+                                 len(train_idx) / (time.perf_counter() - t0), time.perf_counter() - t0,
+                                 data_wait)
             _call_back(callbacks, report)
     bar.close()
     if best_weights is not None:  # end on the weights that generalised best
@@ -222,6 +234,7 @@ class EpochReport:
     learning_rate: float
     samples_per_second: float
     seconds: float
+    data_wait_seconds: float = 0.0  # training waited this long for rows read on demand
 
 
 def _call_back(callbacks, report: EpochReport) -> None:
@@ -242,17 +255,21 @@ def _checkpoint_found(path: Path, group: Group) -> bool:
 
 
 def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, group: Group,
-           staging: PinnedStaging | None = None):
+           staging: PinnedStaging | None = None, fetched: np.ndarray | None = None):
     """This process's rows of one global batch: the clean input, the encoder's input (None: the
     clean one), the labels and the codes' noise.
 
     Noise is drawn for the whole global batch and then sliced, so that each row gets the same
-    noise whatever the number of processes (see ``_distributed``)."""
+    noise whatever the number of processes (see ``_distributed``). ``fetched``: those rows,
+    already read (``ReadAhead``)."""
     device = next(model.parameters()).device
     rows = group.rows(len(idx))
     noisy_inputs = config.binarize or model.config.corruption.kind != "none"
-    wanted = idx if noisy_inputs else idx[rows]
-    raw = staging.copy(X, wanted) if staging else gather(X, wanted).to(device, non_blocking=True)
+    if fetched is not None:
+        raw = staging.put(fetched) if staging else torch.from_numpy(fetched).to(device, non_blocking=True)
+    else:
+        wanted = _rows_wanted(model, config, group, idx)
+        raw = staging.copy(X, wanted) if staging else gather(X, wanted).to(device, non_blocking=True)
     xb = preprocess(raw)
     if config.binarize:  # dynamic binarisation: every epoch sees new binary images
         xb = torch.bernoulli(xb.clamp(0, 1))  # (rounding may put the extremes a hair outside)
@@ -262,6 +279,54 @@ def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, gr
     yb = None if y is None else y.index_select(0, idx[rows]).to(device, non_blocking=True)
     eps = _code_noise(model, len(idx), rows, device)
     return xb, x_in, yb, eps
+
+
+def _rows_wanted(model: AutoencoderNet, config: TrainConfig, group: Group, idx: torch.Tensor) -> torch.Tensor:
+    """The rows this process reads for a global batch ``idx``: its own, or all of them when the
+    inputs get noise (drawn for the whole batch, see ``_batch``)."""
+    noisy_inputs = config.binarize or model.config.corruption.kind != "none"
+    return idx if noisy_inputs else idx[group.rows(len(idx))]
+
+
+# Threads that read rows ahead of training: os.pread releases the GIL, so reads overlap compute.
+READ_THREADS = 2
+
+
+class ReadAhead:
+    """The rows of an epoch's coming batches, read in threads while the current batch trains.
+
+    Reads are pure functions of the row indices, so results do not depend on their timing. A
+    source whose reads are not thread-safe (a user's Dataset) is read in the training thread."""
+
+    def __init__(self, X, batches: list[np.ndarray], ahead: int = 4):
+        self.X, self.batches = X, iter(batches)
+        threads = READ_THREADS if getattr(X, "thread_safe", False) else 0
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="aekit-read") if threads else None
+        self.pending: collections.deque = collections.deque()
+        self.waited = 0.0
+        for _ in range(ahead if self.pool else 0):
+            self._submit()
+
+    def _submit(self) -> None:
+        batch = next(self.batches, None)
+        if batch is not None:
+            self.pending.append(self.pool.submit(self.X.take, batch))
+
+    def next(self) -> np.ndarray:
+        start = time.perf_counter()
+        if self.pool is None:
+            rows = self.X.take(next(self.batches))
+        else:
+            rows = self.pending.popleft().result()
+            self._submit()
+        self.waited += time.perf_counter() - start
+        return rows
+
+    def close(self) -> float:
+        """Stop reading; the seconds training waited for rows."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+        return self.waited
 
 
 class PinnedStaging:
@@ -278,15 +343,26 @@ class PinnedStaging:
         self.copied = [None, None]
         self.device, self.turn = device, 0
 
-    def copy(self, X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        buffer, event = self.buffers[self.turn], self.copied[self.turn]
-        if event is not None:
-            event.synchronize()  # the GPU has finished reading this buffer's previous batch
-        if isinstance(X, torch.Tensor):
-            torch.index_select(X, 0, idx, out=buffer[:len(idx)])
-        else:  # rows read from disk
-            buffer[:len(idx)].numpy()[...] = X.take(idx.numpy())
-        on_device = buffer[:len(idx)].to(self.device, non_blocking=True)
+    def copy(self, X, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` of ``X`` (a host tensor or a RowSource) on the GPU."""
+        if not isinstance(X, torch.Tensor):
+            return self.put(X.take(idx.numpy()))
+        torch.index_select(X, 0, idx, out=self._free()[:len(idx)])
+        return self._send(len(idx))
+
+    def put(self, rows: np.ndarray) -> torch.Tensor:
+        """Rows already read, on the GPU."""
+        self._free()[:len(rows)].numpy()[...] = rows
+        return self._send(len(rows))
+
+    def _free(self) -> torch.Tensor:
+        """This turn's buffer, once the GPU has finished reading its previous batch."""
+        if self.copied[self.turn] is not None:
+            self.copied[self.turn].synchronize()
+        return self.buffers[self.turn]
+
+    def _send(self, n: int) -> torch.Tensor:
+        on_device = self.buffers[self.turn][:n].to(self.device, non_blocking=True)
         self.copied[self.turn] = torch.cuda.Event()
         self.copied[self.turn].record(torch.cuda.current_stream(self.device))
         self.turn = 1 - self.turn

@@ -58,8 +58,9 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         (a shuffled file); "sort" sorts by time; "file" keeps the file's order; "error" refuses
     stream : read the samples from disk a batch at a time (``X`` is then an
         ``aekit.data.stream.DiskArray``) instead of loading them: True, False, or "auto"
-        (default): when the file is larger than ``max_memory``. Streams: ``.npy`` files and
-        folders of ``.npy`` shards (docs/data.md)
+        (default): when the file is larger than ``max_memory``. Streams: ``.npy`` files,
+        folders of ``.npy`` shards and the samples of ``.npz`` archives written by
+        ``np.savez`` (not ``savez_compressed``) (docs/data.md)
     max_memory : bytes of data to load into memory at most with ``stream="auto"`` (default:
         half of the memory available now)
 
@@ -88,9 +89,9 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     if not path.exists():
         raise InvalidInputError(f"no data at {name!r}: give a path, or one of "
                                 f"{BUILTINS + tuple(NAMED_SETS)}")
-    streamed = _streamed(path, stream, max_memory)
-    if streamed is not None:
-        return streamed
+    streaming = _should_stream(path, stream, max_memory)
+    if path.is_dir() and any(path.glob("*.npy")):
+        return _shards(path, streaming)
     if path.is_dir():
         return read_image_folder(path, channels, _pair(size), skip_bad, alpha)
     suffix = path.suffix.lower()
@@ -104,9 +105,9 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     if window is not None:
         raise InvalidInputError(f"{path}: --window applies to time-series tables (.csv, .parquet)")
     if suffix == ".npy":
-        return Dataset(_read_npy(path), None, path.stem)
+        return Dataset(DiskArray.open(path) if streaming else _read_npy(path), None, path.stem)
     if suffix == ".npz":
-        return _read_npz(path, array, label_column)
+        return _read_npz(path, array, label_column, streaming)
     if "idx" in path.name or "-ubyte" in path.name:
         return Dataset(read_idx(path), None, path.name.split(".")[0])
     if suffix in IMAGE_SUFFIXES:
@@ -115,28 +116,30 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
                             ".csv, .tsv or .parquet")
 
 
-def _streamed(path: Path, stream, max_memory: int | None) -> Dataset | None:
-    """The source as a ``DiskArray`` when it is to stream; None to load it into memory."""
+STREAMABLE = ".npy files, folders of .npy shards and .npz archives saved with np.savez"
+
+
+def _should_stream(path: Path, stream, max_memory: int | None) -> bool:
+    """Whether to read the source from disk a batch at a time (see ``load``'s ``stream``)."""
     if stream not in (True, False, "auto"):
         raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
     shards = path.is_dir() and any(path.glob("*.npy"))
-    streamable = shards or (path.is_file() and path.suffix.lower() == ".npy")
-    if stream is False or (stream == "auto" and not shards and not streamable):
-        return None
-    if not streamable:
-        raise InvalidInputError(f"{path}: only .npy files and folders of .npy shards stream so far; "
-                                "convert it with np.save, or load it without --stream")
+    streamable = shards or (path.is_file() and path.suffix.lower() in (".npy", ".npz"))
+    if stream is True and not streamable:
+        raise InvalidInputError(f"{path}: only {STREAMABLE} stream so far; convert it with np.save, "
+                                "or load it without --stream")
     if shards and any(p.suffix.lower() != ".npy" for p in path.iterdir() if not p.name.startswith(".")):
         raise InvalidInputError(f"{path}: a folder of shards holds only .npy files")
-    budget = available_bytes() // 2 if max_memory is None else max_memory
-    files = sorted(path.glob("*.npy")) if shards else [path]
-    fits = sum(f.stat().st_size for f in files) <= budget
-    if stream == "auto" and fits and not shards:
-        return None
+    if stream is False or not streamable:
+        return False
+    size = sum(f.stat().st_size for f in path.glob("*.npy")) if shards else path.stat().st_size
+    return stream is True or size > (available_bytes() // 2 if max_memory is None else max_memory)
+
+
+def _shards(path: Path, streaming: bool) -> Dataset:
+    """A folder of .npy shards: one array, read from disk or (small enough) loaded."""
     disk = DiskArray.open(path)
-    if stream == "auto" and fits:  # shards small enough for memory: one array, as streamed rows read
-        return Dataset(disk[0:len(disk)], None, disk.name)
-    return Dataset(disk, None, disk.name)
+    return Dataset(disk if streaming else disk[0:len(disk)], None, disk.name)
 
 
 def _side(size) -> int:
@@ -180,9 +183,11 @@ def _read_npy(path: Path) -> np.ndarray:
 NPZ_SAMPLES, NPZ_LABELS, NPZ_IDS = "X", "y", "ids"
 
 
-def _read_npz(path: Path, array: str | None = None, labels: str | None = None) -> Dataset:
+def _read_npz(path: Path, array: str | None = None, labels: str | None = None,
+              streaming: bool = False) -> Dataset:
     """The samples are the array named ``array`` (default "X"), labels ``labels`` (default "y"
-    if present), ids "ids" if present. Never a guess: another array is not used in X's place."""
+    if present), ids "ids" if present. Never a guess: another array is not used in X's place.
+    ``streaming``: the samples are read from disk a batch at a time (labels and ids loaded)."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
@@ -195,7 +200,7 @@ def _read_npz(path: Path, array: str | None = None, labels: str | None = None) -
             if y_key is not None and y_key not in keys:
                 raise InvalidInputError(f"{path}: the archive has no array {y_key!r}; "
                                         f"its arrays are {keys[:10]}")
-            X = _numeric(npz[x_key], f"{path} [{x_key}]")
+            X = DiskArray.open(path, member=x_key) if streaming else _numeric(npz[x_key], f"{path} [{x_key}]")
             return Dataset(X, npz[y_key] if y_key else None, path.stem,
                            ids=npz[NPZ_IDS] if NPZ_IDS in keys else None)
     except (ValueError, OSError, EOFError) as exc:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import copy
 import math
 import os
+import struct
 import weakref
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +49,12 @@ class _NpyFile:
     def row_bytes(self) -> int:
         return math.prod(self.sample_shape) * self.dtype.itemsize
 
-    def read(self, first: int, count: int, out: np.ndarray) -> None:
-        """Rows [first, first + count) into the C-contiguous ``out`` (of the file's dtype)."""
-        view = memoryview(out.reshape(-1).view(np.uint8))
-        done, want = 0, count * self.row_bytes
-        while done < want:  # pread may return less than asked
-            got = os.preadv(self.fd, [view[done:]], self.offset + first * self.row_bytes + done)
+    def read(self, first: int, view: memoryview) -> None:
+        """Bytes of the rows from row ``first`` on, filling ``view``."""
+        position = self.offset + first * self.row_bytes
+        done = os.preadv(self.fd, [view], position)
+        while done < len(view):  # pread may return less than asked; 0 at the end of the file
+            got = os.preadv(self.fd, [view[done:]], position + done)
             if got == 0:
                 raise InvalidInputError(f"{self.path}: the file ended early: it was truncated or "
                                         "replaced while aekit read it")
@@ -128,6 +130,8 @@ class RowSource:
 class DiskArray(RowSource):
     """Rows of one or more ``.npy`` files, read a batch at a time (see the module's text)."""
 
+    thread_safe = True  # pread at explicit offsets: reads may run in several threads
+
     def __init__(self, files: list[_NpyFile], name: str):
         self.files, self.name = files, name
         # float64 files are read as float32, as arrays in memory are (estimators._validate_X).
@@ -136,9 +140,12 @@ class DiskArray(RowSource):
         self.offsets = np.cumsum([0] + [f.rows for f in files])
 
     @classmethod
-    def open(cls, path) -> DiskArray:
-        """A ``.npy`` file, or a folder of ``.npy`` shards (all of one sample shape and dtype)."""
+    def open(cls, path, member: str | None = None) -> DiskArray:
+        """A ``.npy`` file, a folder of ``.npy`` shards (all of one sample shape and dtype), or the
+        array ``member`` of an ``.npz`` archive written by ``np.savez`` (stored, not compressed)."""
         path = Path(path)
+        if member is not None:
+            return cls([_open_npy(path, *_npz_member(path, member))], f"{path.stem}[{member}]")
         paths = sorted(path.glob("*.npy")) if path.is_dir() else [path]
         if not paths:
             raise InvalidInputError(f"{path}: no .npy shards in this folder")
@@ -155,18 +162,24 @@ class DiskArray(RowSource):
         return int(self.offsets[-1])
 
     def _take(self, indices: np.ndarray) -> np.ndarray:
+        if len(indices) == 0:
+            return np.empty((0, *self.native_shape), dtype=self.dtype)
         order = np.argsort(indices, kind="stable")
         wanted = indices[order]  # read in file order, runs of consecutive rows at once
         raw = np.empty((len(indices), *self.native_shape), dtype=self.files[0].dtype)
         shard = np.searchsorted(self.offsets, wanted, side="right") - 1
         breaks = np.flatnonzero((np.diff(wanted) != 1) | (np.diff(shard) != 0)) + 1
-        for first, stop in zip(np.r_[0, breaks], np.r_[breaks, len(wanted)], strict=True):
-            if first == stop:
-                continue
-            f = self.files[shard[first]]
-            f.read(int(wanted[first] - self.offsets[shard[first]]), int(stop - first), raw[first:stop])
-        for s in np.unique(shard):
-            self.files[s].check_unchanged()
+        starts, stops = np.r_[0, breaks], np.r_[breaks, len(wanted)]
+        # One pread per run; the per-run work is plain Python on precomputed lists (it is the
+        # cost of a random batch: one run per row).
+        row_bytes, files = self.files[0].row_bytes, self.files
+        view = memoryview(raw.reshape(-1).view(np.uint8))
+        firsts = (wanted[starts] - self.offsets[shard[starts]]).tolist()
+        for start, stop, s, first in zip(starts.tolist(), stops.tolist(), shard[starts].tolist(), firsts,
+                                         strict=True):
+            files[s].read(first, view[start * row_bytes:stop * row_bytes])
+        for s in np.unique(shard).tolist():
+            files[s].check_unchanged()
         out = np.empty((len(indices), *self.native_shape), dtype=self.dtype)
         out.reshape(len(indices), -1)[order] = raw.reshape(len(indices), -1)  # back to the asked order
         return out
@@ -227,36 +240,56 @@ class DatasetRows(RowSource):
         return np.asarray(labels)
 
 
-def _open_npy(path: Path) -> _NpyFile:
+def _npz_member(path: Path, member: str) -> tuple[int, str]:
+    """Where the .npy of ``member`` starts inside the archive, and a name for messages."""
+    where = f"{path} [{member}]"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(member + ".npy")
+        with open(path, "rb") as f:  # the member's data follow its local header
+            f.seek(info.header_offset)
+            local = f.read(30)
+    except (KeyError, zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInputError(f"{where}: not a readable member of an .npz archive ({exc})") from exc
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise InvalidInputError(f"{where}: a compressed archive (np.savez_compressed) cannot be read by "
+                                "rows; save it with np.save or np.savez to stream it")
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    return info.header_offset + 30 + name_length + extra_length, where
+
+
+def _open_npy(path: Path, start: int = 0, where: str | None = None) -> _NpyFile:
+    """The .npy array at byte ``start`` of ``path`` (0: a .npy file; else an .npz member, named
+    ``where`` in messages), its header checked before anything is read."""
+    where = where or str(path)
     try:
         with open(path, "rb") as f:
+            f.seek(start)
             version = np.lib.format.read_magic(f)
             read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
             if read_header is None:
                 raise ValueError(f"unsupported .npy version {version}")
             shape, fortran, dtype = read_header(f)
             offset = f.tell()
-        fd = os.open(path, os.O_RDONLY)
     except (ValueError, OSError, EOFError) as exc:
-        raise InvalidInputError(f"{path}: not a readable .npy array ({exc})") from exc
-    info = os.fstat(fd)
-    if len(shape) < 2 or dtype not in (np.uint8, np.float32, np.float64) or fortran:
-        os.close(fd)
+        raise InvalidInputError(f"{where}: not a readable .npy array ({exc})") from exc
     if len(shape) < 2:
-        raise InvalidInputError(f"{path}: the samples have shape {shape}; aekit needs one row per "
+        raise InvalidInputError(f"{where}: the samples have shape {shape}; aekit needs one row per "
                                 "sample: (n, features), (n, H, W) or (n, C, H, W)")
     if dtype not in (np.uint8, np.float32, np.float64) or dtype.byteorder == ">":
-        raise InvalidInputError(f"{path}: a streamed array must hold uint8, float32 or float64 samples "
+        raise InvalidInputError(f"{where}: a streamed array must hold uint8, float32 or float64 samples "
                                 f"(native byte order), not {dtype}")
     if fortran:
-        raise InvalidInputError(f"{path}: a Fortran-ordered array cannot be read by rows; save it "
+        raise InvalidInputError(f"{where}: a Fortran-ordered array cannot be read by rows; save it "
                                 "with np.save(path, np.ascontiguousarray(X))")
-    opened = _NpyFile(path, fd, offset, shape[0], tuple(shape[1:]), np.dtype(dtype),
+    fd = os.open(path, os.O_RDONLY)
+    info = os.fstat(fd)
+    opened = _NpyFile(Path(where), fd, offset, shape[0], tuple(shape[1:]), np.dtype(dtype),
                       (info.st_size, info.st_mtime_ns))
     weakref.finalize(opened, os.close, fd)  # closed when no DiskArray reads it any more
     if info.st_size < offset + opened.rows * opened.row_bytes:
-        raise InvalidInputError(f"{path}: the file is truncated: its header promises {shape[0]} rows")
+        raise InvalidInputError(f"{where}: the file is truncated: its header promises {shape[0]} rows")
     return opened
 
 
