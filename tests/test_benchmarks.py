@@ -34,6 +34,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("time_to_loss", marks=[needs_fashion_mnist, needs_pythae]),
     pytest.param("ddp", marks=needs_fashion_mnist),
     pytest.param("out_of_core", marks=needs_fashion_mnist),
+    pytest.param("dataset_workers", marks=needs_fashion_mnist),
 ])
 def test_quick_mode(name):
     written = {"representation": "representation_conv"}.get(name, name)  # results are named by network

@@ -16,7 +16,7 @@ import aekit
 from aekit.cli import main
 from aekit.data import load
 from aekit.data import stream as stream_module
-from aekit.data.stream import DiskArray
+from aekit.data.stream import DiskArray, RowSource
 from conftest import fast
 
 
@@ -74,7 +74,7 @@ def test_load_streams_when_asked_or_when_the_data_exceed_the_budget(tmp_path, sh
     assert isinstance(load(folder).X, np.ndarray) and load(folder).X.shape == (250, 6)
     assert isinstance(load(folder, max_memory=1000).X, DiskArray)
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
-    with pytest.raises(aekit.InvalidInputError, match="only .npy files, folders of .npy shards and .npz"):
+    with pytest.raises(aekit.InvalidInputError, match="only .npy files, folders of .npy shards or of images"):
         load(tmp_path / "t.csv", stream=True)
 
 
@@ -247,3 +247,54 @@ def test_an_npz_archives_samples_stream_with_its_labels_loaded(tmp_path, images)
     with pytest.raises(aekit.InvalidInputError, match=r"c.npz \[X\]: a compressed archive"):
         load(tmp_path / "c.npz", stream=True)
     assert isinstance(load(tmp_path / "c.npz").X, np.ndarray)  # small: loaded, compressed or not
+
+
+def test_worker_processes_read_a_datasets_batches_without_changing_the_weights(images):
+    from aekit.data.stream import DatasetRows
+
+    X, _ = images
+    pairs = torch.utils.data.TensorDataset(torch.from_numpy(X))
+    inline = aekit.VAE(latent_dim=2, **fast()).fit(DatasetRows(pairs))
+    workers = aekit.VAE(latent_dim=2, **fast()).fit(DatasetRows(pairs, workers=2))
+    assert same_weights(inline, workers)
+    with pytest.raises(aekit.InvalidInputError, match="workers must be an int >= 0"):
+        DatasetRows(pairs, workers=-1)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """36 greyscale 8x8 PNGs in three labelled sub-folders, and one file that is not an image."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    for label in ("a", "b", "c"):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(12):
+            pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "imgs" / label / f"{i:02d}.png")
+    (tmp_path / "imgs" / "b" / "broken.png").write_bytes(b"not a png")
+    return tmp_path / "imgs"
+
+
+def test_an_image_folder_decoded_batch_by_batch_is_the_folder_read_whole(image_folder):
+    for size in (None, (6, 6)):
+        with pytest.warns(UserWarning, match="skipped 1 unreadable image"):
+            whole = load(image_folder, skip_bad=True, size=size, stream=False)
+        with pytest.warns(UserWarning, match="skipped 1 unreadable image"):
+            rows = load(image_folder, skip_bad=True, size=size, stream=True)
+        assert not isinstance(whole.X, RowSource) and isinstance(rows.X, RowSource)
+        assert rows.X.shape == whole.X.shape and rows.X.dtype == whole.X.dtype
+        assert np.array_equal(rows.y, whole.y) and np.array_equal(rows.ids, whole.ids)
+        assert np.array_equal(rows.X.take([35, 0, 17]), whole.X[[35, 0, 17]])
+    eager = aekit.VAE(latent_dim=2, **fast()).fit(whole.X)
+    assert same_weights(eager, aekit.VAE(latent_dim=2, **fast()).fit(rows.X))
+    with pytest.raises(aekit.InvalidInputError, match=r"broken.png: unreadable image"):
+        load(image_folder, stream=True)
+
+
+def test_an_image_spoiled_during_a_streamed_run_is_named(image_folder):
+    (image_folder / "b" / "broken.png").unlink()
+    rows = load(image_folder, stream=True).X
+    (image_folder / "a" / "03.png").write_bytes((image_folder / "a" / "03.png").read_bytes()[:40])
+    with pytest.raises(aekit.InvalidInputError, match=r"03.png: unreadable image .*readable when the run"):
+        rows.take(np.arange(len(rows)))

@@ -304,6 +304,13 @@ class ReadAhead:
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="aekit-read") if threads else None
         self.pending: collections.deque = collections.deque()
         self.waited = 0.0
+        self.loader = None
+        if getattr(X, "workers", 0) > 0:  # worker processes (a DatasetRows that asked for them)
+            # Its own generator: a DataLoader seeds its workers from the global RNG otherwise,
+            # which would shift the run's noise.
+            self.loader = iter(torch.utils.data.DataLoader(
+                _Batches(X, batches), batch_size=None, num_workers=X.workers, prefetch_factor=2,
+                collate_fn=_as_array, generator=torch.Generator().manual_seed(0)))
         for _ in range(ahead if self.pool else 0):
             self._submit()
 
@@ -314,7 +321,9 @@ class ReadAhead:
 
     def next(self) -> np.ndarray:
         start = time.perf_counter()
-        if self.pool is None:
+        if self.loader is not None:
+            rows = next(self.loader)
+        elif self.pool is None:
             rows = self.X.take(next(self.batches))
         else:
             rows = self.pending.popleft().result()
@@ -326,7 +335,25 @@ class ReadAhead:
         """Stop reading; the seconds training waited for rows."""
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
+        self.loader = None  # its worker processes end with it
         return self.waited
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Batch i of an epoch, read by a DataLoader worker."""
+
+    def __init__(self, X, batches: list[np.ndarray]):
+        self.X, self.batches = X, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.X.take(self.batches[i])
+
+
+def _as_array(rows):
+    return rows  # the workers' arrays as they are (torch's default would make tensors)
 
 
 class PinnedStaging:

@@ -17,7 +17,7 @@ from ..errors import InvalidInputError
 from . import builtins
 from .dataset import Dataset, Windows
 from .idx import read_idx
-from .images import IMAGE_SUFFIXES, read_image_folder
+from .images import IMAGE_SUFFIXES, ImageFolderRows, read_image_folder
 from .named import NAMED_SETS, load_named
 from .stream import DiskArray
 from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_series, read_table
@@ -92,6 +92,9 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     streaming = _should_stream(path, stream, max_memory)
     if path.is_dir() and any(path.glob("*.npy")):
         return _shards(path, streaming)
+    if path.is_dir() and streaming:
+        rows = ImageFolderRows(path, channels, _pair(size), skip_bad, alpha)
+        return Dataset(rows, rows.labels, rows.name, ids=rows.ids)
     if path.is_dir():
         return read_image_folder(path, channels, _pair(size), skip_bad, alpha)
     suffix = path.suffix.lower()
@@ -116,7 +119,7 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
                             ".csv, .tsv or .parquet")
 
 
-STREAMABLE = ".npy files, folders of .npy shards and .npz archives saved with np.savez"
+STREAMABLE = ".npy files, folders of .npy shards or of images, and .npz archives saved with np.savez"
 
 
 def _should_stream(path: Path, stream, max_memory: int | None) -> bool:
@@ -124,7 +127,7 @@ def _should_stream(path: Path, stream, max_memory: int | None) -> bool:
     if stream not in (True, False, "auto"):
         raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
     shards = path.is_dir() and any(path.glob("*.npy"))
-    streamable = shards or (path.is_file() and path.suffix.lower() in (".npy", ".npz"))
+    streamable = path.is_dir() or (path.is_file() and path.suffix.lower() in (".npy", ".npz"))
     if stream is True and not streamable:
         raise InvalidInputError(f"{path}: only {STREAMABLE} stream so far; convert it with np.save, "
                                 "or load it without --stream")
@@ -132,8 +135,30 @@ def _should_stream(path: Path, stream, max_memory: int | None) -> bool:
         raise InvalidInputError(f"{path}: a folder of shards holds only .npy files")
     if stream is False or not streamable:
         return False
-    size = sum(f.stat().st_size for f in path.glob("*.npy")) if shards else path.stat().st_size
+    if shards:
+        size = sum(f.stat().st_size for f in path.glob("*.npy"))
+    elif path.is_dir():
+        size = _decoded_size_estimate(path)
+    else:
+        size = path.stat().st_size
     return stream is True or size > (available_bytes() // 2 if max_memory is None else max_memory)
+
+
+def _decoded_size_estimate(folder: Path) -> int:
+    """Bytes an image folder takes decoded, guessed from the count of image files and the first
+    one's size (as RGB): enough to tell a folder that fits in memory from one that does not."""
+    from PIL import Image
+
+    files = (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    first = next(files, None)
+    if first is None:
+        return 0
+    try:
+        with Image.open(first) as image:
+            width, height = image.size
+    except Exception:  # unreadable: the reader will say so
+        return 0
+    return (1 + sum(1 for _ in files)) * 3 * width * height
 
 
 def _shards(path: Path, streaming: bool) -> Dataset:

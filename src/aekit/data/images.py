@@ -21,6 +21,7 @@ import numpy as np
 from .._memory import require_memory
 from ..errors import InvalidInputError
 from .dataset import Dataset
+from .stream import RowSource
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 ALPHA_POLICIES = ("composite", "drop", "keep")
@@ -38,8 +39,62 @@ def _read(path: Path):
 def read_image_folder(folder: Path, channels: int | None = None, size: tuple[int, int] | None = None,
                       skip_bad: bool = False, alpha: str = "composite") -> Dataset:
     """``channels``: 1 (greyscale), 3 (RGB) or None (RGB if any image has colour)."""
-    from PIL import Image, UnidentifiedImageError
+    files = _list_images(folder, channels, alpha, size)
+    if size is not None:  # known before decoding: refuse an impossible size at once
+        require_memory(len(files) * 4 * 4 * size[0] * size[1],
+                       f"{len(files):,} images of {size[0]}x{size[1]}", "choose a smaller --size")
+    images, kept = _open_all(folder, files, skip_bad, decode=True)
+    plan = _Plan.of(images, kept, folder, channels, size, alpha)
+    require_memory(len(images) * plan.n_channels * plan.height * plan.width * plan.dtype.itemsize,
+                   f"{len(images):,} images of {plan.height}x{plan.width}", "choose a smaller --size")
+    X = np.empty((len(images), *plan.sample_shape), dtype=plan.dtype)
+    for i, image in enumerate(images):
+        X[i] = plan.convert(image)
+    y, ids = _labels_and_ids(folder, kept)
+    return Dataset(X, y, folder.name, ids=ids)
 
+
+class ImageFolderRows(RowSource):
+    """A folder of images decoded a batch at a time (``aekit.data.stream``): one pass reads every
+    image's header (size, mode, transparency) to settle the sample shape as
+    :func:`read_image_folder` would; each batch then decodes its own images. ``workers`` > 0
+    decodes in that many worker processes; else two threads decode ahead of training."""
+
+    thread_safe = True  # each read opens its own files
+
+    def __init__(self, folder, channels: int | None = None, size: tuple[int, int] | None = None,
+                 skip_bad: bool = False, alpha: str = "composite", workers: int = 0):
+        folder = Path(folder)
+        files = _list_images(folder, channels, alpha, size)
+        headers, self.files = _open_all(folder, files, skip_bad, decode=False)
+        self.plan = _Plan.of(headers, self.files, folder, channels, size, alpha)
+        self.name, self.workers = folder.name, workers
+        self.dtype, self.native_shape = self.plan.dtype, self.plan.sample_shape
+        self.sample_shape = self.native_shape
+        self.labels, self.ids = _labels_and_ids(folder, self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _take(self, indices: np.ndarray) -> np.ndarray:
+        from PIL import Image, UnidentifiedImageError
+
+        out = np.empty((len(indices), *self.native_shape), dtype=self.dtype)
+        for row, i in enumerate(indices.tolist()):
+            path = self.files[i]
+            try:
+                image = _read(path)
+            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+                raise InvalidInputError(f"{path}: unreadable image ({exc}): it was readable when the "
+                                        "run started; fix or remove it and resume") from exc
+            if self.plan.size is None and (image.height, image.width) != (self.plan.height, self.plan.width):
+                raise InvalidInputError(f"{path} is now {image.height}x{image.width}, not "
+                                        f"{self.plan.height}x{self.plan.width}: it changed during the run")
+            out[row] = self.plan.convert(image)
+        return out
+
+
+def _list_images(folder: Path, channels, alpha: str, size) -> list[Path]:
     if channels not in (None, 1, 3):
         raise InvalidInputError(f"channels must be 1 or 3, got {channels!r}")
     if alpha not in ALPHA_POLICIES:
@@ -47,13 +102,18 @@ def read_image_folder(folder: Path, channels: int | None = None, size: tuple[int
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InvalidInputError(f"{folder}: no PNG, JPEG or BMP images in this folder or below")
-    if size is not None:  # known before decoding: refuse an impossible size at once
-        require_memory(len(files) * 4 * 4 * size[0] * size[1],
-                       f"{len(files):,} images of {size[0]}x{size[1]}", "choose a smaller --size")
+    return files
+
+
+def _open_all(folder: Path, files: list[Path], skip_bad: bool, decode: bool):
+    """Every image (decoded, or only its header read), and the paths of those that opened; an
+    unreadable one is an error, or skipped and counted with ``skip_bad``."""
+    from PIL import Image, UnidentifiedImageError
+
     images, kept, bad = [], [], []
     for path in files:
         try:
-            images.append(_read(path))
+            images.append(_read(path) if decode else _header(path))
             kept.append(path)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
             if not skip_bad:
@@ -64,29 +124,63 @@ def read_image_folder(folder: Path, channels: int | None = None, size: tuple[int
         raise InvalidInputError(f"{folder}: none of the {len(files)} images could be read")
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable image(s) of {len(files)} in {folder} "
-                      f"(first: {bad[0].relative_to(folder)})", stacklevel=2)
-    colour = channels == 3 or (channels is None and any(_has_colour(im) for im in images))
-    translucent = alpha == "keep" and any(_has_alpha(im) for im in images)
-    deep = any(im.mode in _SIXTEEN_BIT for im in images)
-    if size is None:
-        odd = next((i for i, im in enumerate(images) if im.size != images[0].size), None)
-        if odd is not None:
-            describe = lambda i: f"{kept[i].relative_to(folder)} is {images[i].height}x{images[i].width}"
-            raise InvalidInputError(f"{folder}: images differ in size ({describe(0)}, {describe(odd)}); "
-                                    "pass size=(H, W) (--size HxW) to resize them")
-        height, width = images[0].height, images[0].width
-    else:
-        height, width = size
-    n_channels = (3 if colour else 1) + (1 if translucent else 0)
-    require_memory(len(images) * n_channels * height * width * (4 if deep else 1),
-                   f"{len(images):,} images of {height}x{width}", "choose a smaller --size")
-    X = np.empty((len(images), n_channels, height, width), dtype=np.float32 if deep else np.uint8)
-    for i, image in enumerate(images):
-        X[i] = _to_array(image, colour, translucent, alpha, deep, size)
+                      f"(first: {bad[0].relative_to(folder)})", stacklevel=3)
+    return images, kept
+
+
+def _header(path: Path):
+    """The image's size, mode and transparency, without decoding its pixels."""
+    from PIL import Image
+
+    with Image.open(path) as image:  # open reads the header only
+        return _Header(image.size, image.mode, dict(image.info))
+
+
+class _Header:
+    """What ``_Plan.of`` reads of an image: its size, mode and info (transparency)."""
+
+    def __init__(self, size, mode, info):
+        self.size, self.mode, self.info = size, mode, info
+        self.width, self.height = size
+
+
+class _Plan:
+    """How every image of a folder becomes a sample: channels, bit depth, size."""
+
+    def __init__(self, colour: bool, translucent: bool, deep: bool, height: int, width: int,
+                 size, alpha: str):
+        self.colour, self.translucent, self.deep = colour, translucent, deep
+        self.height, self.width, self.size, self.alpha = height, width, size, alpha
+        self.n_channels = (3 if colour else 1) + (1 if translucent else 0)
+        self.sample_shape = (self.n_channels, height, width)
+        self.dtype = np.dtype(np.float32 if deep else np.uint8)
+
+    @classmethod
+    def of(cls, images, paths: list[Path], folder: Path, channels, size, alpha: str) -> _Plan:
+        colour = channels == 3 or (channels is None and any(_has_colour(im) for im in images))
+        translucent = alpha == "keep" and any(_has_alpha(im) for im in images)
+        deep = any(im.mode in _SIXTEEN_BIT for im in images)
+        if size is None:
+            odd = next((i for i, im in enumerate(images) if im.size != images[0].size), None)
+            if odd is not None:
+                describe = lambda i: f"{paths[i].relative_to(folder)} is {images[i].height}x{images[i].width}"
+                raise InvalidInputError(f"{folder}: images differ in size ({describe(0)}, {describe(odd)}); "
+                                        "pass size=(H, W) (--size HxW) to resize them")
+            height, width = images[0].height, images[0].width
+        else:
+            height, width = size
+        return cls(colour, translucent, deep, height, width, size, alpha)
+
+    def convert(self, image) -> np.ndarray:
+        return _to_array(image, self.colour, self.translucent, self.alpha, self.deep, self.size)
+
+
+def _labels_and_ids(folder: Path, kept: list[Path]):
+    """Labels from the top-level sub-folders when every image sits in one; ids: relative paths."""
     relative = [p.relative_to(folder) for p in kept]
     labelled = all(len(r.parts) > 1 for r in relative)
     y = np.asarray([r.parts[0] for r in relative]) if labelled else None
-    return Dataset(X, y, folder.name, ids=np.asarray([str(r) for r in relative]))
+    return y, np.asarray([str(r) for r in relative])
 
 
 def _has_colour(image) -> bool:

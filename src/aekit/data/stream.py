@@ -188,9 +188,17 @@ class DiskArray(RowSource):
 class DatasetRows(RowSource):
     """A map-style ``torch.utils.data.Dataset`` (``len`` and ``dataset[i]``) as rows. An item is a
     sample (a tensor or an array) or a ``(sample, label)`` pair; samples must all have one shape
-    and be uint8 or floating point (read as float32)."""
+    and be uint8 or floating point (read as float32).
 
-    def __init__(self, dataset, name: str | None = None):
+    ``workers`` > 0 reads training batches in that many worker processes (torch's DataLoader),
+    for datasets whose items take work to make (decoding, augmenting); 0 reads them in the
+    training thread. Either way the rows, and so the weights, are the same.
+    """
+
+    def __init__(self, dataset, name: str | None = None, workers: int = 0):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+            raise InvalidInputError(f"workers must be an int >= 0, got {workers!r}")
+        self.workers = workers
         iterable = type(dataset).__name__ == "IterableDataset" or any(
             c.__name__ == "IterableDataset" for c in type(dataset).__mro__)
         if iterable or not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
