@@ -16,6 +16,7 @@ the streamed and the in-memory paths compute identical statistics and train iden
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 import os
@@ -67,7 +68,7 @@ class _NpyFile:
                                     "run must stay as they were when it started")
 
 
-class RowSource:
+class RowSource(abc.ABC):
     """Rows produced on demand: what training and inference need of data they never hold whole.
 
     ``len``, ``shape``, ``dtype``, ``ndim``, ``nbytes``, ``take(indices)`` (rows in any order, as
@@ -81,11 +82,13 @@ class RowSource:
     native_shape: tuple[int, ...]
     sample_shape: tuple[int, ...]
 
+    @abc.abstractmethod
     def _take(self, indices: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Rows ``indices`` (validated, any order) in the native sample shape."""
 
+    @abc.abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """The number of rows."""
 
     @property
     def shape(self) -> tuple[int, ...]:
