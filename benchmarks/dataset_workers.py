@@ -1,7 +1,7 @@
 """Question: do worker processes pay for a user's torch Dataset whose items take work to make?
 
 A Dataset that decodes each item from PNG bytes (Fashion-MNIST, 20,000 images) and the
-784-400-20 VAE (batch 512, 2 epochs), wrapped in ``aekit.data.stream.DatasetRows`` with 0
+784-400-20 VAE (batch 512, 2 epochs), wrapped in ``aekit.data.datasets.DatasetRows`` with 0
 (read in the training thread), 1 and 2 worker processes. The fit time includes the one pass that
 computes the scaler's statistics, which reads items in the training process.
 
@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 import aekit
-from aekit.data.stream import DatasetRows
+from aekit.data.datasets import DatasetRows
 from common import load_fashion_mnist, write_result
 
 

@@ -35,6 +35,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("ddp", marks=needs_fashion_mnist),
     pytest.param("out_of_core", marks=needs_fashion_mnist),
     pytest.param("dataset_workers", marks=needs_fashion_mnist),
+    "table_stream",
 ])
 def test_quick_mode(name):
     written = {"representation": "representation_conv"}.get(name, name)  # results are named by network

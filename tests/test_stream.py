@@ -1,6 +1,7 @@
 """Data read from disk a batch at a time (aekit.data.stream): the same results as in memory,
 with a resident memory that does not grow with the data."""
 
+import gzip
 import os
 import signal
 import subprocess
@@ -74,8 +75,8 @@ def test_load_streams_when_asked_or_when_the_data_exceed_the_budget(tmp_path, sh
     assert isinstance(load(folder).X, np.ndarray) and load(folder).X.shape == (250, 6)
     assert isinstance(load(folder, max_memory=1000).X, DiskArray)
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
-    with pytest.raises(aekit.InvalidInputError, match="only .npy files, folders of .npy shards or of images"):
-        load(tmp_path / "t.csv", stream=True)
+    assert isinstance(load(tmp_path / "t.csv").X, np.ndarray)
+    assert isinstance(load(tmp_path / "t.csv", max_memory=10).X, RowSource)  # 16 bytes of text > 10
 
 
 def test_bad_shards_are_refused_naming_the_file(tmp_path):
@@ -201,16 +202,36 @@ def test_a_torch_dataset_trains_what_its_arrays_train(images):
     assert same_weights(plain, aekit.AutoEncoder(latent_dim=2, **fast()).fit(Samples()))
 
 
-def test_datasets_aekit_cannot_shuffle_or_stack_are_refused(images):
-    X, _ = images
+def test_an_iterable_dataset_is_spooled_once_and_trains_what_its_arrays_train(images, tmp_path,
+                                                                              monkeypatch):
+    import gc
+
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    X, y = images
 
     class Stream(torch.utils.data.IterableDataset):
+        walks = 0
+
         def __iter__(self):
-            return iter(X)
+            Stream.walks += 1
+            return ((torch.from_numpy(x), int(label)) for x, label in zip(X, y, strict=True))
 
-    with pytest.raises(aekit.InvalidInputError, match="IterableDataset cannot be shuffled"):
-        aekit.AutoEncoder(**fast()).fit(Stream())
+    make = lambda: aekit.ConditionalVAE(latent_dim=2, **fast())  # noqa: E731
+    streamed = make().fit(Stream())  # the labels come from the (sample, label) pairs
+    assert Stream.walks == 1 and same_weights(streamed, make().fit(X, y))
+    gc.collect()
+    assert not any((tmp_path / "cache" / "spool").iterdir())  # the spooled copy is gone with its rows
 
+    class Ragged(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return (np.zeros(4 if i < 5 else 5, np.float32) for i in range(10))
+
+    with pytest.raises(aekit.InvalidInputError, match=r"item 5 of Ragged has shape \(5,\)"):
+        aekit.AutoEncoder(**fast()).fit(Ragged())
+    assert not any((tmp_path / "cache" / "spool").iterdir())
+
+
+def test_datasets_aekit_cannot_stack_are_refused(images):
     class Ragged(torch.utils.data.Dataset):
         def __len__(self):
             return 10
@@ -250,7 +271,7 @@ def test_an_npz_archives_samples_stream_with_its_labels_loaded(tmp_path, images)
 
 
 def test_worker_processes_read_a_datasets_batches_without_changing_the_weights(images):
-    from aekit.data.stream import DatasetRows
+    from aekit.data.datasets import DatasetRows
 
     X, _ = images
     pairs = torch.utils.data.TensorDataset(torch.from_numpy(X))
@@ -298,3 +319,232 @@ def test_an_image_spoiled_during_a_streamed_run_is_named(image_folder):
     (image_folder / "a" / "03.png").write_bytes((image_folder / "a" / "03.png").read_bytes()[:40])
     with pytest.raises(aekit.InvalidInputError, match=r"03.png: unreadable image .*readable when the run"):
         rows.take(np.arange(len(rows)))
+
+
+def test_skip_bad_skips_images_whose_pixels_are_broken_before_a_streamed_run(image_folder):
+    (image_folder / "a" / "03.png").write_bytes((image_folder / "a" / "03.png").read_bytes()[:60])
+    with pytest.warns(UserWarning, match="skipped 2 unreadable image"):  # broken.png and 03.png
+        rows = load(image_folder, stream=True, skip_bad=True).X
+    sound = len(list(image_folder.rglob("*.png"))) - 2
+    assert len(rows) == sound and rows.take(np.arange(sound)).shape == (sound, 1, 8, 8)
+    assert "03.png" not in {p.name for p in rows.files if p.parent.name == "a"}
+
+
+def test_every_verb_reads_streamed_data_in_batches_and_writes_what_memory_writes(tmp_path, images,
+                                                                                 monkeypatch):
+    X, y = images
+    X, y = np.tile(X, (20, 1, 1, 1)), np.tile(y, 20)  # more rows than an inference batch holds
+    np.savez(tmp_path / "x.npz", X=(X * 255).astype(np.uint8), y=y)
+    data = str(tmp_path / "x.npz")
+    assert main(["train", "--data", data, "--model", "dae", "--corruption", "gaussian", "--epochs", "2",
+                 "--latent-dim", "2",
+                 "--quiet", "--out", str(tmp_path / "run")]) == 0
+    # The streamed runs must never hold the samples whole: reading them whole is an error here.
+    whole = len(X)
+    real_take = RowSource.take
+
+    def take(self, indices):
+        assert len(np.asarray(indices).reshape(-1)) < whole, "a verb read every row at once"
+        return real_take(self, indices)
+
+    verbs = [["reconstruct"], ["detect"], ["density", "--k", "4"], ["interpolate"],
+             ["attribute", "--group-a", "1", "--group-b", "0"], ["denoise", "--level", "0.2"]]
+    outputs = {}
+    for mode, extra in (("memory", []), ("stream", ["--stream"])):
+        if mode == "stream":
+            monkeypatch.setattr(RowSource, "take", take)
+            monkeypatch.setattr(stream_module, "CHUNK_BYTES", 8 * 64 * 400)  # 400-row chunks
+        for verb in verbs:
+            out = tmp_path / mode / verb[0]
+            assert main([verb[0], "--model", str(tmp_path / "run"), "--data", data, *verb[1:], *extra,
+                         "--out", str(out)]) == 0, verb
+        outputs[mode] = {
+            "reconstructions": np.load(tmp_path / mode / "reconstruct" / "reconstructions.npy"),
+            "errors": (tmp_path / mode / "reconstruct" / "errors.csv").read_text(),
+            "scores": (tmp_path / mode / "detect" / "scores.csv").read_text(),
+            "density": (tmp_path / mode / "density" / "density.csv").read_text(),
+            "interpolate": np.load(tmp_path / mode / "interpolate" / "interpolate.npy"),
+            "attribute": np.load(tmp_path / mode / "attribute" / "attribute_vector.npy"),
+            "denoise": np.load(tmp_path / mode / "denoise" / "restored.npy")}
+    for name, value in outputs["memory"].items():
+        other = outputs["stream"][name]
+        if isinstance(value, str):
+            assert value == other, name
+        else:
+            np.testing.assert_allclose(value, other, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert outputs["memory"]["reconstructions"].shape == X.shape
+
+
+def test_an_anomaly_detector_trains_and_scores_rows_read_on_demand(tmp_path, vectors):
+    np.save(tmp_path / "x.npy", vectors)
+    disk = DiskArray.open(tmp_path / "x.npy")
+
+    def make():
+        return aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=2, **fast()), random_state=0)
+
+    in_memory, streamed = make().fit(vectors), make().fit(disk)
+    assert same_weights(in_memory.model_, streamed.model_)
+    assert streamed.threshold_ == pytest.approx(in_memory.threshold_, rel=1e-6)
+    np.testing.assert_allclose(streamed.anomaly_score(disk), in_memory.anomaly_score(vectors), rtol=1e-5)
+
+
+def test_idx_files_stream_raw_in_place_and_gzipped_through_one_cached_copy(tmp_path, monkeypatch):
+    from test_data import idx_bytes
+
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    images = np.random.default_rng(0).integers(0, 256, (50, 6, 5), dtype=np.uint8)
+    (tmp_path / "raw-idx3-ubyte").write_bytes(idx_bytes(images))
+    (tmp_path / "packed-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+    raw = load(tmp_path / "raw-idx3-ubyte", stream=True).X
+    assert isinstance(raw, RowSource) and not (tmp_path / "cache").exists()  # read where it lies
+    packed = load(tmp_path / "packed-idx3-ubyte.gz", stream=True).X
+    for X in (raw, packed):
+        assert X.shape == (50, 1, 6, 5) and np.array_equal(X[[7, 3, 49]], images[[7, 3, 49], None])
+    entries = list((tmp_path / "cache" / "converted").iterdir())
+    assert len(entries) == 1 and (entries[0] / "complete").is_file()
+    stamp = (entries[0] / "X.npy").stat().st_mtime_ns
+    load(tmp_path / "packed-idx3-ubyte.gz", stream=True)  # the copy is reused...
+    assert (entries[0] / "X.npy").stat().st_mtime_ns == stamp
+    (tmp_path / "packed-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images[:20])))
+    assert len(load(tmp_path / "packed-idx3-ubyte.gz", stream=True).X) == 20  # ...until the file changes
+    wide = np.arange(24, dtype=">i2").reshape(4, 3, 2)  # big-endian integers become float32
+    header = bytes([0, 0, 0x0B, 3]) + b"".join(d.to_bytes(4, "big") for d in wide.shape)
+    (tmp_path / "wide-idx3-ubyte").write_bytes(header + wide.tobytes())
+    X = load(tmp_path / "wide-idx3-ubyte", stream=True).X
+    assert X.dtype == np.float32 and np.array_equal(X[0:4], wide[:, None].astype(np.float32))
+
+
+def test_a_truncated_gzipped_idx_is_named_and_leaves_no_cache_entry(tmp_path, monkeypatch):
+    from test_data import idx_bytes
+
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    images = np.zeros((40, 4, 4), dtype=np.uint8)
+    (tmp_path / "cut-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)[:-100]))
+    with pytest.raises(aekit.InvalidInputError, match="cut-idx3-ubyte.gz.*truncated"):
+        load(tmp_path / "cut-idx3-ubyte.gz", stream=True)
+    assert not any((tmp_path / "cache" / "converted").iterdir())
+
+
+@pytest.fixture
+def table(tmp_path):
+    """A 300-row table with labels, ids and two missing cells, as CSV and Parquet."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(301, 4)), columns=["a", "b", "c", "d"])
+    frame["kind"] = rng.choice(["normal", "odd"], len(frame))
+    frame["id"] = [f"row-{i}" for i in range(len(frame))]
+    frame.loc[[5, 222], "b"] = np.nan
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet")
+    return frame
+
+
+@pytest.mark.parametrize("missing", ["drop", "impute"])
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_tables_stream_in_chunks_as_they_load_whole(tmp_path, table, monkeypatch, suffix, missing):
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(stream_module, "CHUNK_BYTES", 8 * 5 * 64)  # 64-row chunks: 5 of them
+    options = {"label_column": "kind", "id_column": "id", "missing": missing}
+    whole = load(tmp_path / f"t.{suffix}", **options)
+    streamed = load(tmp_path / f"t.{suffix}", stream=True, **options)
+    assert isinstance(streamed.X, RowSource) and streamed.feature_names == whole.feature_names
+    assert np.array_equal(streamed.X[0:len(streamed.X)], whole.X)
+    assert np.array_equal(streamed.y, whole.y) and np.array_equal(streamed.ids, whole.ids)
+    make = lambda: aekit.AutoEncoder(latent_dim=2, **fast())  # noqa: E731
+    assert same_weights(make().fit(whole.X), make().fit(streamed.X))
+
+
+def test_a_bad_cell_deep_in_a_streamed_table_is_named_by_its_line(tmp_path, table, monkeypatch):
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(stream_module, "CHUNK_BYTES", 8 * 5 * 64)
+    table["c"] = table["c"].astype(object)
+    table.loc[200, "c"] = "oops"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(aekit.InvalidInputError, match=r"'c', row 200 \(line 202 of the file\): 'oops'"):
+        load(tmp_path / "bad.csv", stream=True, label_column="kind", id_column="id",
+             feature_columns=["a", "c", "d"])
+    assert not any((tmp_path / "cache" / "converted").iterdir())  # nothing half-converted is kept
+
+
+def test_a_folder_of_table_shards_is_one_table(tmp_path, table, monkeypatch):
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "shards").mkdir()
+    table[:100].to_parquet(tmp_path / "shards" / "part-0.parquet")
+    table[100:].to_csv(tmp_path / "shards" / "part-1.csv", index=False)
+    options = {"label_column": "kind", "id_column": "id", "missing": "drop"}
+    whole = load(tmp_path / "t.csv", **options)
+    for stream in (False, True):
+        shards = load(tmp_path / "shards", stream=stream, **options)
+        assert np.array_equal(np.asarray(shards.X[0:len(shards.X)]), whole.X)
+        assert np.array_equal(shards.ids, whole.ids)
+    table[["a", "b"]].to_parquet(tmp_path / "shards" / "part-2.parquet")
+    with pytest.raises(aekit.InvalidInputError, match="part-2.parquet: its columns"):
+        load(tmp_path / "shards", **options)
+
+
+def test_windows_over_a_streamed_series_are_read_when_asked(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    t = np.arange(600)
+    series = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=600, freq="min"),
+                           "load": np.sin(t / 9), "temp": np.cos(t / 31)})
+    series.loc[400:404, "load"] += 4  # an incident
+    series.to_csv(tmp_path / "m.csv", index=False)
+    whole = load(tmp_path / "m.csv", window=24, stride=4)
+    streamed = load(tmp_path / "m.csv", window=24, stride=4, stream=True)
+    assert isinstance(streamed.X, RowSource) and streamed.X.shape == whole.X.shape
+    assert np.array_equal(streamed.X.take([40, 3, 0]), whole.X[[40, 3, 0]])
+    assert np.array_equal(streamed.ids, whole.ids)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "m.csv"), "--window", "24", "--stride", "4", "--stream",
+                 "--model", "ae", "--epochs", "2", "--latent-dim", "2", "--quiet", "--out", str(run)]) == 0
+    for mode, extra in (("memory", []), ("stream", ["--stream"])):
+        assert main(["detect", "--model", str(run), "--data", str(tmp_path / "m.csv"), "--window", "24",
+                     "--stride", "4", *extra, "--out", str(tmp_path / mode)]) == 0
+    scores = [(tmp_path / mode / "scores.csv").read_text() for mode in ("memory", "stream")]
+    assert scores[0] == scores[1]
+    assert (tmp_path / "stream" / "timeseries.png").is_file()
+
+
+def test_a_hugging_face_dataset_trains_in_python_and_from_its_folder(tmp_path, images):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    X, y = images
+    X8 = (X * 255).astype(np.uint8)
+    hf = datasets.Dataset.from_dict({"image": [Image.fromarray(x[0]) for x in X8], "label": y.tolist()},
+                                    features=datasets.Features({"image": datasets.Image(),
+                                                                "label": datasets.Value("int64")}))
+    make = lambda: aekit.ConditionalVAE(latent_dim=2, **fast())  # noqa: E731
+    in_memory = make().fit(X8, y)
+    assert same_weights(in_memory, make().fit(hf))  # labels from its label column
+    hf.save_to_disk(str(tmp_path / "faces"))
+    data = load(tmp_path / "faces", stream=True)
+    assert isinstance(data.X, RowSource) and data.X.shape == X8.shape
+    assert np.array_equal(data.X[[5, 0, 119]], X8[[5, 0, 119]]) and np.array_equal(data.y, y)
+    assert np.array_equal(load(tmp_path / "faces").X, X8)  # small: loaded whole
+    assert main(["train", "--data", str(tmp_path / "faces"), "--model", "cvae", "--epochs", "2",
+                 "--latent-dim", "2", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    with pytest.raises(aekit.InvalidInputError, match="name the column of samples"):
+        load(tmp_path / "faces", array="pixels")
+
+
+def test_a_file_spoiled_mid_run_stops_it_naming_the_file_and_keeps_the_checkpoint(tmp_path, vectors):
+    path, checkpoint = tmp_path / "v.npy", tmp_path / "checkpoint.safetensors"
+    np.save(path, vectors)
+    pristine = path.read_bytes()
+
+    class Spoil:  # after the second epoch the file is rewritten behind aekit's back
+        def on_epoch_end(self, report):
+            if report.epoch == 2:
+                path.write_bytes(pristine[:-4 * 6])
+
+    make = lambda: aekit.AutoEncoder(latent_dim=2, **fast(epochs=5))  # noqa: E731
+    with pytest.raises(aekit.InvalidInputError, match="v.npy"):
+        make().fit(DiskArray.open(path), checkpoint_path=checkpoint, callbacks=[Spoil()])
+    assert checkpoint.is_file()  # the last good epoch's checkpoint is kept
+    path.write_bytes(pristine)  # the file restored, the run resumes to the weights of an unbroken one
+    resumed = make().fit(DiskArray.open(path), checkpoint_path=checkpoint, resume=True)
+    assert resumed.n_iter_ == 5 and same_weights(resumed, make().fit(vectors))

@@ -23,14 +23,19 @@ MODELS = {"ae": "AutoEncoder", "dae": "DenoisingAutoEncoder", "vae": "VAE", "cva
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, least: int = 1) -> int:
+    what = "a positive integer" if least == 1 else f"an integer >= {least}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    return _positive_int(text, least=0)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -88,8 +93,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--skip-bad", action="store_true", help="image folders: skip unreadable images")
     g.add_argument("--count", type=_positive_int, help="how many samples generated built-ins make")
     g.add_argument("--stream", action="store_const", const=True, default="auto",
-                   help="read .npy data from disk a batch at a time (default: when it is larger than "
-                        "--max-memory)")
+                   help="read the data from disk a batch at a time (default: when they are larger than "
+                        "--max-memory; docs/data.md lists the sources that stream)")
+    g.add_argument("--workers", type=_non_negative_int, default=0, metavar="N",
+                   help="streamed image folders: decode in N worker processes (default 0: two threads)")
     g.add_argument("--max-memory", type=_bytes, metavar="SIZE",
                    help="load at most this much data into memory, e.g. 4G or 500M (default: half of "
                         "the memory available)")
@@ -114,7 +121,8 @@ def data_options(args) -> dict:
             "window": args.window, "stride": args.stride, "timestamp_column": args.timestamp_column,
             "time_order": args.time_order,
             "size": args.size, "channels": args.channels, "alpha": args.alpha, "skip_bad": args.skip_bad,
-            "count": args.count, "stream": args.stream, "max_memory": args.max_memory}
+            "count": args.count, "stream": args.stream, "max_memory": args.max_memory,
+            "workers": args.workers}
 
 
 def opt(*flags, **kwargs):

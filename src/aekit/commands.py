@@ -28,7 +28,8 @@ from ._memory import require_memory
 from .callbacks import TensorBoardLogger
 from .data import Dataset
 from .data import load as load_data
-from .data.stream import RowSource
+from .data.stream import ColumnRows, RowSource, chunk_rows, write_npy_header
+from .data.table_stream import channel
 from .errors import InvalidInputError, ModelFileError
 from .persistence import REGISTRY, model_digest
 from .persistence import load as load_model_folder
@@ -75,20 +76,24 @@ def aligned(model, data: Dataset) -> Dataset:
             f"{data.name}: its columns do not match the model's ({len(need)} columns). {missing_text}"
             f"{extra_text}Choose the columns with --feature-columns, --label-column or --id-column")
     order = [have.index(n) for n in need]
-    return Dataset(np.ascontiguousarray(np.asarray(data.X)[:, order]), data.y, data.name, ids=data.ids,
+    X = ColumnRows(data.X, order) if isinstance(data.X, RowSource) else \
+        np.ascontiguousarray(np.asarray(data.X)[:, order])
+    return Dataset(X, data.y, data.name, ids=data.ids,
                    feature_names=need, factors=data.factors, windows=data.windows)
 
 
-def _load(model_path, source, data_options, device=None, streams: bool = False):
-    """The model and the data; data read on demand (a RowSource) stay so for verbs that
-    ``streams`` (train, encode) and are loaded for the others, if memory allows."""
+def _load(model_path, source, data_options, device=None):
+    """The model and the data (rows read on demand stay so: every verb reads them in batches)."""
     model = load_model(model_path, device)
-    data = aligned(model, load_data(source, **(data_options or {})))
-    if isinstance(data.X, RowSource) and not streams:
-        require_memory(data.X.nbytes, f"{data.name} in memory",
-                       "this verb reads its data whole; train and encode stream them")
-        data = dataclasses.replace(data, X=data.X[0:len(data.X)])
-    return model, data
+    return model, aligned(model, load_data(source, **(data_options or {})))
+
+
+def _in_memory(data: Dataset, why: str) -> Dataset:
+    """``data`` with its samples loaded, for work that needs them whole, if memory allows."""
+    if not isinstance(data.X, RowSource):
+        return data
+    require_memory(data.X.nbytes, f"{data.name} in memory", why)
+    return dataclasses.replace(data, X=data.X[0:len(data.X)])
 
 
 def _writes_folder(verb):
@@ -193,14 +198,22 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
 
 
 def _frame(X, names):
+    """X with its features named: a DataFrame, or named rows read on demand."""
     import pandas as pd
 
+    if isinstance(X, RowSource):
+        return X.named(names)
     return pd.DataFrame(X, columns=names, copy=False)
 
 
 def _rows(X, indices: np.ndarray) -> np.ndarray:
     """Rows of an array in memory or read on demand (a RowSource reads only those)."""
     return X.take(indices) if isinstance(X, RowSource) else X[indices]
+
+
+def _subset(X, indices: np.ndarray):
+    """Rows of an array, or (read on demand) a view of them that reads them in batches."""
+    return X.subset(indices) if isinstance(X, RowSource) else X[indices]
 
 
 def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
@@ -233,7 +246,7 @@ def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
 # ---------------------------------------------------------------------- the other verbs
 @_writes_folder
 def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca", device=None) -> Path:
-    estimator, data = _load(model, source, data_options, device, streams=True)
+    estimator, data = _load(model, source, data_options, device)
     codes = estimator.transform(data.X)
     ids = data.ids if data.ids is not None else np.arange(len(codes))
     codes_path = encode_tasks.write_codes(codes, out / f"codes.{fmt}", ids=ids, labels=data.y)
@@ -250,27 +263,37 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None
     import pandas as pd
 
     estimator, data = _load(model, source, data_options, device)
-    X = np.asarray(data.X)
-    y_kw = {"y": data.y} if estimator.is_conditional else {}
+    X, n = data.X, len(data.X)
     if estimator.is_conditional and data.y is None:
         raise InvalidInputError("a conditional model reconstructs with the labels: give labelled data")
-    X_hat = estimator.reconstruct(X, **y_kw)
-    _save_array(out / "reconstructions.npy", X_hat)
-    ids = data.ids if data.ids is not None else np.arange(len(X))
-    errors = ((X_hat - X.astype(np.float64)) ** 2).reshape(len(X), -1).mean(axis=1)
-    table = pd.DataFrame({"id": ids, "mse": errors})
-    with atomic_path(out / "errors.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    files = ["reconstructions.npy", "errors.csv"]
-    if data.feature_names is not None and data.windows is None:
-        with atomic_path(out / "reconstructions.csv") as tmp:
-            frame = pd.DataFrame(X_hat, columns=data.feature_names)
-            frame.insert(0, "id", ids)
-            frame.to_csv(tmp, index=False)
-        files.append("reconstructions.csv")
-    plots.reconstruction_figure(X[:n_show], X_hat[:n_show], out / "reconstructions.png",
-                                title=f"{data.name}: inputs and reconstructions")
-    summary = {"data": data.name, "n": len(X), "mean_mse": float(errors.mean()), "files": files,
+    ids = data.ids if data.ids is not None else np.arange(n)
+    as_table = data.feature_names is not None and data.windows is None
+    files = ["reconstructions.npy", "errors.csv"] + (["reconstructions.csv"] if as_table else [])
+    errors = np.empty(n)
+    # A chunk of rows at a time, into files as large as the input: the data may not fit in memory.
+    with contextlib.ExitStack() as stack:
+        paths = {name: stack.enter_context(atomic_path(out / name)) for name in files}
+        X_hat_file = stack.enter_context(open(paths["reconstructions.npy"], "wb"))
+        write_npy_header(X_hat_file, X.shape, np.float32)
+        step = chunk_rows(int(np.prod(X.shape[1:])))
+        for start in range(0, n, step):
+            rows = slice(start, min(n, start + step))
+            chunk = np.asarray(X[rows])
+            y_kw = {"y": data.y[rows]} if estimator.is_conditional else {}
+            X_hat = estimator.reconstruct(chunk, **y_kw)
+            X_hat_file.write(np.ascontiguousarray(X_hat, dtype=np.float32).tobytes())
+            errors[rows] = ((X_hat - chunk.astype(np.float64)) ** 2).reshape(len(chunk), -1).mean(axis=1)
+            if as_table:
+                frame = pd.DataFrame(X_hat, columns=data.feature_names)
+                frame.insert(0, "id", ids[rows])
+                frame.to_csv(paths["reconstructions.csv"], index=False, mode="a", header=start == 0)
+        X_hat_file.close()
+        pd.DataFrame({"id": ids, "mse": errors}).to_csv(paths["errors.csv"], index=False)
+    shown = np.arange(min(n, n_show))
+    y_kw = {"y": data.y[shown]} if estimator.is_conditional else {}
+    plots.reconstruction_figure(_rows(X, shown), estimator.reconstruct(_rows(X, shown), **y_kw),
+                                out / "reconstructions.png", title=f"{data.name}: inputs and reconstructions")
+    summary = {"data": data.name, "n": n, "mean_mse": float(errors.mean()), "files": files,
                "figures": ["reconstructions.png"]}
     return _summary(out, "reconstruct.json", summary, model)
 
@@ -278,6 +301,7 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None
 @_writes_folder
 def evaluate(*, model, source, out, data_options=None, device=None) -> Path:
     estimator, data = _load(model, source, data_options, device)
+    data = _in_memory(data, "evaluate compares the codes with PCA fitted on the data in memory")
     summary: dict = {"data": data.name, "figures": []}
     if data.y is not None and len(np.unique(data.y)) > 1:
         rows = encode_tasks.evaluate_representation(estimator, data.X, data.y)
@@ -368,7 +392,8 @@ def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
     for group, members in ((group_a or "top quartile", with_attr), (group_b or "bottom quartile", without)):
         if not members.any():
             raise InvalidInputError(f"no input of {data.name} is in the group {group!r}")
-    vector = latent.attribute_vector(estimator, data.X[with_attr], data.X[without])
+    vector = latent.attribute_vector(estimator, _subset(data.X, np.flatnonzero(with_attr)),
+                                     _subset(data.X, np.flatnonzero(without)))
     shown = np.flatnonzero(without)[:n_show]
     decoded = latent.apply_attribute(estimator, data.X[shown], vector, strengths)
     plots.rows_figure(list(decoded), [f"α = {a:g}" for a in strengths], f"Attribute vector: {name}",
@@ -443,21 +468,22 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
                f"the top {contamination:.1%} of {data.name}", "score": detector.score_, "figures": []}
 
     worst = np.argsort(-scores)[:n_show]
-    X = np.asarray(data.X)
+    X = data.X[worst]
     if plots.is_image_batch(X):
-        plots.heatmap_figure(X[worst], estimator.reconstruct(X[worst]), detector.error_maps(X[worst]),
+        plots.heatmap_figure(X, estimator.reconstruct(X), detector.error_maps(X),
                              scores[worst], out / "most_anomalous.png",
                              title=f"The {len(worst)} most anomalous inputs of {data.name}")
         summary["figures"].append("most_anomalous.png")
     elif data.windows is None:
-        plots.reconstruction_figure(X[worst[:6]], estimator.reconstruct(X[worst[:6]]),
+        plots.reconstruction_figure(X[:6], estimator.reconstruct(X[:6]),
                                     out / "most_anomalous.png",
                                     title=f"The most anomalous rows of {data.name} and their reconstructions")
         summary["figures"].append("most_anomalous.png")
     else:
         windows = data.windows
         per_timestamp = windows.to_series(scores, reduce="max")
-        plots.timeseries_scores(windows.timestamps, windows.values[:, 0], per_timestamp, detector.threshold_,
+        plots.timeseries_scores(windows.timestamps, channel(windows.values, 0), per_timestamp,
+                                detector.threshold_,
                                 windows.spans(flagged), out / "timeseries.png",
                                 title=f"{data.name}: anomaly score per timestamp, flagged windows shaded")
         summary["figures"].append("timeseries.png")
@@ -495,7 +521,7 @@ def restore(*, task, model, source, out, data_options=None, level=None, mask_mod
             patch_size=None, n_show=10, limit=2000, device=None) -> Path:
     """denoise / inpaint / colourise: damage clean data as in training, restore, compare."""
     estimator, data = _load(model, source, data_options, device)
-    X = np.asarray(data.X)[:limit]  # quality is a mean: a bounded sample keeps the filters quick
+    X = np.asarray(data.X[:limit])  # quality is a mean: a bounded sample keeps the filters quick
     result = restore_and_compare(estimator, X, task, level, mask_mode, patch_size)
     _save_array(out / "restored.npy", result["restored"])
     rows = [X[:n_show], result["damaged"][:n_show], result["restored"][:n_show], result["classical"][:n_show]]
@@ -521,7 +547,7 @@ def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=
     import pandas as pd
 
     estimator, data = _load(model, source, data_options, device)
-    X = np.asarray(data.X)
+    X = data.X
     table = {"id": data.ids if data.ids is not None else np.arange(len(X))}
     if data.y is not None:
         table["label"] = data.y

@@ -29,7 +29,8 @@ from . import train
 from ._device import resolve_device
 from ._distributed import join
 from ._memory import require_memory
-from .data.stream import DatasetRows, RowSource, row_chunks
+from .data.datasets import is_hugging_face, rows_of
+from .data.stream import RowSource, row_chunks
 from .errors import InvalidInputError, UnsupportedOperationError
 from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
 from .nn.corruption import KINDS as CORRUPTIONS
@@ -223,8 +224,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ validation
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """Check X once at the boundary; return it as (n, *sample_shape), uint8 or float32."""
-        if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, RowSource):
-            X = DatasetRows(X)
+        if isinstance(X, torch.utils.data.Dataset) or is_hugging_face(X):
+            X = rows_of(X)
         if isinstance(X, RowSource):
             return self._validate_rows(X, reset)
         X = _as_numpy(X)
@@ -270,6 +271,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if reset:
             self.input_shape_ = X.sample_shape
             self.n_features_in_ = math.prod(self.input_shape_)
+            if X.feature_names is not None:
+                self.feature_names_in_ = np.asarray(X.feature_names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
         elif X.sample_shape != self.input_shape_:
             raise InvalidInputError(
                 f"{X.name} has samples of shape {X.sample_shape}, but this {type(self).__name__} "

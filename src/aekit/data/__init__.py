@@ -8,6 +8,8 @@ when ``window`` is given. See docs/data.md.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,13 @@ from .._memory import available_bytes
 from ..errors import InvalidInputError
 from . import builtins
 from .dataset import Dataset, Windows
-from .idx import read_idx
+from .datasets import is_hugging_face_folder, load_hugging_face
+from .idx import idx_size, open_idx, read_idx
 from .images import IMAGE_SUFFIXES, ImageFolderRows, read_image_folder
 from .named import NAMED_SETS, load_named
 from .stream import DiskArray
+from .table_stream import is_table_folder, stream_series, stream_table
+from .table_stream import size_in_memory as table_size_in_memory
 from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_series, read_table
 
 __all__ = ["load", "Dataset", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLICIES"]
@@ -34,13 +39,14 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
          feature_columns: list[str] | None = None, missing: str = "error",
          window: int | None = None, stride: int | None = None, timestamp_column: str | None = None,
          time_order: str = "auto", stream: bool | str = "auto", max_memory: int | None = None,
-         random_state: int = 0) -> Dataset:
+         workers: int = 0, random_state: int = 0) -> Dataset:
     """Load data from a name or a path.
 
     Parameters
     ----------
-    source : a built-in or named set, or a path (folder, .npy, .npz, IDX, .csv, .tsv, .parquet)
-    split : "train" or "test", for named IDX sets
+    source : a built-in or named set, or a path (folder of images, of .npy or of table shards;
+        .npy, .npz, IDX, .csv, .tsv, .parquet; a Hugging Face dataset saved with save_to_disk)
+    split : "train" or "test", for named IDX sets (any split name for a Hugging Face DatasetDict)
     count, random_state : how many samples generated built-ins (shapes, parabola, photos) make,
         and their seed
     size : image side (int) or (H, W): resizes an image folder; the side of shapes/photos
@@ -48,7 +54,8 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     alpha : transparent images: "composite" over white (default), "drop" the alpha channel,
         or "keep" it as one more channel
     skip_bad : skip unreadable images in a folder (with a warning giving the count)
-    array : the array of an .npz archive that holds the samples (default: "X")
+    array : the array of an .npz archive that holds the samples (default: "X"), or the column
+        of a Hugging Face dataset (default: image, img, pixel_values, x, X or features)
     label_column, id_column, feature_columns : columns of a table (``label_column`` also names
         an .npz archive's array of labels; default "y")
     missing : "error" (default), "drop" or "impute" (median) for missing or non-numeric cells
@@ -57,12 +64,15 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         order with a warning when at most 1% of steps do (a clock set back) and refuses more
         (a shuffled file); "sort" sorts by time; "file" keeps the file's order; "error" refuses
     stream : read the samples from disk a batch at a time (``X`` is then an
-        ``aekit.data.stream.DiskArray``) instead of loading them: True, False, or "auto"
-        (default): when the file is larger than ``max_memory``. Streams: ``.npy`` files,
-        folders of ``.npy`` shards and the samples of ``.npz`` archives written by
-        ``np.savez`` (not ``savez_compressed``) (docs/data.md)
+        ``aekit.data.stream.RowSource``) instead of loading them: True, False, or "auto"
+        (default): when they would take more than ``max_memory``. Every source streams but
+        the built-ins: .npy files and folders of .npy shards, .npz archives written by
+        ``np.savez``, raw IDX files in place; image folders decoded a batch at a time; .gz IDX,
+        CSV/Parquet tables (and folders of them) and time series after one conversion pass
+        into aekit's cache; Hugging Face dataset folders from their Arrow files (docs/data.md)
     max_memory : bytes of data to load into memory at most with ``stream="auto"`` (default:
         half of the memory available now)
+    workers : decode a streamed image folder in this many worker processes (0: two threads)
 
     Examples
     --------
@@ -84,22 +94,29 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         side = {"size": _side(size)} if size is not None else {}
         return getattr(builtins, name)(**generated, **side)
     if name in NAMED_SETS:
-        return load_named(name, split)
+        if stream not in (True, False, "auto"):
+            raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
+        return load_named(name, split, stream=stream is True)
     path = Path(name)
     if not path.exists():
         raise InvalidInputError(f"no data at {name!r}: give a path, or one of "
                                 f"{BUILTINS + tuple(NAMED_SETS)}")
-    streaming = _should_stream(path, stream, max_memory)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InvalidInputError(f"{path}: the file is empty")
+    if is_hugging_face_folder(path):
+        return _hugging_face(path, split, array, label_column, stream, max_memory)
+    streaming = _should_stream(path, stream, max_memory, window, stride)
+    if is_table_folder(path) or (path.is_file() and path.suffix.lower() in TABLE_SUFFIXES and streaming):
+        return _table(path, streaming, window, stride, timestamp_column, label_column, id_column,
+                      feature_columns, missing, time_order)
     if path.is_dir() and any(path.glob("*.npy")):
         return _shards(path, streaming)
     if path.is_dir() and streaming:
-        rows = ImageFolderRows(path, channels, _pair(size), skip_bad, alpha)
+        rows = ImageFolderRows(path, channels, _pair(size), skip_bad, alpha, workers)
         return Dataset(rows, rows.labels, rows.name, ids=rows.ids)
     if path.is_dir():
         return read_image_folder(path, channels, _pair(size), skip_bad, alpha)
     suffix = path.suffix.lower()
-    if path.stat().st_size == 0:
-        raise InvalidInputError(f"{path}: the file is empty")
     if suffix in TABLE_SUFFIXES:
         if window is not None:
             return read_series(path, window, stride, timestamp_column,
@@ -111,37 +128,76 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         return Dataset(DiskArray.open(path) if streaming else _read_npy(path), None, path.stem)
     if suffix == ".npz":
         return _read_npz(path, array, label_column, streaming)
-    if "idx" in path.name or "-ubyte" in path.name:
-        return Dataset(read_idx(path), None, path.name.split(".")[0])
+    if _is_idx(path):
+        return Dataset(open_idx(path) if streaming else read_idx(path), None, path.name.split(".")[0])
     if suffix in IMAGE_SUFFIXES:
         raise InvalidInputError(f"{path}: give the folder that holds the images, not one image")
     raise InvalidInputError(f"{path}: unsupported format; use an image folder, .npy, .npz, IDX, "
                             ".csv, .tsv or .parquet")
 
 
-STREAMABLE = ".npy files, folders of .npy shards or of images, and .npz archives saved with np.savez"
+def _is_idx(path: Path) -> bool:
+    return "idx" in path.name or "-ubyte" in path.name
 
 
-def _should_stream(path: Path, stream, max_memory: int | None) -> bool:
+def _should_stream(path: Path, stream, max_memory: int | None, window: int | None = None,
+                   stride: int | None = None) -> bool:
     """Whether to read the source from disk a batch at a time (see ``load``'s ``stream``)."""
     if stream not in (True, False, "auto"):
         raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
     shards = path.is_dir() and any(path.glob("*.npy"))
-    streamable = path.is_dir() or (path.is_file() and path.suffix.lower() in (".npy", ".npz"))
-    if stream is True and not streamable:
-        raise InvalidInputError(f"{path}: only {STREAMABLE} stream so far; convert it with np.save, "
-                                "or load it without --stream")
     if shards and any(p.suffix.lower() != ".npy" for p in path.iterdir() if not p.name.startswith(".")):
         raise InvalidInputError(f"{path}: a folder of shards holds only .npy files")
-    if stream is False or not streamable:
-        return False
-    if shards:
-        size = sum(f.stat().st_size for f in path.glob("*.npy"))
-    elif path.is_dir():
-        size = _decoded_size_estimate(path)
+    if stream != "auto":
+        return stream
+    budget = available_bytes() // 2 if max_memory is None else max_memory
+    size = _size_in_memory(path)
+    if window is not None and isinstance(window, int) and window > 1:
+        size = size * window // max(1, stride or max(1, window // 4))  # the windows overlap
+    return size > budget
+
+
+def _size_in_memory(path: Path) -> int:
+    """Bytes the source's samples take loaded (estimated where decoding is needed)."""
+    if path.is_dir() and any(path.glob("*.npy")):
+        return sum(f.stat().st_size for f in path.glob("*.npy"))
+    if is_table_folder(path) or path.suffix.lower() in TABLE_SUFFIXES:
+        return table_size_in_memory(path)
+    if path.is_dir():
+        return _decoded_size_estimate(path)
+    if _is_idx(path):
+        with contextlib.suppress(InvalidInputError):
+            return idx_size(path)
+    return path.stat().st_size
+
+
+def _hugging_face(path: Path, split: str, column, label_column, stream, max_memory) -> Dataset:
+    """A Hugging Face dataset folder: its Arrow files are read a batch at a time when streaming
+    (always with ``stream=True``; with "auto" when its samples exceed the budget)."""
+    if stream not in (True, False, "auto"):
+        raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
+    rows = load_hugging_face(path, split, column, label_column)
+    labels = rows.labels() if rows.has_labels else None
+    budget = available_bytes() // 2 if max_memory is None else max_memory
+    if stream is False or (stream == "auto" and rows.nbytes <= budget):
+        return Dataset(rows[0:len(rows)], labels, rows.name)
+    return Dataset(rows, labels, rows.name)
+
+
+def _table(path: Path, streaming: bool, window, stride, timestamp_column, label_column, id_column,
+           feature_columns, missing, time_order) -> Dataset:
+    """A table or a folder of them, converted to rows read from disk (loaded if not streaming)."""
+    if window is not None:
+        data = stream_series(path, window, stride, timestamp_column, feature_columns, missing, time_order)
     else:
-        size = path.stat().st_size
-    return stream is True or size > (available_bytes() // 2 if max_memory is None else max_memory)
+        data = stream_table(path, label_column, id_column, feature_columns, missing)
+    if streaming:
+        return data
+    X = data.X[0:len(data.X)]
+    windows = data.windows
+    if windows is not None:
+        windows = dataclasses.replace(windows, values=windows.values[0:len(windows.values)])
+    return dataclasses.replace(data, X=X, windows=windows)
 
 
 def _decoded_size_estimate(folder: Path) -> int:

@@ -58,7 +58,9 @@ class ImageFolderRows(RowSource):
     """A folder of images decoded a batch at a time (``aekit.data.stream``): one pass reads every
     image's header (size, mode, transparency) to settle the sample shape as
     :func:`read_image_folder` would; each batch then decodes its own images. ``workers`` > 0
-    decodes in that many worker processes; else two threads decode ahead of training."""
+    decodes in that many worker processes; else two threads decode ahead of training.
+    ``skip_bad`` decodes every image in that first pass, skipping (and counting) those whose
+    pixels fail; without it, an image that fails later stops the run, naming the file."""
 
     thread_safe = True  # each read opens its own files
 
@@ -66,7 +68,9 @@ class ImageFolderRows(RowSource):
                  skip_bad: bool = False, alpha: str = "composite", workers: int = 0):
         folder = Path(folder)
         files = _list_images(folder, channels, alpha, size)
-        headers, self.files = _open_all(folder, files, skip_bad, decode=False)
+        # With skip_bad every image is decoded once here, so that one whose pixels are broken
+        # is skipped (and counted) before training rather than found in the middle of an epoch.
+        headers, self.files = _open_all(folder, files, skip_bad, decode=False, verify=skip_bad)
         self.plan = _Plan.of(headers, self.files, folder, channels, size, alpha)
         self.name, self.workers = folder.name, workers
         self.dtype, self.native_shape = self.plan.dtype, self.plan.sample_shape
@@ -105,15 +109,16 @@ def _list_images(folder: Path, channels, alpha: str, size) -> list[Path]:
     return files
 
 
-def _open_all(folder: Path, files: list[Path], skip_bad: bool, decode: bool):
-    """Every image (decoded, or only its header read), and the paths of those that opened; an
-    unreadable one is an error, or skipped and counted with ``skip_bad``."""
+def _open_all(folder: Path, files: list[Path], skip_bad: bool, decode: bool, verify: bool = False):
+    """Every image (decoded, or only its header read, after checking it decodes if ``verify``),
+    and the paths of those that opened; an unreadable one is an error, or skipped and counted
+    with ``skip_bad``."""
     from PIL import Image, UnidentifiedImageError
 
     images, kept, bad = [], [], []
     for path in files:
         try:
-            images.append(_read(path) if decode else _header(path))
+            images.append(_read(path) if decode else _header(path, verify))
             kept.append(path)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
             if not skip_bad:
@@ -128,11 +133,14 @@ def _open_all(folder: Path, files: list[Path], skip_bad: bool, decode: bool):
     return images, kept
 
 
-def _header(path: Path):
-    """The image's size, mode and transparency, without decoding its pixels."""
+def _header(path: Path, verify: bool = False):
+    """The image's size, mode and transparency, without keeping its pixels (without decoding
+    them unless ``verify``: a file can have a sound header and broken pixels)."""
     from PIL import Image
 
     with Image.open(path) as image:  # open reads the header only
+        if verify:
+            image.load()
         return _Header(image.size, image.mode, dict(image.info))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import urllib.error
 import urllib.request
 import zlib
@@ -28,8 +27,9 @@ from tqdm.auto import tqdm
 
 from .._atomic import atomic_path
 from ..errors import InvalidInputError
+from .converted import cache_dir
 from .dataset import Dataset
-from .idx import read_idx
+from .idx import open_idx, read_idx
 
 SYSTEM_DIR = Path("/usr/share/datasets")
 SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -75,19 +75,15 @@ NAMED_SETS = {
 }
 
 
-def cache_dir() -> Path:
-    if os.environ.get("AEKIT_CACHE"):
-        return Path(os.environ["AEKIT_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "aekit"
-
-
 def load_named(name: str, split: str = "train", cache: Path | None = None,
-               system_dir: Path = SYSTEM_DIR, mirrors: tuple[str, ...] | None = None) -> Dataset:
-    """Images ``(n, 1, 28, 28)`` uint8 and labels of one split of a named set."""
+               system_dir: Path = SYSTEM_DIR, mirrors: tuple[str, ...] | None = None,
+               stream: bool = False) -> Dataset:
+    """Images ``(n, 1, 28, 28)`` uint8 and labels of one split of a named set (with ``stream``,
+    images read from disk a batch at a time)."""
     if split not in SPLITS:
         raise InvalidInputError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
-    images, labels = (read_idx(locate(name, stem, cache, system_dir, mirrors)) for stem in SPLITS[split])
+    image_file, label_file = (locate(name, stem, cache, system_dir, mirrors) for stem in SPLITS[split])
+    images, labels = open_idx(image_file) if stream else read_idx(image_file), read_idx(label_file)
     if len(images) != len(labels):
         raise InvalidInputError(f"{name} {split}: {len(images)} images but {len(labels)} labels")
     return Dataset(images, labels, name if split == "train" else f"{name}-{split}")

@@ -81,6 +81,13 @@ class RowSource(abc.ABC):
     dtype: np.dtype
     native_shape: tuple[int, ...]
     sample_shape: tuple[int, ...]
+    feature_names: list[str] | None = None  # a table's column names, as a DataFrame's columns
+
+    def named(self, feature_names: list[str]) -> RowSource:
+        """The same rows, their features named (estimators record them as ``feature_names_in_``)."""
+        view = copy.copy(self)
+        view.feature_names = list(feature_names)
+        return view
 
     @abc.abstractmethod
     def _take(self, indices: np.ndarray) -> np.ndarray:
@@ -117,17 +124,89 @@ class RowSource(abc.ABC):
         return self._take(indices).reshape(len(indices), *self.sample_shape)
 
     def __getitem__(self, key) -> np.ndarray:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError(f"{type(self).__name__} reads consecutive rows X[start:stop] or rows "
-                            "X.take(indices)")
-        start, stop, _ = key.indices(len(self))
-        return self.take(np.arange(start, max(start, stop)))
+        """Rows as NumPy indexes them: ``X[i]`` (one sample), ``X[start:stop:step]``, ``X[indices]``
+        or ``X[mask]``; only those rows are read."""
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            index = int(key) + (len(self) if key < 0 else 0)
+            return self.take([index])[0]
+        if isinstance(key, slice):
+            return self.take(np.arange(*key.indices(len(self))))
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (len(self),):
+                raise IndexError(f"a mask of {key.shape} cannot select among {len(self)} rows")
+            key = np.flatnonzero(key)
+        elif not np.issubdtype(key.dtype, np.integer):
+            raise IndexError(f"rows are selected by int, slice, index array or mask, not {key.dtype}")
+        return self.take(np.where(key < 0, key + len(self), key))
+
+    def subset(self, indices) -> RowSource:
+        """The rows ``indices`` as a RowSource of their own: nothing is read until asked."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
+            raise IndexError(f"row indices must lie in [0, {len(self)})")
+        return _Subset(self, indices)
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self.name} is read a batch at a time: aekit never loads it whole")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+class _Subset(RowSource):
+    """Some rows of another RowSource, in a given order (``RowSource.subset``)."""
+
+    def __init__(self, parent: RowSource, indices: np.ndarray):
+        self.parent, self.indices = parent, indices
+        self.name, self.dtype = parent.name, parent.dtype
+        self.native_shape = self.sample_shape = parent.sample_shape
+        self.thread_safe = getattr(parent, "thread_safe", False)
+        self.workers = getattr(parent, "workers", 0)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _take(self, indices: np.ndarray) -> np.ndarray:
+        return self.parent.take(self.indices[indices])
+
+
+class ColumnRows(RowSource):
+    """Some columns of a table's rows, in a given order (a model's column order)."""
+
+    def __init__(self, parent: RowSource, columns):
+        self.parent, self.columns = parent, np.asarray(columns, dtype=np.int64)
+        self.name, self.dtype = parent.name, parent.dtype
+        self.native_shape = self.sample_shape = (len(self.columns),)
+        self.thread_safe = getattr(parent, "thread_safe", False)
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def _take(self, indices: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.parent.take(indices).reshape(len(indices), -1)[:, self.columns])
+
+
+class WindowRows(RowSource):
+    """Sliding windows over a series ``(T, channels)`` (rows read on demand, or an array), each
+    read when asked as one channel-major row ``(channels * window,)``, as
+    ``aekit.data.tables.read_series`` lays them out: the windows never exist all at once."""
+
+    def __init__(self, series, starts: np.ndarray, window: int):
+        self.series, self.starts, self.window = series, np.asarray(starts, dtype=np.int64), window
+        self.name = getattr(series, "name", "series")
+        self.dtype = np.dtype(series.dtype)
+        self.native_shape = self.sample_shape = (series.shape[1] * window,)
+        self.thread_safe = getattr(series, "thread_safe", True)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _take(self, indices: np.ndarray) -> np.ndarray:
+        rows = (self.starts[indices][:, None] + np.arange(self.window)).reshape(-1)
+        series = self.series.take(rows) if isinstance(self.series, RowSource) else self.series[rows]
+        # (windows, time, channels) -> (windows, channels, time): each channel's window contiguous
+        return np.ascontiguousarray(series.reshape(len(indices), self.window, -1).transpose(0, 2, 1))
 
 
 class DiskArray(RowSource):
@@ -188,69 +267,6 @@ class DiskArray(RowSource):
         return out
 
 
-class DatasetRows(RowSource):
-    """A map-style ``torch.utils.data.Dataset`` (``len`` and ``dataset[i]``) as rows. An item is a
-    sample (a tensor or an array) or a ``(sample, label)`` pair; samples must all have one shape
-    and be uint8 or floating point (read as float32).
-
-    ``workers`` > 0 reads training batches in that many worker processes (torch's DataLoader),
-    for datasets whose items take work to make (decoding, augmenting); 0 reads them in the
-    training thread. Either way the rows, and so the weights, are the same.
-    """
-
-    def __init__(self, dataset, name: str | None = None, workers: int = 0):
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-            raise InvalidInputError(f"workers must be an int >= 0, got {workers!r}")
-        self.workers = workers
-        iterable = type(dataset).__name__ == "IterableDataset" or any(
-            c.__name__ == "IterableDataset" for c in type(dataset).__mro__)
-        if iterable or not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise InvalidInputError("a dataset needs len(dataset) and dataset[i]; an IterableDataset "
-                                    "cannot be shuffled by aekit: save it with np.save and stream that")
-        if len(dataset) == 0:
-            raise InvalidInputError("the dataset is empty")
-        self.dataset, self.name = dataset, name or type(dataset).__name__
-        first = self._sample(0)
-        self.dtype = np.dtype(np.uint8) if first.dtype == np.uint8 else np.dtype(np.float32)
-        self.native_shape = self.sample_shape = first.shape
-        self.has_labels = isinstance(dataset[0], (tuple, list)) and len(dataset[0]) >= 2
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def _sample(self, i: int) -> np.ndarray:
-        item = self.dataset[int(i)]
-        if isinstance(item, (tuple, list)):
-            item = item[0]
-        if hasattr(item, "detach"):  # a torch tensor
-            item = item.detach().cpu().numpy()
-        array = np.asarray(item)
-        if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
-            raise InvalidInputError(f"{self.name}[{i}] is of type {array.dtype}: samples must be uint8 "
-                                    "or floating point")
-        return array
-
-    def _take(self, indices: np.ndarray) -> np.ndarray:
-        out = np.empty((len(indices), *self.native_shape), dtype=self.dtype)
-        for row, i in enumerate(indices):
-            sample = self._sample(i)
-            if sample.shape != self.native_shape:
-                raise InvalidInputError(f"{self.name}[{i}] has shape {sample.shape}, but {self.name}[0] "
-                                        f"has {self.native_shape}: every sample must have one shape")
-            out[row] = sample
-        return out
-
-    def labels(self) -> np.ndarray:
-        """Every item's label (one pass over the dataset)."""
-        if not self.has_labels:
-            raise InvalidInputError(f"{self.name} yields samples without labels")
-        labels = []
-        for i in range(len(self.dataset)):
-            label = self.dataset[i][1]
-            labels.append(label.item() if hasattr(label, "item") else label)
-        return np.asarray(labels)
-
-
 def _npz_member(path: Path, member: str) -> tuple[int, str]:
     """Where the .npy of ``member`` starts inside the archive, and a name for messages."""
     where = f"{path} [{member}]"
@@ -294,14 +310,27 @@ def _open_npy(path: Path, start: int = 0, where: str | None = None) -> _NpyFile:
     if fortran:
         raise InvalidInputError(f"{where}: a Fortran-ordered array cannot be read by rows; save it "
                                 "with np.save(path, np.ascontiguousarray(X))")
+    return npy_file(path, offset, shape, dtype, where)
+
+
+def npy_file(path: Path, offset: int, shape: tuple[int, ...], dtype, where: str | None = None) -> _NpyFile:
+    """Rows of ``shape`` and ``dtype`` stored from byte ``offset`` of ``path`` on, opened for
+    reading (the file must hold them all)."""
     fd = os.open(path, os.O_RDONLY)
     info = os.fstat(fd)
-    opened = _NpyFile(Path(where), fd, offset, shape[0], tuple(shape[1:]), np.dtype(dtype),
+    opened = _NpyFile(Path(where or path), fd, offset, shape[0], tuple(shape[1:]), np.dtype(dtype),
                       (info.st_size, info.st_mtime_ns))
     weakref.finalize(opened, os.close, fd)  # closed when no DiskArray reads it any more
     if info.st_size < offset + opened.rows * opened.row_bytes:
-        raise InvalidInputError(f"{where}: the file is truncated: its header promises {shape[0]} rows")
+        raise InvalidInputError(f"{where or path}: the file is truncated: the header promises "
+                                f"{shape[0]} rows")
     return opened
+
+
+def write_npy_header(f, shape: tuple[int, ...], dtype) -> None:
+    """Start a .npy file of C-ordered ``shape`` and ``dtype`` whose rows the caller then writes."""
+    np.lib.format.write_array_header_2_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                             "fortran_order": False, "shape": tuple(shape)})
 
 
 def chunk_rows(sample_size: int) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .dataset import Dataset, Windows
+from .stream import RowSource, WindowRows
 
 MISSING_POLICIES = ("error", "drop", "impute")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
@@ -58,9 +59,19 @@ def _row_label(path: Path, row: int) -> str:
     return f"row {row}"
 
 
-def numeric_block(frame, columns: list[str], path: Path, missing: str) -> tuple[np.ndarray, np.ndarray]:
-    """The columns as float32 and a mask of the rows kept, after the missing-value policy."""
+def numeric_block(frame, columns: list[str], path: Path, missing: str,
+                  first_row: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The columns as float32 and a mask of the rows kept, after the missing-value policy.
+
+    ``frame`` is the whole table, or a chunk of it starting at row ``first_row``: a chunk is
+    not imputed (its missing values stay NaN until every chunk has been seen: see
+    ``table_stream``) and may lose all its rows to ``missing="drop"``."""
     import pandas as pd
+
+    chunk = first_row is not None
+
+    def at(row) -> str:  # the row as the user finds it in the file
+        return _row_label(path, (first_row or 0) + int(row))
 
     if missing not in MISSING_POLICIES:
         raise InvalidInputError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
@@ -77,32 +88,32 @@ def numeric_block(frame, columns: list[str], path: Path, missing: str) -> tuple[
             if text.mean() > 0.5:  # mostly text: a label, an id or a category, not a feature
                 raise InvalidInputError(
                     f"{path}: column {name!r} holds text ({raw[text].iloc[0]!r} in "
-                    f"{_row_label(path, int(np.argmax(text.values)))}); pass it as the label or id "
+                    f"{at(np.argmax(text.values))}); pass it as the label or id "
                     "column, or choose the feature columns")
             if missing == "error":
                 row = int(np.argmax(text.values))
                 raise InvalidInputError(
-                    f"{path}: column {name!r}, {_row_label(path, row)}: {raw.iloc[row]!r} is not a "
+                    f"{path}: column {name!r}, {at(row)}: {raw.iloc[row]!r} is not a "
                     "number; fix the file, or choose missing='drop' or 'impute' (--missing)")
         values[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     huge = np.abs(values) > np.finfo(np.float32).max  # would become infinite as float32
     if huge.any():
         row, col = np.argwhere(huge)[0]
         raise InvalidInputError(
-            f"{path}: column {columns[col]!r}, {_row_label(path, int(row))}: {values[row, col]:g} is beyond "
+            f"{path}: column {columns[col]!r}, {at(row)}: {values[row, col]:g} is beyond "
             f"the range of 32-bit floats (±{np.finfo(np.float32).max:.3g}); rescale the column")
     bad = ~np.isfinite(values)
     if bad.any() and missing == "error":
         row, col = np.argwhere(bad)[0]
         raise InvalidInputError(
-            f"{path}: column {columns[col]!r}, {_row_label(path, int(row))} is missing or not finite; "
+            f"{path}: column {columns[col]!r}, {at(row)} is missing or not finite; "
             "fix the file, or choose missing='drop' or 'impute' (--missing)")
     keep = np.ones(len(frame), dtype=bool)
     if missing == "drop":
         keep = ~bad.any(axis=1)
-        if not keep.any():
+        if not keep.any() and not chunk:
             raise InvalidInputError(f"{path}: every row has a missing value; nothing is left to train on")
-    elif missing == "impute":
+    elif missing == "impute" and not chunk:
         for j in np.flatnonzero(bad.any(axis=0)):
             column = values[:, j]
             if not np.isfinite(column).any():
@@ -144,37 +155,68 @@ def read_series(path: Path, window: int, stride: int | None = None,
     The timestamp column is ``timestamp_column`` or, by default, one named "timestamp" or
     "time", else the first column.
     """
-    import pandas as pd
+    stride = check_window(window, stride)
+    frame = read_frame(path)
+    timestamp_column = timestamp_column_of(list(frame.columns), timestamp_column)
+    _check_columns(frame, path, timestamp_column=timestamp_column)
+    value_columns = value_columns_of(path, list(frame.columns), timestamp_column, value_columns)
+    values, keep = numeric_block(frame, value_columns, path, missing)
+    stamps = parse_timestamps(frame[timestamp_column])[keep]
+    return windows_over(path, values, stamps, np.flatnonzero(keep), window, stride, value_columns, time_order)
 
+
+def check_window(window, stride) -> int:
+    """The stride (default: a quarter of the window), after checking both."""
     if not isinstance(window, int) or window < 2:
         raise InvalidInputError(f"window must be an integer >= 2, got {window!r}")
     stride = stride or max(1, window // 4)
     if stride < 1:
         raise InvalidInputError(f"stride must be >= 1, got {stride}")
-    frame = read_frame(path)
-    if timestamp_column is None:
-        lowered = {str(c).lower(): c for c in frame.columns}
-        timestamp_column = lowered.get("timestamp", lowered.get("time", frame.columns[0]))
-    _check_columns(frame, path, timestamp_column=timestamp_column)
-    if value_columns is None:
-        value_columns = [str(c) for c in frame.columns if c != timestamp_column]
-    if not value_columns:
+    return stride
+
+
+def timestamp_column_of(columns: list, given: str | None):
+    """``given``, else a column named "timestamp" or "time", else the first."""
+    if given is not None:
+        return given
+    lowered = {str(c).lower(): c for c in columns}
+    return lowered.get("timestamp", lowered.get("time", columns[0]))
+
+
+def value_columns_of(path: Path, columns: list, timestamp_column, given: list[str] | None) -> list[str]:
+    values = given if given is not None else [str(c) for c in columns if c != timestamp_column]
+    if not values:
         raise InvalidInputError(f"{path}: no value columns besides the timestamp {timestamp_column!r}")
-    values, keep = numeric_block(frame, value_columns, path, missing)
-    stamps = pd.to_datetime(frame[timestamp_column], errors="coerce")
-    if stamps.isna().any():  # not dates: keep the column as it is (e.g. a step counter)
-        stamps = frame[timestamp_column]
-    stamps = stamps.to_numpy()[keep]
-    values, stamps = _in_time_order(path, values, stamps, np.flatnonzero(keep), time_order)
+    return values
+
+
+def parse_timestamps(column) -> np.ndarray:
+    """Dates where the column holds dates; else the column as it is (e.g. a step counter)."""
+    import pandas as pd
+
+    stamps = pd.to_datetime(column, errors="coerce")
+    return (column if stamps.isna().any() else stamps).to_numpy()
+
+
+def windows_over(path: Path, values, stamps: np.ndarray, rows: np.ndarray, window: int, stride: int,
+                 value_columns: list[str], time_order: str, name: str | None = None) -> Dataset:
+    """The windows of a series ``values`` ((T, channels): an array, or rows read from disk, whose
+    windows are then read on demand too) with timestamps ``stamps`` from file rows ``rows``."""
+    order = time_order_of(path, stamps, rows, time_order)
+    if order is not None:
+        stamps = stamps[order]
+        values = values.subset(order) if isinstance(values, RowSource) else values[order]
     if window > len(values):
         raise InvalidInputError(f"{path}: window {window} is longer than the series ({len(values)} rows); "
                                 f"use a window of at most {len(values)}")
     starts = np.arange(0, len(values) - window + 1, stride)
-    # (n_windows, window, channels) -> channel-major rows: each channel's window is contiguous
-    X = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)[starts]
-    return Dataset(np.ascontiguousarray(X.reshape(len(starts), -1)), None, path.stem,
-                   ids=stamps[starts], feature_names=[f"{c}[t+{k}]" for c in value_columns
-                                                      for k in range(window)],
+    if isinstance(values, RowSource):
+        X = WindowRows(values, starts, window)
+    else:  # (n_windows, window, channels) -> channel-major rows: each channel's window is contiguous
+        X = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(values, window, axis=0)[starts]
+                                 .reshape(len(starts), -1))
+    return Dataset(X, None, name or path.stem, ids=stamps[starts],
+                   feature_names=[f"{c}[t+{k}]" for c in value_columns for k in range(window)],
                    windows=Windows(stamps, starts, window, values))
 
 
@@ -186,22 +228,23 @@ TIME_ORDERS = ("auto", "file", "sort", "error")
 AUTO_MAX_BACKWARD_SHARE = 0.01
 
 
-def _in_time_order(path: Path, values: np.ndarray, stamps: np.ndarray, rows: np.ndarray, order: str):
-    """The rows in the order the windows follow (see TIME_ORDERS and docs/data.md)."""
+def time_order_of(path: Path, stamps: np.ndarray, rows: np.ndarray, order: str) -> np.ndarray | None:
+    """The order of the rows the windows follow, or None for the file's (see TIME_ORDERS and
+    docs/data.md); ``rows`` are the file rows of ``stamps``, for messages."""
     import pandas as pd
 
     if order not in TIME_ORDERS:
         raise InvalidInputError(f"time_order must be one of {TIME_ORDERS}, got {order!r}")
     if order == "sort":
         by_time = np.argsort(stamps, kind="stable")  # rows with one timestamp keep their order
-        return values[by_time], stamps[by_time]
+        return None if np.array_equal(by_time, np.arange(len(stamps))) else by_time
     steps = pd.Series(stamps).diff().iloc[1:]
     if pd.api.types.is_timedelta64_dtype(steps):
         back = (steps <= pd.Timedelta(0)).to_numpy()
     else:
         back = (steps <= 0).to_numpy()
     if order == "file" or not back.any():
-        return values, stamps
+        return None
     first = int(np.flatnonzero(back)[0]) + 1  # the row whose timestamp is not after the previous one
     shown = pd.Timestamp if np.issubdtype(np.asarray(stamps).dtype, np.datetime64) else str
     where = (f"{_row_label(path, int(rows[first]))} has timestamp {shown(stamps[first])}, not after "
@@ -210,8 +253,8 @@ def _in_time_order(path: Path, values: np.ndarray, stamps: np.ndarray, rows: np.
     if order == "auto" and share <= AUTO_MAX_BACKWARD_SHARE:
         warnings.warn(f"{path}: {back.sum()} of {len(back)} rows do not come after the previous one in "
                       f"time (first: {where}); windows follow the file's order, as for a clock set back. "
-                      "Pass time_order='sort' (--time-order sort) to sort by time instead", stacklevel=4)
-        return values, stamps
+                      "Pass time_order='sort' (--time-order sort) to sort by time instead", stacklevel=5)
+        return None
     raise InvalidInputError(f"{path}: the rows are not in time order ({back.sum()} of {len(back)} steps go "
                             f"back or repeat; first: {where}). Pass time_order='sort' (--time-order sort) "
                             "to sort them by time, or 'file' to keep the file's order")

@@ -8,6 +8,7 @@ for more normal inputs, ``decision_function`` is negative for outliers, ``predic
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -15,6 +16,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _params as P
+from ..data.datasets import is_hugging_face, rows_of
+from ..data.stream import RowSource, row_chunks
 from ..errors import InvalidInputError, UnsupportedOperationError
 from ..estimators import VAE, BaseAutoEncoder
 
@@ -87,8 +90,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         model.set_params(device=self.device)
         if self.random_state is not None and "random_state" in model.get_params():
             model.set_params(random_state=self.random_state)
-        model.fit(X[order[n_val:]])
-        return self._calibrate(model, X[order[n_val:]], X[order[:n_val]])
+        train, val = _rows_of(X, order[n_val:]), _rows_of(X, order[:n_val])
+        model.fit(train)
+        return self._calibrate(model, train, val)
 
     @classmethod
     def from_fitted(cls, model, X_normal, **params) -> AnomalyDetector:
@@ -104,7 +108,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.score_ = self._resolve_score(model)
         if self.score_ == "relative":
             # The floor keeps blank images (no detail at all) from dividing by zero.
-            self.detail_floor_ = max(0.01 * float(np.median(total_variation(X_val))), 1e-12)
+            detail = _per_chunk(X_val, total_variation)
+            self.detail_floor_ = max(0.01 * float(np.median(detail)), 1e-12)
         self.density_ = None
         if self.code_density:
             codes = model.transform(X_train).astype(np.float64)
@@ -139,7 +144,11 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return self.score
 
     def _raw_scores(self, X) -> list[np.ndarray]:
-        """Anomaly scores (higher = more anomalous) before standardisation."""
+        """Anomaly scores (higher = more anomalous) before standardisation; rows read from disk
+        are scored a chunk at a time (a score never depends on the other inputs scored with it)."""
+        if isinstance(X, RowSource):
+            chunks = [self._raw_scores(chunk) for chunk in row_chunks(X)]
+            return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
         model = self.model_
         kind = self.score_
         if kind == "reconstruction":
@@ -189,10 +198,27 @@ def total_variation(X) -> np.ndarray:
     return rows + cols
 
 
-def _as_array(X) -> np.ndarray:
+def _as_array(X):
+    """X as an array; rows read on demand (a RowSource, a torch Dataset) stay so."""
+    if isinstance(X, torch.utils.data.Dataset) or is_hugging_face(X):
+        return rows_of(X)
+    if isinstance(X, RowSource):
+        return X
     if hasattr(X, "detach"):
         X = X.detach().cpu().numpy()
     return np.asarray(X)
+
+
+def _rows_of(X, indices: np.ndarray):
+    """Rows ``indices`` of an array, or a view of them for rows read on demand."""
+    return X.subset(indices) if isinstance(X, RowSource) else X[indices]
+
+
+def _per_chunk(X, per_sample) -> np.ndarray:
+    """``per_sample`` of every sample, a row chunk at a time for rows read on demand."""
+    if isinstance(X, RowSource):
+        return np.concatenate([per_sample(chunk) for chunk in row_chunks(X)])
+    return per_sample(X)
 
 
 def detection_metrics(scores: np.ndarray, is_anomaly: np.ndarray) -> dict:
