@@ -11,13 +11,15 @@ from .errors import (
                      OutputError,
                      TrainingDivergedError,
                      UnsupportedOperationError,
+                     UntrustedCodeError,
 )
 from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
+from .nn.custom import CustomNetwork
 from .persistence import load
 from .tasks.detect import AnomalyDetector
 
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector", "load",
-           "AekitError", "InvalidInputError", "ModelFileError", "OutputError", "TrainingDivergedError",
-           "UnsupportedOperationError", "__version__"]
+           "CustomNetwork", "AekitError", "InvalidInputError", "ModelFileError", "OutputError",
+           "TrainingDivergedError", "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

@@ -150,7 +150,7 @@ def _commands():
 
 def _common(args) -> dict:
     """The keyword arguments every model verb's command takes."""
-    return {"model": args.model, "out": args.out, "device": args.device}
+    return {"model": args.model, "out": args.out, "device": args.device, "trust_code": args.trust_code}
 
 
 def _with_data(args) -> dict:
@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--model", required=True, help="a run folder (from aekit train) or a model folder")
             p.add_argument("--out", help=f"output folder (default: RUN/{verb.name} for a run folder, "
                                          f"else runs/{verb.name})")
+            p.add_argument("--trust-code", action="store_true",
+                           help="a model with its own networks: import the code that builds them "
+                                "(only for models whose code you trust)")
         if verb.data:
             add_data_arguments(p)
         if verb.name != "report":

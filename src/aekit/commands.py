@@ -52,9 +52,10 @@ def model_folder(path) -> Path:
     return folder
 
 
-def load_model(path, device=None):
-    """The model of a model or run folder, set to run on ``device`` (None: its own setting)."""
-    estimator = load_model_folder(model_folder(path))
+def load_model(path, device=None, trust_code: bool = False):
+    """The model of a model or run folder, set to run on ``device`` (None: its own setting);
+    ``trust_code``: import the code of a model's own networks (``aekit.load``)."""
+    estimator = load_model_folder(model_folder(path), trust_code=trust_code)
     return estimator if device is None else estimator.set_params(device=device)
 
 
@@ -82,9 +83,9 @@ def aligned(model, data: Dataset) -> Dataset:
                    feature_names=need, factors=data.factors, windows=data.windows)
 
 
-def _load(model_path, source, data_options, device=None):
+def _load(model_path, source, data_options, device=None, trust_code: bool = False):
     """The model and the data (rows read on demand stay so: every verb reads them in batches)."""
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, trust_code)
     return model, aligned(model, load_data(source, **(data_options or {})))
 
 
@@ -245,8 +246,9 @@ def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
 
 # ---------------------------------------------------------------------- the other verbs
 @_writes_folder
-def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca", device=None) -> Path:
-    estimator, data = _load(model, source, data_options, device)
+def encode(*, model, source, out, data_options=None, fmt="parquet", projection="pca", device=None,
+           trust_code=False) -> Path:
+    estimator, data = _load(model, source, data_options, device, trust_code)
     codes = estimator.transform(data.X)
     ids = data.ids if data.ids is not None else np.arange(len(codes))
     codes_path = encode_tasks.write_codes(codes, out / f"codes.{fmt}", ids=ids, labels=data.y)
@@ -257,12 +259,12 @@ def encode(*, model, source, out, data_options=None, fmt="parquet", projection="
 
 
 @_writes_folder
-def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None) -> Path:
+def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None, trust_code=False) -> Path:
     """Reconstructions of any data: an array in the input's shape (and a table for tables),
     the error of each input, and a figure of the inputs above their reconstructions."""
     import pandas as pd
 
-    estimator, data = _load(model, source, data_options, device)
+    estimator, data = _load(model, source, data_options, device, trust_code)
     X, n = data.X, len(data.X)
     if estimator.is_conditional and data.y is None:
         raise InvalidInputError("a conditional model reconstructs with the labels: give labelled data")
@@ -299,8 +301,8 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None
 
 
 @_writes_folder
-def evaluate(*, model, source, out, data_options=None, device=None) -> Path:
-    estimator, data = _load(model, source, data_options, device)
+def evaluate(*, model, source, out, data_options=None, device=None, trust_code=False) -> Path:
+    estimator, data = _load(model, source, data_options, device, trust_code)
     data = _in_memory(data, "evaluate compares the codes with PCA fitted on the data in memory")
     summary: dict = {"data": data.name, "figures": []}
     if data.y is not None and len(np.unique(data.y)) > 1:
@@ -324,8 +326,8 @@ def evaluate(*, model, source, out, data_options=None, device=None) -> Path:
 
 @_writes_folder
 def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.0,
-             data_options=None, label=None, device=None) -> Path:
-    estimator, x = load_model(model, device), None
+             data_options=None, label=None, device=None, trust_code=False) -> Path:
+    estimator, x = load_model(model, device, trust_code), None
     if index is not None:
         data = aligned(estimator, load_data(source, **(data_options or {})))
         if not 0 <= index < len(data):
@@ -356,8 +358,8 @@ def _default_label(model, label):
 
 @_writes_folder
 def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None, label=None,
-                device=None) -> Path:
-    estimator, data = _load(model, source, data_options, device)
+                device=None, trust_code=False) -> Path:
+    estimator, data = _load(model, source, data_options, device, trust_code)
     i, j = pair
     for k in (i, j):
         if not 0 <= k < len(data):
@@ -374,9 +376,10 @@ def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None,
 
 @_writes_folder
 def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
-              strengths=(0.0, 0.5, 1.0, 1.5), n_show=8, data_options=None, device=None) -> Path:
+              strengths=(0.0, 0.5, 1.0, 1.5), n_show=8, data_options=None, device=None,
+              trust_code=False) -> Path:
     """Attribute vector from labels (group_a minus group_b) or a factor (top minus bottom quartile)."""
-    estimator, data = _load(model, source, data_options, device)
+    estimator, data = _load(model, source, data_options, device, trust_code)
     if factor is not None:
         if factor not in data.factors:
             raise InvalidInputError(f"{data.name} has no factor {factor!r}; it has {sorted(data.factors)}")
@@ -406,9 +409,9 @@ def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
 
 @_writes_folder
 def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=None,
-           random_state=0, device=None) -> Path:
+           random_state=0, device=None, trust_code=False) -> Path:
     """Prior samples; with ``mixture_components`` and data, samples from a mixture on its codes."""
-    estimator = load_model(model, device)
+    estimator = load_model(model, device, trust_code)
     figures = ["samples.png"]
     if mixture_components:
         if source is None:
@@ -433,7 +436,8 @@ def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=
 
 @_writes_folder
 def detect(*, model, source, out, data_options=None, normal_source=None, contamination=0.01,
-           score="auto", code_density=False, anomaly_label=None, n_show=12, device=None) -> Path:
+           score="auto", code_density=False, anomaly_label=None, n_show=12, device=None,
+           trust_code=False) -> Path:
     """Score every input, flag those above a threshold, and draw where the anomalies are.
 
     The threshold is the (1 - contamination) quantile of the scores of ``normal_source`` (data
@@ -441,7 +445,7 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
     """
     import pandas as pd
 
-    estimator, data = _load(model, source, data_options, device)
+    estimator, data = _load(model, source, data_options, device, trust_code)
     if estimator.is_conditional:
         raise InvalidInputError("detect needs an unconditional model (ae, dae, vae): a conditional model "
                                 "would need the true class of every input it scores")
@@ -518,9 +522,9 @@ def _anomaly_truth(y, anomaly_label):
 
 @_writes_folder
 def restore(*, task, model, source, out, data_options=None, level=None, mask_mode=None,
-            patch_size=None, n_show=10, limit=2000, device=None) -> Path:
+            patch_size=None, n_show=10, limit=2000, device=None, trust_code=False) -> Path:
     """denoise / inpaint / colourise: damage clean data as in training, restore, compare."""
-    estimator, data = _load(model, source, data_options, device)
+    estimator, data = _load(model, source, data_options, device, trust_code)
     X = np.asarray(data.X[:limit])  # quality is a mean: a bounded sample keeps the filters quick
     result = restore_and_compare(estimator, X, task, level, mask_mode, patch_size)
     _save_array(out / "restored.npy", result["restored"])
@@ -541,12 +545,13 @@ def restore(*, task, model, source, out, data_options=None, level=None, mask_mod
 
 
 @_writes_folder
-def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=None) -> Path:
+def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=None,
+            trust_code=False) -> Path:
     """log p(x) per input (importance-sampled), bits per dimension where meaningful, and the
     uncertainty of each code; figures of the least and most certain inputs."""
     import pandas as pd
 
-    estimator, data = _load(model, source, data_options, device)
+    estimator, data = _load(model, source, data_options, device, trust_code)
     X = data.X
     table = {"id": data.ids if data.ids is not None else np.arange(len(X))}
     if data.y is not None:

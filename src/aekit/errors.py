@@ -22,6 +22,11 @@ class ModelFileError(AekitError, OSError):
     """A model folder or checkpoint that is missing, truncated, edited or of another version."""
 
 
+class UntrustedCodeError(ModelFileError):
+    """A model folder whose networks are built by the user's code, loaded without
+    ``trust_code=True``: aekit does not import code that the caller has not trusted."""
+
+
 class OutputError(AekitError, OSError):
     """An output that cannot be written (disk full, no permission), or a path aekit refuses to
     replace because it holds something aekit did not write, or another process is writing it."""

@@ -35,6 +35,7 @@ from .errors import InvalidInputError, UnsupportedOperationError
 from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
 from .nn.corruption import KINDS as CORRUPTIONS
 from .nn.corruption import MASK_MODES, CorruptionConfig
+from .nn.custom import CustomNetwork
 from .nn.likelihood import KINDS as LIKELIHOODS
 from .nn.networks import ACTIVATIONS
 from .nn.networks import KINDS as NETWORKS
@@ -141,7 +142,7 @@ def _as_numpy(X):
 # Constraints of the parameters every preset has; presets add those of the choices they expose.
 _SHARED_CONSTRAINTS = {
     "latent_dim": [P.Int(1, 1 << 20)],
-    "network": [P.OneOf(("auto", *NETWORKS))],
+    "network": [P.OneOf(("auto", *NETWORKS)), P.Instance(CustomNetwork)],
     "hidden_dims": [None, P.Widths()],
     "activation": [P.OneOf(tuple(ACTIVATIONS))],
     "likelihood": [P.OneOf(("auto", *LIKELIHOODS))],
@@ -307,7 +308,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if network == "auto":
             network = "conv" if is_image else "mlp"
         hidden = self.hidden_dims
-        if hidden is None:
+        if hidden is None:  # (a custom network ignores it)
             hidden = (256,) if network == "conv" else (256, 128)
         scaled_to_unit = self.scaler_.method == "minmax"
         likelihood = self.likelihood
@@ -466,11 +467,22 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.model_ = net.eval()  # on the CPU: inference moves it to `device` when first used
 
     def _fit_code_distribution(self, data):
-        """A Gaussian over the training codes: what ``sample`` draws from when there is no prior."""
-        codes = self._encode_means(data).astype(np.float64)
-        self.code_mean_ = codes.mean(axis=0)
-        k = codes.shape[1]
-        cov = np.cov(codes, rowvar=False).reshape(k, k) if len(codes) > 1 else np.zeros((k, k))
+        """A Gaussian over the training codes: what ``sample`` draws from when there is no prior.
+
+        Accumulated a batch at a time (Chan et al.'s pairwise update of the mean and the
+        centred cross-products): the codes of a large data set are never held together."""
+        k = self.latent_dim
+        n, mean, cross = 0, np.zeros(k), np.zeros((k, k))
+        for codes in self._encode_mean_batches(data):
+            codes = codes.astype(np.float64)
+            m, batch_mean = len(codes), codes.mean(axis=0)
+            centred = codes - batch_mean
+            delta = batch_mean - mean
+            cross += centred.T @ centred + np.outer(delta, delta) * (n * m / (n + m))
+            mean += delta * (m / (n + m))
+            n += m
+        self.code_mean_ = mean
+        cov = cross / (n - 1) if n > 1 else np.zeros((k, k))
         self.code_cov_ = cov + 1e-6 * np.eye(k)  # a floor keeps collapsed directions samplable
 
     # ------------------------------------------------------------------ inference helpers
@@ -496,11 +508,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.model_.to(device)
         return device
 
-    @torch.inference_mode()
     def _encode_means(self, data: torch.Tensor) -> np.ndarray:
-        out = [self.model_.encode(self.scaler_.transform(xb), sample=False).mean[:n]
-               for n, xb in self._batches(data)]
-        return torch.cat(out).cpu().numpy()
+        return np.concatenate(list(self._encode_mean_batches(data)))
+
+    def _encode_mean_batches(self, data):
+        """The latent means of ``data``, one inference batch at a time."""
+        for n, xb in self._batches(data):
+            with torch.inference_mode():  # (left before yielding: the caller's code runs as usual)
+                codes = self.model_.encode(self.scaler_.transform(xb), sample=False).mean[:n].cpu().numpy()
+            yield codes
 
     @torch.inference_mode()
     def _decode_means(self, Z: torch.Tensor, y_idx) -> np.ndarray:
@@ -700,8 +716,10 @@ _COMMON_DOC = """
     ----------
     latent_dim : int, default=8
         Size of the code.
-    network : {"auto", "mlp", "conv"}, default="auto"
-        Encoder/decoder family; "auto" picks "conv" for images and "mlp" for vectors.
+    network : {"auto", "mlp", "conv"} or aekit.nn.custom.CustomNetwork, default="auto"
+        Encoder/decoder family; "auto" picks "conv" for images and "mlp" for vectors. A
+        ``CustomNetwork(encoder, decoder, **options)`` builds your own modules from factories
+        saved by import path (loading such a model needs ``trust_code=True``; docs/networks.md).
     hidden_dims : tuple of int or None, default=None
         Widths of the dense layers between input and code (the decoder mirrors them). None
         picks (256, 128) for an MLP and (256,) after the convolutions. () with

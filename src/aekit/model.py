@@ -28,6 +28,7 @@ from ._distributed import mean_over_rows
 from .nn.bottleneck import KINDS as BOTTLENECKS
 from .nn.bottleneck import Code, make_bottleneck
 from .nn.corruption import CorruptionConfig
+from .nn.custom import CustomNetwork
 from .nn.likelihood import KINDS as LIKELIHOODS
 from .nn.likelihood import make_likelihood
 from .nn.networks import ACTIVATIONS, DEFAULT_CONV_CHANNELS, make_networks
@@ -55,7 +56,7 @@ class ModelConfig:
 
     sample_shape: tuple[int, ...]
     latent_dim: int
-    network: str = "mlp"
+    network: str | CustomNetwork = "mlp"  # a kind of networks.py, or the user's own factories
     hidden_dims: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     conv_channels: tuple[int, ...] = DEFAULT_CONV_CHANNELS
@@ -72,7 +73,7 @@ class ModelConfig:
         P.check_params("model", {k: v for k, v in self.__dict__.items()
                                  if k not in ("corruption", "objective")}, {
             "sample_shape": [P.Widths(max_len=3)], "latent_dim": [P.Int(1, 1 << 20)],
-            "network": [P.OneOf(NETWORKS)], "hidden_dims": [P.Widths(max_len=32)],
+            "network": [P.OneOf(NETWORKS), P.Instance(CustomNetwork)], "hidden_dims": [P.Widths(max_len=32)],
             "activation": [P.OneOf(tuple(ACTIVATIONS))], "conv_channels": [P.Widths(max_len=16)],
             "bottleneck": [P.OneOf(BOTTLENECKS)], "likelihood": [P.OneOf(LIKELIHOODS)],
             "sigma": [P.Float(0, low_open=True)], "n_classes": [P.Int(0, 1 << 20)]})
@@ -87,6 +88,8 @@ class ModelConfig:
         d = dict(d)
         d["corruption"] = CorruptionConfig(**d.get("corruption", {}))
         d["objective"] = ObjectiveConfig(**d.get("objective", {}))
+        if isinstance(d.get("network"), dict):
+            d["network"] = CustomNetwork.from_dict(d["network"])
         for key in ("sample_shape", "hidden_dims", "conv_channels"):
             if key in d:
                 d[key] = tuple(d[key])
@@ -110,10 +113,15 @@ class AutoencoderNet(nn.Module):
         super().__init__()
         self.config = config
         self.likelihood = make_likelihood(config.likelihood, config.sigma)
-        self.encoder, self.decoder = make_networks(
-            config.network, config.sample_shape, config.hidden_dims, config.activation,
-            decoder_in=config.latent_dim + config.n_classes,
-            n_params=self.likelihood.n_params, conv_channels=config.conv_channels)
+        decoder_in = config.latent_dim + config.n_classes
+        if isinstance(config.network, CustomNetwork):
+            self.encoder, self.decoder = config.network.build(config.sample_shape, decoder_in,
+                                                              self.likelihood.n_params)
+        else:
+            self.encoder, self.decoder = make_networks(
+                config.network, config.sample_shape, config.hidden_dims, config.activation,
+                decoder_in=decoder_in, n_params=self.likelihood.n_params,
+                conv_channels=config.conv_channels)
         self.bottleneck = make_bottleneck(config.bottleneck, self.encoder.out_features,
                                           config.latent_dim)
 
@@ -127,8 +135,8 @@ class AutoencoderNet(nn.Module):
         batch 64 and 128, 4.4k at 256 and 2.0k at 4096 (allocation churn;
         benchmarks/profile_step.py), so conv batches are sized for ~170 rows of 28x28."""
         per_input = k * math.prod(self.config.sample_shape)
-        if self.config.network == "conv":
-            per_input *= 16  # its activations are several times its input
+        if self.config.network != "mlp" and len(self.config.sample_shape) == 3:
+            per_input *= 16  # a conv net's activations are several times its input
         return max(1, min(4096, (1 << 21) // per_input))
 
     def encode(self, x: torch.Tensor, k: int = 1, sample: bool = True,

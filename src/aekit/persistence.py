@@ -25,8 +25,9 @@ from safetensors.torch import load_file, save_file
 
 from ._atomic import atomic_dir, safetensors_os_error
 from ._jsonio import digest, read_object
-from .errors import InvalidInputError, ModelFileError, OutputError
+from .errors import InvalidInputError, ModelFileError, OutputError, UntrustedCodeError
 from .model import AutoencoderNet, ModelConfig
+from .nn.custom import CustomNetwork, is_saveable
 
 FORMAT, FORMAT_VERSION = "aekit-model", 2
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
@@ -84,6 +85,9 @@ def save_model(estimator, path) -> None:
     from . import __version__
 
     state = estimator._fitted_state()
+    network = estimator.model_.config.network
+    if isinstance(network, CustomNetwork) and is_saveable(network):
+        raise InvalidInputError(f"this model cannot be saved: {is_saveable(network)}")
     check_replaceable(path)
     path = Path(path)
     with atomic_dir(path) as tmp:
@@ -103,6 +107,8 @@ def _json_params(estimator) -> dict:
     params = {k: v.item() if isinstance(v, np.generic) else v for k, v in estimator.get_params().items()}
     if not isinstance(params["random_state"], (int, type(None))):
         params["random_state"] = None  # a RandomState object; the seed drawn from it is kept
+    if isinstance(params.get("network"), CustomNetwork):
+        params["network"] = params["network"].to_dict()
     return params
 
 
@@ -111,8 +117,12 @@ def model_digest(path) -> str:
     return read_object(Path(path) / CONFIG, error=ModelFileError).get(CONTENT_KEY, "")
 
 
-def load(path):
+def load(path, *, trust_code: bool = False):
     """Load a model folder written by ``save``; raises :class:`ModelFileError` if it is unusable.
+
+    A model with its own networks (``aekit.nn.custom.CustomNetwork``) is rebuilt by importing
+    the module of its factories, which runs that module's code: that happens only with
+    ``trust_code=True``; without it, an error names the module. Nothing is ever unpickled.
 
     Examples
     --------
@@ -143,9 +153,12 @@ def load(path):
     if _sha256(weights) != config.get("weights_sha256"):
         raise ModelFileError(f"{weights} does not match the checksum in {CONFIG}: "
                              "the folder was truncated or edited; save the model again")
+    _check_trusted(folder, config, trust_code)
     try:
         cls = REGISTRY[config["estimator"]]
         params = dict(config["params"])
+        if isinstance(params.get("network"), dict):
+            params["network"] = CustomNetwork.from_dict(params["network"])
         estimator = cls(**params)
         estimator._check_params()
         fitted = config["fitted"]
@@ -159,6 +172,20 @@ def load(path):
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise ModelFileError(f"{folder} cannot be loaded: {type(exc).__name__}: {exc}") from exc
     return estimator
+
+
+def _check_trusted(folder: Path, config: dict, trust_code: bool) -> None:
+    """Refuse to import a custom network's module unless the caller trusts it."""
+    network = config.get("fitted", {}).get("model", {}).get("network")
+    if not isinstance(network, dict) or trust_code:
+        return
+    try:
+        modules = CustomNetwork.from_dict(network).modules
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"{folder}: its custom network is not readable ({exc})") from exc
+    raise UntrustedCodeError(
+        f"{folder} was trained with its own networks, built by code in {', '.join(modules)}: loading "
+        "it imports that code. If you trust it, pass trust_code=True (--trust-code)")
 
 
 def _check_shapes(net_config: ModelConfig, weights: Path) -> None:
