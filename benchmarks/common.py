@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "torch": torch.__version__}
+
+
+def fit_in_own_process(script: str, *args: str, env: dict | None = None) -> dict:
+    """Run ``script --fit ARGS`` in a new process (so that its peak memory is its own) and
+    return the JSON object it prints last."""
+    done = subprocess.run([sys.executable, script, "--fit", *args], check=True, capture_output=True,
+                          text=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def write_result(name: str, rows, quick: bool, **extra) -> Path:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import load_fashion_mnist, write_result
+from common import fit_in_own_process, load_fashion_mnist, write_result
 
 
 def fit_once(path: str, streamed: bool) -> dict:
@@ -85,9 +83,7 @@ def main():
             out.flush()
             del out
             for how in (("streamed", "memory") if scale == 1 else ("streamed",)):
-                done = subprocess.run([sys.executable, __file__, "--fit", str(path), how], check=True,
-                                      capture_output=True, text=True)
-                result = json.loads(done.stdout.strip().splitlines()[-1])
+                result = fit_in_own_process(__file__, str(path), how)
                 row = {"data": f"{scale}x", "file_gb": round(path.stat().st_size / 1e9, 2), "read": how,
                        "images": result["rows"], "epoch_s": round(result["seconds"], 1),
                        "samples_s": round(result["rows"] / result["seconds"]),
@@ -102,9 +98,7 @@ def main():
                 (folder / f"{i // 1000:03d}").mkdir(parents=True)
             Image.fromarray(images[i].reshape(28, 28)).save(folder / f"{i // 1000:03d}" / f"{i}.png")
         for how in ("streamed", "memory"):
-            done = subprocess.run([sys.executable, __file__, "--fit", str(folder), how], check=True,
-                                  capture_output=True, text=True)
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+            result = fit_in_own_process(__file__, str(folder), how)
             rows.append({"data": f"{count:,} PNG files", "file_gb": None, "read": how,
                          "images": result["rows"], "epoch_s": round(result["seconds"], 1),
                          "samples_s": round(result["rows"] / result["seconds"]),

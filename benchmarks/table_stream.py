@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from common import write_result
+from common import fit_in_own_process, write_result
 from out_of_core import peak_resident_mb
 
 COLUMNS, FACTORS = 48, 8
@@ -85,9 +83,7 @@ def main():
             for path in write_tables(Path(tmp), base * scale):
                 ways = ("memory",) * (scale == 1) + ("streamed", "streamed again")
                 for how in ways:
-                    done = subprocess.run([sys.executable, __file__, "--fit", str(path), how], check=True,
-                                          capture_output=True, text=True, env=env)
-                    result = json.loads(done.stdout.strip().splitlines()[-1])
+                    result = fit_in_own_process(__file__, str(path), how, env=env)
                     row = {"data": f"{scale}x {path.suffix[1:]}", "rows": result["rows"],
                            "file_gb": round(path.stat().st_size / 1e9, 2), "read": how,
                            "read_or_convert_s": round(result["read_s"], 1),

@@ -1,5 +1,12 @@
 """Tiny generated data sets: every unit test trains in well under a second."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,3 +34,17 @@ def images():
 def fast(**overrides):
     """Parameters that keep a fit tiny and reproducible."""
     return {"epochs": 3, "batch_size": 32, "verbose": 0, "random_state": 0, **overrides}
+
+
+def kill_at_first_checkpoint(args: list[str], out, timeout: float = 120) -> int:
+    """Run ``aekit ARGS --out OUT`` and SIGKILL it as soon as its first checkpoint exists;
+    returns its exit code (negative when killed; 0 if it finished first)."""
+    proc = subprocess.Popen([sys.executable, "-m", "aekit", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = Path(out) / "checkpoint.safetensors"
+    deadline = time.time() + timeout
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    return proc.wait()

@@ -1,11 +1,8 @@
 """The ``aekit`` command as users run it: a real process, real files."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +10,7 @@ from safetensors.torch import load_file
 
 import aekit
 from aekit.cli import main
+from conftest import kill_at_first_checkpoint
 
 RUN_FILES = {".aekit", "model", "metrics.json", "loss_curve.png", "reconstructions.png", "latent_map.png",
              "checkpoint.safetensors"}
@@ -80,16 +78,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, npz):
     assert _aekit(*args, "--out", str(tmp_path / "whole")).returncode == 0
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "aekit.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = out / "checkpoint.safetensors"
-    deadline = time.time() + 60
-    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "metrics.json").exists() or proc.returncode == 0
+    returncode = kill_at_first_checkpoint(args, out)
+    assert not (out / "metrics.json").exists() or returncode == 0
     assert _aekit(*args, "--out", str(out), "--resume").returncode == 0
     whole = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
     resumed = load_file(str(out / "model" / "model.safetensors"))

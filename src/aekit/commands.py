@@ -28,7 +28,7 @@ from ._memory import require_memory
 from .callbacks import TensorBoardLogger
 from .data import Dataset
 from .data import load as load_data
-from .data.stream import ColumnRows, RowSource, chunk_rows, write_npy_header
+from .data.stream import ColumnRows, RowSource, chunk_rows, select_rows, write_npy_header
 from .data.table_stream import channel
 from .errors import InvalidInputError, ModelFileError
 from .persistence import REGISTRY, model_digest
@@ -207,22 +207,12 @@ def _frame(X, names):
     return pd.DataFrame(X, columns=names, copy=False)
 
 
-def _rows(X, indices: np.ndarray) -> np.ndarray:
-    """Rows of an array in memory or read on demand (a RowSource reads only those)."""
-    return X.take(indices) if isinstance(X, RowSource) else X[indices]
-
-
-def _subset(X, indices: np.ndarray):
-    """Rows of an array, or (read on demand) a view of them that reads them in batches."""
-    return X.subset(indices) if isinstance(X, RowSource) else X[indices]
-
-
 def _run_figures(estimator, dataset, X, y, out: Path, preset: str) -> dict:
     # Figures and metrics use a fixed subset: importance-sampled scores of every sample of a
     # large set would take longer than the training itself.
     rng = np.random.default_rng(0)
     subset = np.sort(rng.choice(len(X), size=min(METRIC_SAMPLES, len(X)), replace=False))
-    X_sub, y_sub = _rows(X, subset), None if y is None else y[subset]
+    X_sub, y_sub = X[subset], None if y is None else y[subset]
     y_kw = {"y": y_sub} if estimator.is_conditional else {}
     shown = subset[:24]
     shown_y = {"y": y[shown]} if estimator.is_conditional else {}
@@ -271,7 +261,7 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None
     ids = data.ids if data.ids is not None else np.arange(n)
     as_table = data.feature_names is not None and data.windows is None
     files = ["reconstructions.npy", "errors.csv"] + (["reconstructions.csv"] if as_table else [])
-    errors = np.empty(n)
+    errors, shown = np.empty(n), None
     # A chunk of rows at a time, into files as large as the input: the data may not fit in memory.
     with contextlib.ExitStack() as stack:
         paths = {name: stack.enter_context(atomic_path(out / name)) for name in files}
@@ -284,6 +274,8 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None
             y_kw = {"y": data.y[rows]} if estimator.is_conditional else {}
             X_hat = estimator.reconstruct(chunk, **y_kw)
             X_hat_file.write(np.ascontiguousarray(X_hat, dtype=np.float32).tobytes())
+            if shown is None:  # the figure's inputs and reconstructions
+                shown = chunk[:n_show], X_hat[:n_show]
             errors[rows] = ((X_hat - chunk.astype(np.float64)) ** 2).reshape(len(chunk), -1).mean(axis=1)
             if as_table:
                 frame = pd.DataFrame(X_hat, columns=data.feature_names)
@@ -291,10 +283,8 @@ def reconstruct(*, model, source, out, data_options=None, n_show=12, device=None
                 frame.to_csv(paths["reconstructions.csv"], index=False, mode="a", header=start == 0)
         X_hat_file.close()
         pd.DataFrame({"id": ids, "mse": errors}).to_csv(paths["errors.csv"], index=False)
-    shown = np.arange(min(n, n_show))
-    y_kw = {"y": data.y[shown]} if estimator.is_conditional else {}
-    plots.reconstruction_figure(_rows(X, shown), estimator.reconstruct(_rows(X, shown), **y_kw),
-                                out / "reconstructions.png", title=f"{data.name}: inputs and reconstructions")
+    plots.reconstruction_figure(*shown, out / "reconstructions.png",
+                                title=f"{data.name}: inputs and reconstructions")
     summary = {"data": data.name, "n": n, "mean_mse": float(errors.mean()), "files": files,
                "figures": ["reconstructions.png"]}
     return _summary(out, "reconstruct.json", summary, model)
@@ -395,8 +385,8 @@ def attribute(*, model, source, out, group_a=None, group_b=None, factor=None,
     for group, members in ((group_a or "top quartile", with_attr), (group_b or "bottom quartile", without)):
         if not members.any():
             raise InvalidInputError(f"no input of {data.name} is in the group {group!r}")
-    vector = latent.attribute_vector(estimator, _subset(data.X, np.flatnonzero(with_attr)),
-                                     _subset(data.X, np.flatnonzero(without)))
+    vector = latent.attribute_vector(estimator, select_rows(data.X, np.flatnonzero(with_attr)),
+                                     select_rows(data.X, np.flatnonzero(without)))
     shown = np.flatnonzero(without)[:n_show]
     decoded = latent.apply_attribute(estimator, data.X[shown], vector, strengths)
     plots.rows_figure(list(decoded), [f"α = {a:g}" for a in strengths], f"Attribute vector: {name}",

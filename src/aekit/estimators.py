@@ -358,11 +358,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def fit(self, X, y=None, *, checkpoint_path=None, resume: bool = False, callbacks=()):
         """Train on ``X`` (and labels ``y`` for a conditional model).
 
-        ``X``: an array (vectors or images), a table, or data read a batch at a time: an
-        ``aekit.data.stream.DiskArray`` (.npy files, shards), an image folder's
-        ``aekit.data.images.ImageFolderRows``, or a map-style torch ``Dataset`` (its labels
-        are used when it yields pairs and ``y`` is not given); these train the same weights
-        as the same data in memory (docs/data.md).
+        ``X``: an array (vectors or images), a table, or data read a batch at a time: any
+        ``aekit.data.stream.RowSource`` (what ``aekit.data.load(source, stream=True)`` returns
+        as ``X``), a torch ``Dataset`` or ``IterableDataset``, or a Hugging Face
+        ``datasets.Dataset`` (their labels are used when they yield ``(sample, label)`` pairs or
+        have a label column and ``y`` is not given); these train the same weights as the same
+        data in memory (docs/data.md).
 
         With ``checkpoint_path``, a checkpoint is written atomically after every epoch, and
         ``resume=True`` continues a killed run from it, ending with the same weights. The path

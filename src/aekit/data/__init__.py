@@ -1,9 +1,11 @@
 """Data sources: one ``load(source, ...)`` for the Python API and every CLI verb.
 
 ``source`` is a built-in name (``digits``, ``shapes``, ``parabola``, ``photos``), a named IDX
-set (``fashion-mnist``, ``mnist``, ``kmnist``), or a path: a folder of images, a ``.npy``/``.npz``
-array, an IDX file (raw or ``.gz``), or a CSV/TSV/Parquet table, which becomes sliding windows
-when ``window`` is given. See docs/data.md.
+set (``fashion-mnist``, ``mnist``, ``kmnist``), or a path: a folder of images, of ``.npy`` shards
+or of table shards, a ``.npy``/``.npz`` array, an IDX file (raw or ``.gz``), a CSV/TSV/Parquet
+table, which becomes sliding windows when ``window`` is given, or a Hugging Face dataset folder.
+Any source but the built-ins can be read from disk a batch at a time (``stream``). See
+docs/data.md.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     >>> load("shapes", count=4, size=32).factors["shape"].tolist()
     [2, 1, 1, 0]
     """
+    if stream not in (True, False, "auto"):
+        raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
     name = str(source)
     generated = {"count": count, "random_state": random_state}
     generated = {k: v for k, v in generated.items() if v is not None}
@@ -94,8 +98,6 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
         side = {"size": _side(size)} if size is not None else {}
         return getattr(builtins, name)(**generated, **side)
     if name in NAMED_SETS:
-        if stream not in (True, False, "auto"):
-            raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
         return load_named(name, split, stream=stream is True)
     path = Path(name)
     if not path.exists():
@@ -143,8 +145,6 @@ def _is_idx(path: Path) -> bool:
 def _should_stream(path: Path, stream, max_memory: int | None, window: int | None = None,
                    stride: int | None = None) -> bool:
     """Whether to read the source from disk a batch at a time (see ``load``'s ``stream``)."""
-    if stream not in (True, False, "auto"):
-        raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
     shards = path.is_dir() and any(path.glob("*.npy"))
     if shards and any(p.suffix.lower() != ".npy" for p in path.iterdir() if not p.name.startswith(".")):
         raise InvalidInputError(f"{path}: a folder of shards holds only .npy files")
@@ -174,8 +174,6 @@ def _size_in_memory(path: Path) -> int:
 def _hugging_face(path: Path, split: str, column, label_column, stream, max_memory) -> Dataset:
     """A Hugging Face dataset folder: its Arrow files are read a batch at a time when streaming
     (always with ``stream=True``; with "auto" when its samples exceed the budget)."""
-    if stream not in (True, False, "auto"):
-        raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
     rows = load_hugging_face(path, split, column, label_column)
     labels = rows.labels() if rows.has_labels else None
     budget = available_bytes() // 2 if max_memory is None else max_memory

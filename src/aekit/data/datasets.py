@@ -102,9 +102,15 @@ class DatasetRows(RowSource):
         return out
 
     def labels(self) -> np.ndarray:
-        """Every item's label (one pass over the dataset)."""
+        """Every item's label: a TensorDataset's label tensor, a dataset's ``targets`` (the
+        torchvision convention), else one pass over the items."""
         if not self.has_labels:
             raise InvalidInputError(f"{self.name} yields samples without labels")
+        tensors = getattr(self.dataset, "tensors", None)  # torch.utils.data.TensorDataset
+        known = tensors[1] if isinstance(tensors, tuple) and len(tensors) >= 2 else \
+            getattr(self.dataset, "targets", None)
+        if known is not None and len(known) == len(self.dataset):
+            return np.asarray(known.cpu() if hasattr(known, "cpu") else known)
         labels = []
         for i in range(len(self.dataset)):
             label = self.dataset[i][1]

@@ -37,12 +37,13 @@ def open_idx(path: str | Path) -> RowSource:
     shape, dtype, header = _parse_header(_head(path), path)
     if len(shape) < 2:
         raise InvalidInputError(f"{path}: holds labels or values ({shape}), not samples")
+    name = path.name.split(".")[0]
     if _packed(path) or dtype != np.uint8:
         folder = converted(path, "idx", {}, lambda out: _to_npy(path, shape, dtype, header, out / "X.npy"))
-        rows = DiskArray.open(folder / "X.npy")
+        files = DiskArray.open(folder / "X.npy").files
     else:
-        rows = DiskArray([npy_file(path, header, shape, dtype)], path.name.split(".")[0])
-    rows.name = path.name.split(".")[0]
+        files = [npy_file(path, header, shape, dtype)]
+    rows = DiskArray(files, name)
     return rows.with_sample_shape((1, *shape[1:])) if len(shape) == 3 else rows
 
 
@@ -75,7 +76,7 @@ def _open(path: Path):
 
 
 def _to_npy(path: Path, shape, dtype: np.dtype, header: int, out: Path) -> None:
-    """Copy the IDX data to a .npy (native byte order; wider elements as float32), a chunk at
+    """Copy the IDX data to a .npy (native byte order; elements other than uint8 as float32), a chunk at
     a time. Plain writes, not a memory map: a full disk is an error, not a crash."""
     target = np.dtype(np.uint8) if dtype == np.uint8 else np.dtype(np.float32)
     row_bytes = math.prod(shape[1:]) * dtype.itemsize

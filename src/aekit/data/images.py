@@ -89,8 +89,10 @@ class ImageFolderRows(RowSource):
             try:
                 image = _read(path)
             except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-                raise InvalidInputError(f"{path}: unreadable image ({exc}): it was readable when the "
-                                        "run started; fix or remove it and resume") from exc
+                # Its header read when the folder was opened; its pixels (or the file, changed
+                # since) do not decode. --skip-bad decodes every image up front instead.
+                raise InvalidInputError(f"{path}: unreadable image ({exc}); fix or remove it and resume, "
+                                        "or pass skip_bad=True (--skip-bad) to skip such files") from exc
             if self.plan.size is None and (image.height, image.width) != (self.plan.height, self.plan.width):
                 raise InvalidInputError(f"{path} is now {image.height}x{image.width}, not "
                                         f"{self.plan.height}x{self.plan.width}: it changed during the run")

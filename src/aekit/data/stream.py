@@ -1,9 +1,12 @@
 """Arrays larger than memory: read from disk a batch at a time.
 
-A :class:`DiskArray` is one ``.npy`` file or a folder of ``.npy`` shards (the same sample shape
-and dtype, taken in name order) seen as one array of rows. Training gathers each batch's rows
-from it (``take``) and inference reads consecutive rows (``X[start:stop]``); nothing holds the
-whole array. Rows are read with ``pread`` into new arrays, not memory-mapped: the operating
+A :class:`RowSource` is rows produced on demand, indexed like an array. The sources:
+:class:`DiskArray`, one ``.npy`` file or a folder of ``.npy`` shards (the same sample shape and
+dtype, taken in name order; also a raw IDX file or a converted table, rows at an offset) seen
+as one array of rows; :class:`WindowRows`, sliding windows over a series; and views of
+another source's rows (``subset``) or columns (:class:`ColumnRows`). Training gathers each
+batch's rows from it (``take``) and inference reads consecutive rows (``X[start:stop]``);
+nothing holds the whole array. Rows are read with ``pread`` into new arrays, not memory-mapped: the operating
 system's page cache keeps what was read recently (a second epoch of data that fits in the cache
 reads no disk), while the process's own resident memory stays flat however large the data
 are (a mapping would count every page a random batch touches, and the pages around them, as
@@ -72,9 +75,9 @@ class RowSource(abc.ABC):
     """Rows produced on demand: what training and inference need of data they never hold whole.
 
     ``len``, ``shape``, ``dtype``, ``ndim``, ``nbytes``, ``take(indices)`` (rows in any order, as
-    a new array) and ``X[start:stop]`` (consecutive rows). Subclasses implement ``_take`` for
-    their native sample shape; ``with_sample_shape`` views the rows in another shape of the same
-    size ((H, W) -> (1, H, W)).
+    a new array) and NumPy's row indexing (``X[i]``, slices, index arrays, masks). Subclasses
+    implement ``_take`` for their native sample shape; ``with_sample_shape`` views the rows in
+    another shape of the same size ((H, W) -> (1, H, W)).
     """
 
     name: str
@@ -118,10 +121,14 @@ class RowSource(abc.ABC):
 
     def take(self, indices) -> np.ndarray:
         """Rows ``indices`` (any order, repeats allowed) as a new array."""
+        indices = self._checked(indices)
+        return self._take(indices).reshape(len(indices), *self.sample_shape)
+
+    def _checked(self, indices) -> np.ndarray:
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"row indices must lie in [0, {len(self)})")
-        return self._take(indices).reshape(len(indices), *self.sample_shape)
+        return indices
 
     def __getitem__(self, key) -> np.ndarray:
         """Rows as NumPy indexes them: ``X[i]`` (one sample), ``X[start:stop:step]``, ``X[indices]``
@@ -142,10 +149,7 @@ class RowSource(abc.ABC):
 
     def subset(self, indices) -> RowSource:
         """The rows ``indices`` as a RowSource of their own: nothing is read until asked."""
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
-            raise IndexError(f"row indices must lie in [0, {len(self)})")
-        return _Subset(self, indices)
+        return _Subset(self, self._checked(indices))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self.name} is read a batch at a time: aekit never loads it whole")
@@ -204,7 +208,12 @@ class WindowRows(RowSource):
 
     def _take(self, indices: np.ndarray) -> np.ndarray:
         rows = (self.starts[indices][:, None] + np.arange(self.window)).reshape(-1)
-        series = self.series.take(rows) if isinstance(self.series, RowSource) else self.series[rows]
+        if isinstance(self.series, RowSource):
+            # Overlapping windows share rows: read each once (in runs), then lay them out.
+            unique, where = np.unique(rows, return_inverse=True)
+            series = self.series.take(unique)[where]
+        else:
+            series = self.series[rows]
         # (windows, time, channels) -> (windows, channels, time): each channel's window contiguous
         return np.ascontiguousarray(series.reshape(len(indices), self.window, -1).transpose(0, 2, 1))
 
@@ -325,6 +334,12 @@ def npy_file(path: Path, offset: int, shape: tuple[int, ...], dtype, where: str 
         raise InvalidInputError(f"{where or path}: the file is truncated: the header promises "
                                 f"{shape[0]} rows")
     return opened
+
+
+def select_rows(X, indices):
+    """Rows ``indices`` of ``X``: a copy of them for an array, a view (read when asked) for rows
+    read on demand, so that a large selection of a large source is never loaded."""
+    return X.subset(indices) if isinstance(X, RowSource) else X[indices]
 
 
 def write_npy_header(f, shape: tuple[int, ...], dtype) -> None:

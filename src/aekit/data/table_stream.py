@@ -117,16 +117,16 @@ def chunks(files: list[Path], columns: list[str]) -> Iterator[tuple[Path, object
     if any(path.suffix.lower() in (".parquet", ".pq") for path in files):
         import pyarrow as pa
 
-        # pyarrow's allocator keeps freed blocks for reuse: hand them back before training
-        # (about 200 MB after a table of 100,000-row groups; benchmarks/table_stream.py).
+        # pyarrow's allocator keeps freed blocks for reuse: hand them back before training,
+        # whose memory would otherwise come on top of them.
         pa.default_memory_pool().release_unused()
 
 
 def _check_shards(files: list[Path]) -> list[str]:
     columns = columns_of(files[0])
     for path in files[1:]:
-        if columns_of(path) != columns:
-            raise InvalidInputError(f"{path}: its columns {columns_of(path)[:10]} are not those of "
+        if (theirs := columns_of(path)) != columns:
+            raise InvalidInputError(f"{path}: its columns {theirs[:10]} are not those of "
                                     f"{files[0].name} {columns[:10]}: every shard must have the same columns")
     return columns
 

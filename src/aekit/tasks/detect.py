@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _params as P
 from ..data.datasets import is_hugging_face, rows_of
-from ..data.stream import RowSource, row_chunks
+from ..data.stream import RowSource, row_chunks, select_rows
 from ..errors import InvalidInputError, UnsupportedOperationError
 from ..estimators import VAE, BaseAutoEncoder
 
@@ -90,7 +90,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         model.set_params(device=self.device)
         if self.random_state is not None and "random_state" in model.get_params():
             model.set_params(random_state=self.random_state)
-        train, val = _rows_of(X, order[n_val:]), _rows_of(X, order[:n_val])
+        train, val = select_rows(X, order[n_val:]), select_rows(X, order[:n_val])
         model.fit(train)
         return self._calibrate(model, train, val)
 
@@ -207,11 +207,6 @@ def _as_array(X):
     if hasattr(X, "detach"):
         X = X.detach().cpu().numpy()
     return np.asarray(X)
-
-
-def _rows_of(X, indices: np.ndarray):
-    """Rows ``indices`` of an array, or a view of them for rows read on demand."""
-    return X.subset(indices) if isinstance(X, RowSource) else X[indices]
 
 
 def _per_chunk(X, per_sample) -> np.ndarray:
