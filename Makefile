@@ -26,7 +26,8 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 	touch $@
 
 BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular \
-             oneclass density nab time_to_loss ddp out_of_core dataset_workers table_stream
+             oneclass density nab time_to_loss ddp out_of_core dataset_workers table_stream \
+             conv_speed training_budget
 
 # Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
 # Slow tests: every benchmark's --quick mode, with the peers (pythae, PyOD) installed.

@@ -36,7 +36,7 @@ def test_bad_latent_dim(latent_dim, vectors):
 @pytest.mark.parametrize("params, match", [
     ({"likelihood": "poisson"}, "likelihood must be one of"),
     ({"network": "transformer"}, "network must be one of"),
-    ({"epochs": 0}, "epochs must be an integer in \\[1, inf\\]"),
+    ({"epochs": 0}, "epochs must be one of 'auto' or an integer in \\[1, inf\\]"),
     ({"learning_rate": -1.0}, "learning_rate"),
     ({"scaler": "x"}, "scaler must be one of"),
     ({"patience": 2.5}, "patience must be None or an integer"),

@@ -35,10 +35,12 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("ddp", marks=needs_fashion_mnist),
     pytest.param("out_of_core", marks=needs_fashion_mnist),
     pytest.param("dataset_workers", marks=needs_fashion_mnist),
-    "table_stream",
+    "table_stream", "conv_speed",
+    pytest.param("training_budget", marks=needs_fashion_mnist),
 ])
 def test_quick_mode(name):
-    written = {"representation": "representation_conv"}.get(name, name)  # results are named by network
+    written = {"representation": "representation_conv",  # results named by network, or by size
+               "training_budget": "training_budget_200"}.get(name, name)
     result = BENCHMARKS / "results" / f"{written}.quick.json"
     result.unlink(missing_ok=True)  # so an old file cannot pass for this run's
     subprocess.run([sys.executable, f"{name}.py", "--quick"], cwd=BENCHMARKS, check=True,

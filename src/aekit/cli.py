@@ -38,6 +38,10 @@ def _non_negative_int(text: str) -> int:
     return _positive_int(text, least=0)
 
 
+def _epochs(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         parts = [int(v) for v in text.lower().split("x")]
@@ -203,10 +207,12 @@ VERBS = [
     Verb("train", "train a model and write a run folder", _train, model=False, options=[
         opt("--model", choices=MODELS, default="vae", help="preset (default: vae)"),
         opt("--latent-dim", type=_positive_int, default=8, help="code size (default: 8)"),
-        opt("--epochs", type=_positive_int, default=100, help="maximum epochs (default: 100)"),
+        opt("--epochs", type=_epochs, default="auto",
+            help="maximum epochs, or auto: 50, more for small data (at least 2,000 steps)"),
         opt("--batch-size", type=_positive_int, default=64, help="(default: 64)"),
         opt("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)"),
-        opt("--network", choices=["auto", "mlp", "conv"], default="auto"),
+        opt("--network", choices=["auto", "mlp", "conv", "resnet", "temporal"], default="auto",
+            help="auto: conv for images, temporal for --window series, else mlp"),
         opt("--likelihood", choices=["auto", "bernoulli", "gaussian", "gaussian_learned"], default="auto"),
         opt("--beta", type=float, default=1.0, help="KL weight (vae, cvae)"),
         opt("--binarize", action="store_true",

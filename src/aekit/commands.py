@@ -83,10 +83,27 @@ def aligned(model, data: Dataset) -> Dataset:
                    feature_names=need, factors=data.factors, windows=data.windows)
 
 
+def as_sequences(data: Dataset) -> Dataset:
+    """Windows of several value columns as ``(channels, time)`` samples, what a temporal
+    network reads (``load`` gives each window as one row, channel after channel)."""
+    if data.windows is None or data.windows.channels == 1:
+        return data
+    shape = (data.windows.channels, data.windows.length)
+    X = data.X.with_sample_shape(shape) if isinstance(data.X, RowSource) else \
+        np.asarray(data.X).reshape(len(data.X), *shape)
+    return dataclasses.replace(data, X=X, feature_names=None)
+
+
+def _for_model(model, data: Dataset) -> Dataset:
+    """``data`` as ``model`` was trained on it: its columns, and windows as sequences if so."""
+    data = aligned(model, data)
+    return as_sequences(data) if len(getattr(model, "input_shape_", ())) == 2 and data.windows else data
+
+
 def _load(model_path, source, data_options, device=None, trust_code: bool = False):
     """The model and the data (rows read on demand stay so: every verb reads them in batches)."""
     model = load_model(model_path, device, trust_code)
-    return model, aligned(model, load_data(source, **(data_options or {})))
+    return model, _for_model(model, load_data(source, **(data_options or {})))
 
 
 def _in_memory(data: Dataset, why: str) -> Dataset:
@@ -157,6 +174,9 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
     run = RunFolder(out)
     with run.writing() if group.is_main else contextlib.nullcontext():
         dataset = load_data(source, **(data_options or {}))
+        if dataset.windows is not None and params.get("network", "auto") in ("auto", "temporal"):
+            params = {**params, "network": "temporal"}  # windows: 1-D convolutions over time
+            dataset = as_sequences(dataset)
         estimator = REGISTRY[preset](**params)
         estimator._check_params()
         if estimator.is_conditional and dataset.y is None:
@@ -319,7 +339,7 @@ def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.
              data_options=None, label=None, device=None, trust_code=False) -> Path:
     estimator, x = load_model(model, device, trust_code), None
     if index is not None:
-        data = aligned(estimator, load_data(source, **(data_options or {})))
+        data = _for_model(estimator, load_data(source, **(data_options or {})))
         if not 0 <= index < len(data):
             raise InvalidInputError(f"--index {index} is outside the data (0..{len(data) - 1})")
         x = data.X[index]
@@ -406,7 +426,7 @@ def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=
     if mixture_components:
         if source is None:
             raise InvalidInputError("sampling from a code mixture needs --data (the codes to fit)")
-        data = aligned(estimator, load_data(source, **(data_options or {})))
+        data = _for_model(estimator, load_data(source, **(data_options or {})))
         drawn = latent.sample_code_mixture(estimator, data.X, n, mixture_components, random_state)
         where = f"a {mixture_components}-component Gaussian mixture on the codes"
     else:
@@ -444,7 +464,7 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
         options = dict(data_options or {})
         if data.windows is None and data.feature_names:  # a table: the same features, no labels needed
             options.update(label_column=None, id_column=None, feature_columns=data.feature_names)
-        normal = aligned(estimator, load_data(normal_source, **options))
+        normal = _for_model(estimator, load_data(normal_source, **options))
     truth = _anomaly_truth(data.y, anomaly_label)  # checked before any work is done
     detector = AnomalyDetector.from_fitted(estimator, normal.X, score=score, code_density=code_density,
                                            contamination=contamination, device=estimator.device)
@@ -463,17 +483,7 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
 
     worst = np.argsort(-scores)[:n_show]
     X = data.X[worst]
-    if plots.is_image_batch(X):
-        plots.heatmap_figure(X, estimator.reconstruct(X), detector.error_maps(X),
-                             scores[worst], out / "most_anomalous.png",
-                             title=f"The {len(worst)} most anomalous inputs of {data.name}")
-        summary["figures"].append("most_anomalous.png")
-    elif data.windows is None:
-        plots.reconstruction_figure(X[:6], estimator.reconstruct(X[:6]),
-                                    out / "most_anomalous.png",
-                                    title=f"The most anomalous rows of {data.name} and their reconstructions")
-        summary["figures"].append("most_anomalous.png")
-    else:
+    if data.windows is not None:  # windows of several columns are 2-D samples, not images
         windows = data.windows
         per_timestamp = windows.to_series(scores, reduce="max")
         plots.timeseries_scores(windows.timestamps, channel(windows.values, 0), per_timestamp,
@@ -482,6 +492,16 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
                                 title=f"{data.name}: anomaly score per timestamp, flagged windows shaded")
         summary["figures"].append("timeseries.png")
         summary["flagged_spans"] = [[str(a), str(b)] for a, b in windows.spans(flagged)]
+    elif plots.is_image_batch(X):
+        plots.heatmap_figure(X, estimator.reconstruct(X), detector.error_maps(X),
+                             scores[worst], out / "most_anomalous.png",
+                             title=f"The {len(worst)} most anomalous inputs of {data.name}")
+        summary["figures"].append("most_anomalous.png")
+    else:
+        plots.reconstruction_figure(X[:6], estimator.reconstruct(X[:6]),
+                                    out / "most_anomalous.png",
+                                    title=f"The most anomalous rows of {data.name} and their reconstructions")
+        summary["figures"].append("most_anomalous.png")
     if truth is not None and 0 < truth.sum() < len(truth):
         summary.update(detection_metrics(scores, truth))
         plots.roc_pr_figure(scores, truth, out / "roc_pr.png", title=f"Detection on {data.name}")

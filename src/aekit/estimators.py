@@ -148,7 +148,7 @@ _SHARED_CONSTRAINTS = {
     "likelihood": [P.OneOf(("auto", *LIKELIHOODS))],
     "sigma": [None, P.Float(0, low_open=True)],
     "scaler": [P.OneOf(SCALERS)],
-    "epochs": [P.Int(1)],
+    "epochs": [P.OneOf(("auto",)), P.Int(1)],
     "batch_size": [P.Int(1)],
     "learning_rate": [P.Float(0, low_open=True)],
     "lr_schedule": [P.OneOf(train.LR_SCHEDULES)],
@@ -200,10 +200,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @property
     def sample_shape_(self) -> tuple[int, ...]:
-        """One sample's shape as the networks see it: ``(H, W)`` images get a channel axis."""
+        """One sample's shape as the networks see it: ``(H, W)`` images get a channel axis;
+        ``(channels, time)`` windows of a temporal network stay as they are."""
         check_is_fitted(self, "input_shape_")
         shape = self.input_shape_
-        return (1, *shape) if len(shape) == 2 else shape
+        return (1, *shape) if len(shape) == 2 and self.network != "temporal" else shape
 
     @property
     def is_image_(self) -> bool:
@@ -309,7 +310,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             network = "conv" if is_image else "mlp"
         hidden = self.hidden_dims
         if hidden is None:  # (a custom network ignores it)
-            hidden = (256,) if network == "conv" else (256, 128)
+            hidden = (256, 128) if network == "mlp" else (256,)
         scaled_to_unit = self.scaler_.method == "minmax"
         likelihood = self.likelihood
         binarize = self._binarize()
@@ -345,7 +346,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _train_config(self, seed: int) -> train.TrainConfig:
         return train.TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            # "auto": 50 epochs, more for small data (train.planned_epochs)
+            epochs=train.AUTO_EPOCHS if self.epochs == "auto" else self.epochs,
+            min_steps=train.AUTO_MIN_STEPS if self.epochs == "auto" else 0,
+            batch_size=self.batch_size, learning_rate=self.learning_rate,
             lr_schedule=self.lr_schedule, validation_fraction=self.validation_fraction,
             patience=self.patience, precision=self.precision, random_state=seed,
             verbose=int(self.verbose), binarize=self._binarize(), compile=self.compile)
@@ -717,8 +721,12 @@ _COMMON_DOC = """
     ----------
     latent_dim : int, default=8
         Size of the code.
-    network : {"auto", "mlp", "conv"} or aekit.nn.custom.CustomNetwork, default="auto"
-        Encoder/decoder family; "auto" picks "conv" for images and "mlp" for vectors. A
+    network : {"auto", "mlp", "conv", "resnet", "temporal"} or aekit.nn.custom.CustomNetwork, default="auto"
+        Encoder/decoder family (docs/networks.md): "conv" (stride-2 convolutions), "resnet"
+        (residual blocks with GroupNorm; slower on a CPU), "temporal" (1-D residual
+        convolutions over time-series windows, (time,) or (channels, time) samples).
+        "auto" picks "conv" for images and "mlp" for vectors (``aekit train --window`` picks
+        "temporal"). A
         ``CustomNetwork(encoder, decoder, **options)`` builds your own modules from factories
         saved by import path (loading such a model needs ``trust_code=True``; docs/networks.md).
     hidden_dims : tuple of int or None, default=None
@@ -737,12 +745,17 @@ _COMMON_DOC = """
     scaler : {"auto", "minmax", "standard", "none"}, default="auto"
         Preprocessing stored in the model: "auto" scales images, uint8 and binary data to [0, 1]
         and standardises other vectors per feature.
-    epochs, batch_size, learning_rate : training length, batch size and Adam's step size.
+    epochs : int or "auto", default="auto"
+        The most passes over the training data (early stopping may end sooner). "auto": 50,
+        or as many as make 2,000 optimisation steps when 50 make fewer (small data sets:
+        500 images are 4 batches), with ``patience`` stretched in proportion.
+    batch_size, learning_rate : batch size and Adam's step size.
     lr_schedule : {"cosine", "constant"}, default="cosine"
     validation_fraction : float, default=0.1
         Held out for early stopping; the weights with the best validation loss are kept.
     patience : int or None, default=10
-        Epochs without validation improvement before stopping; None trains all epochs.
+        Epochs without validation improvement before stopping (stretched with "auto" epochs);
+        None trains all epochs.
     precision : {"auto", "fp32", "bf16"}, default="auto"
         bf16 autocast for training where it was measured faster on CPU (docs/benchmarks.md).
     random_state : int, RandomState or None, default=None
@@ -807,7 +820,7 @@ class AutoEncoder(BaseAutoEncoder):
     """
 
     def __init__(self, latent_dim=8, *, network="auto", hidden_dims=None, activation="relu",
-                 likelihood="auto", sigma=None, scaler="auto", epochs=50, batch_size=128,
+                 likelihood="auto", sigma=None, scaler="auto", epochs="auto", batch_size=128,
                  learning_rate=1e-3, lr_schedule="cosine", validation_fraction=0.1, patience=10,
                  precision="auto", random_state=None, verbose=1, device="auto", deterministic=False,
                  compile=False):
@@ -850,7 +863,7 @@ class DenoisingAutoEncoder(BaseAutoEncoder):
 
     def __init__(self, latent_dim=8, *, corruption="gaussian", corruption_level=0.3,
                  mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
-                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
+                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs="auto",
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
                  verbose=1, device="auto", deterministic=False,
@@ -906,7 +919,7 @@ class VAE(BaseAutoEncoder):
     def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
                  importance_samples=1, binarize=False, corruption="none", corruption_level=0.0,
                  mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
-                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
+                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs="auto",
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
                  verbose=1, device="auto", deterministic=False,
@@ -971,7 +984,7 @@ class ConditionalVAE(BaseAutoEncoder):
     def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
                  importance_samples=1, binarize=False, corruption="none", corruption_level=0.0,
                  mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
-                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs=50,
+                 activation="relu", likelihood="auto", sigma=None, scaler="auto", epochs="auto",
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
                  validation_fraction=0.1, patience=10, precision="auto", random_state=None,
                  verbose=1, device="auto", deterministic=False,

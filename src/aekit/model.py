@@ -124,6 +124,10 @@ class AutoencoderNet(nn.Module):
                 conv_channels=config.conv_channels)
         self.bottleneck = make_bottleneck(config.bottleneck, self.encoder.out_features,
                                           config.latent_dim)
+        if config.network in ("conv", "resnet"):
+            # oneDNN's CPU convolutions ran 1.2x faster on channels-last weights and activations
+            # (benchmarks/conv_speed.py); weights are saved contiguous, so files do not change.
+            self.to(memory_format=torch.channels_last)
 
     @property
     def stochastic(self) -> bool:

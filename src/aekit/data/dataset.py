@@ -30,6 +30,11 @@ class Windows:
                 spans.append([start, end])
         return [(self.timestamps[a], self.timestamps[b]) for a, b in spans]
 
+    @property
+    def channels(self) -> int:
+        """Value columns per timestamp."""
+        return 1 if self.values is None or np.ndim(self.values) == 1 else int(self.values.shape[1])
+
     def window_timestamps(self, i: int) -> np.ndarray:
         return self.timestamps[self.starts[i]:self.starts[i] + self.length]
 

@@ -1,0 +1,104 @@
+"""Question: how fast do aekit's networks train on this CPU, and what made "conv" faster?
+
+Training steps of an autoencoder to 10 codes (Gaussian likelihood, Adam, batch 128, one
+process, fp32 unless the CPU has AMX) on random 28x28 images and 32-step windows; the rate is
+samples per second over timed steps after warm-up steps. "conv (before)" rebuilds the image
+network as it was before issue #12 (32-64-128 channels; its decoder kept 32 channels at full
+resolution and added a head convolution there; contiguous layout) as a custom network, so the
+same run compares the two designs. Quality at equal training is measured by
+benchmarks/representation.py, not here.
+
+    python benchmarks/conv_speed.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+from aekit.model import AutoencoderNet, ModelConfig
+from aekit.nn.custom import CustomNetwork
+from aekit.train import use_bf16
+from common import write_result
+
+
+def before_encoder(sample_shape, channels=(32, 64, 128)):
+    c, h, w = sample_shape
+    layers, sizes = [], [(h, w)]
+    for c_in, c_out in pairwise([c, *channels]):
+        layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
+        sizes.append(tuple((s + 1) // 2 for s in sizes[-1]))
+    flat = channels[-1] * math.prod(sizes[-1])
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat, 256), nn.ReLU())
+
+
+def before_decoder(sample_shape, in_features, n_params, channels=(32, 64, 128)):
+    c, h, w = sample_shape
+    sizes = [(h, w)]
+    for _ in channels:
+        sizes.append(tuple((s + 1) // 2 for s in sizes[-1]))
+    sizes.reverse()
+    widths = [*reversed(channels), channels[0]]  # the last stage kept its width
+    layers = [nn.Linear(in_features, 256), nn.ReLU(), nn.Linear(256, widths[0] * math.prod(sizes[0])),
+              nn.ReLU(), nn.Unflatten(1, (widths[0], *sizes[0]))]
+    for i, (c_in, c_out) in enumerate(pairwise(widths)):
+        (h_in, w_in), (h_out, w_out) = sizes[i], sizes[i + 1]
+        layers += [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1,
+                                      output_padding=(h_out - 2 * h_in + 1, w_out - 2 * w_in + 1)), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Conv2d(widths[-1], c * n_params, 3, padding=1))
+
+
+VARIANTS = {  # name: (network, sample shape)
+    "conv (before)": (CustomNetwork(before_encoder, before_decoder), (1, 28, 28)),
+    "conv": ("conv", (1, 28, 28)),
+    "resnet": ("resnet", (1, 28, 28)),
+    "mlp": ("mlp", (1, 28, 28)),
+    "temporal (window 32)": ("temporal", (32,)),
+    "mlp (window 32)": ("mlp", (32,)),
+    "temporal (5 x 32 window)": ("temporal", (1, 5, 32)),
+}
+
+
+def train_rate(network, shape, steps: int, warmup: int = 5, batch: int = 128) -> dict:
+    torch.manual_seed(0)
+    hidden = (256, 128) if network == "mlp" else (256,)
+    model = AutoencoderNet(ModelConfig(sample_shape=shape, latent_dim=10, network=network, hidden_dims=hidden))
+    bf16 = use_bf16("auto", model)
+    x = torch.rand(batch, *shape)
+    optimizer = torch.optim.Adam(model.parameters(), fused=True)
+    for step in range(warmup + steps):
+        if step == warmup:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+    seconds = time.perf_counter() - start
+    return {"train_samples_per_s": round(batch * steps / seconds),
+            "parameters": sum(p.numel() for p in model.parameters()), "precision": "bf16" if bf16 else "fp32"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 timed steps per network")
+    args = parser.parse_args()
+    steps = 5 if args.quick else 60
+    rows = []
+    for name, (network, shape) in VARIANTS.items():
+        rows.append({"network": name, "sample_shape": "x".join(map(str, shape)), **train_rate(network, shape, steps)})
+        print(rows[-1], flush=True)
+    before = rows[0]["train_samples_per_s"]
+    for row in rows:
+        if row["sample_shape"] == "1x28x28":
+            row["vs_conv_before"] = round(row["train_samples_per_s"] / before, 2)
+    write_result("conv_speed", rows, quick=args.quick, steps=steps, batch=128)
+
+
+if __name__ == "__main__":
+    main()

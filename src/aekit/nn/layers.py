@@ -1,0 +1,24 @@
+"""The building blocks the network families share."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
+               "leaky_relu": nn.LeakyReLU, "linear": nn.Identity}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(widths: list[int], activation_name: str) -> nn.Sequential:
+    """Linear layers between consecutive widths, each followed by the activation."""
+    layers: list[nn.Module] = []
+    for w_in, w_out in pairwise(widths):
+        layers += [nn.Linear(w_in, w_out), activation(activation_name)]
+    return nn.Sequential(*layers)

@@ -1,0 +1,117 @@
+"""The network families on every shape they claim, and the training budget that adapts to data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import aekit
+from aekit import train
+from aekit.cli import main
+from aekit.model import AutoencoderNet, ModelConfig
+from aekit.nn.networks import make_networks
+from aekit.nn.residual import ResidualBlock
+from conftest import fast
+
+IMAGE_SHAPES = [(8, 8), (28, 28), (3, 32, 32), (3, 64, 64)]
+
+
+@pytest.mark.parametrize("network", ["conv", "resnet"])
+@pytest.mark.parametrize("shape", IMAGE_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_image_networks_train_and_rebuild_their_shape(network, shape):
+    X = np.random.default_rng(0).integers(0, 256, size=(12, *shape), dtype=np.uint8)
+    ae = aekit.AutoEncoder(latent_dim=3, network=network, **fast(epochs=1, batch_size=6)).fit(X)
+    assert ae.model_.config.network == network
+    assert ae.reconstruct(X[:5]).shape == (5, *shape)
+    assert ae.transform(X[:5]).shape == (5, 3)
+
+
+@pytest.mark.parametrize("shape", [(40,), (5, 40), (5, 33)], ids=["1-channel", "5-channels", "odd-length"])
+@pytest.mark.parametrize("likelihood", ["gaussian", "gaussian_learned"])
+def test_temporal_network_on_windows_of_one_and_several_channels(shape, likelihood):
+    X = np.random.default_rng(0).normal(size=(16, *shape)).astype(np.float32)
+    vae = aekit.VAE(latent_dim=2, network="temporal", likelihood=likelihood, **fast(epochs=1)).fit(X)
+    assert vae.reconstruct(X[:4]).shape == (4, *shape)
+    assert np.isfinite(vae.score_samples(X[:4])).all()
+    # Windows are not images: each (channel, step) is standardised like a table's column.
+    assert not vae.is_image_ and vae.scaler_.method == "standard"
+
+
+def test_temporal_networks_convolve_over_time_not_over_channels():
+    encoder, _ = make_networks("temporal", (5, 40), (16,), "silu", decoder_in=2, n_params=1)
+    first = encoder.stages[0]
+    assert isinstance(first, torch.nn.Conv1d) and first.in_channels == 5
+
+
+@pytest.mark.parametrize("kind,shape", [("resnet", (3, 13, 21)), ("temporal", (3, 13))])
+@pytest.mark.parametrize("n_params", [1, 2])
+def test_residual_decoders_restore_odd_sizes(kind, shape, n_params):
+    encoder, decoder = make_networks(kind, shape, (32,), "silu", decoder_in=4, n_params=n_params)
+    assert encoder(torch.zeros(5, *shape)).shape == (5, 32)
+    assert decoder(torch.zeros(3, 5, 4)).shape == (3, 5, *shape) + ((n_params,) if n_params > 1 else ())
+
+
+def test_residual_blocks_start_as_the_identity():
+    block = ResidualBlock(2, 16, "silu")
+    x = torch.randn(2, 16, 7, 7)
+    assert torch.equal(block(x), x)
+
+
+@pytest.mark.parametrize("network", ["resnet", "temporal"])
+def test_codes_of_a_sample_do_not_depend_on_its_batch(network):
+    # GroupNorm, not BatchNorm: scores and codes are per input.
+    shape = (1, 16, 16) if network == "resnet" else (2, 24)
+    torch.manual_seed(0)
+    net = AutoencoderNet(ModelConfig(sample_shape=shape, latent_dim=3, network=network)).eval()
+    x = torch.randn(6, *shape)
+    with torch.inference_mode():
+        alone = net.encode(x[:1], sample=False).mean
+        together = net.encode(x, sample=False).mean[:1]
+    torch.testing.assert_close(alone, together, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("network", ["resnet", "temporal"])
+def test_residual_models_round_trip_through_a_model_folder(tmp_path, network):
+    X = np.random.default_rng(1).random((12, 1, 16, 16) if network == "resnet" else (12, 3, 20)).astype(np.float32)
+    ae = aekit.AutoEncoder(latent_dim=2, network=network, **fast(epochs=1)).fit(X)
+    ae.save(tmp_path / "m")
+    back = aekit.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.transform(X), ae.transform(X))
+
+
+def test_planned_epochs_stretch_patience_in_proportion():
+    config = train.TrainConfig(epochs=50, min_steps=4000, patience=10)
+    assert train.planned_epochs(config, 4) == (1000, 200)
+    assert train.planned_epochs(config, 80) == (50, 10)  # 4,000 steps already
+    assert train.planned_epochs(train.TrainConfig(epochs=3, min_steps=0, patience=None), 1) == (3, None)
+
+
+def test_auto_epochs_train_small_data_longer_and_explicit_epochs_exactly(monkeypatch):
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    common = {"latent_dim": 2, "batch_size": 16, "patience": None, "verbose": 0, "random_state": 0}
+    assert aekit.AutoEncoder(epochs=7, **common).fit(X).n_iter_ == 7
+    monkeypatch.setattr(train, "AUTO_MIN_STEPS", 400)  # 54 training rows: 4 steps an epoch
+    auto = aekit.AutoEncoder(**common).fit(X)
+    assert auto.n_iter_ == 100 and len(auto.history_["train_loss"]) == 100
+
+
+def test_train_verb_picks_temporal_networks_for_windows_of_several_columns(tmp_path):
+    t = np.arange(600)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=600, freq="min")})
+    for c in range(5):
+        frame[f"sensor{c}"] = np.sin(t / (10 + c)) + 0.05 * rng.normal(size=600)
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    window = ["--window", "24", "--stride", "6"]
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "m.csv"), *window, "--model", "ae", "--latent-dim", "3",
+                 "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "model" / "config.json").read_text())
+    model = aekit.load(run / "model")
+    assert model.model_.config.network == "temporal" and model.input_shape_ == (5, 24), config["params"]
+    out = tmp_path / "detect"
+    assert main(["detect", "--model", str(run), "--data", str(tmp_path / "m.csv"), *window,
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "detect.json").read_text())["n"] == (600 - 24) // 6 + 1
