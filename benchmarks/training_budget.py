@@ -65,7 +65,8 @@ def main():
             epochs.append(detector.model_.n_iter_)
         rows.append(_row("AnomalyDetector()", budget, aurocs, time.perf_counter() - start,
                          epochs_run=epochs))
-    write_result(f"training_budget_{per_class}", rows, quick=args.quick, per_class=per_class, classes=classes)
+    every = "_all_classes" if len(classes) == 10 else ""
+    write_result(f"training_budget_{per_class}{every}", rows, quick=args.quick, per_class=per_class, classes=classes)
 
 
 def _row(name, budget, aurocs, seconds, **extra):
