@@ -2,7 +2,10 @@
 
 Training steps of an autoencoder to 10 codes (Gaussian likelihood, Adam, batch 128, one
 process, fp32 unless the CPU has AMX) on random 28x28 images and 32-step windows; the rate is
-samples per second over timed steps after warm-up steps. "conv (before)" rebuilds the image
+samples per second over timed steps after warm-up steps, and `gflop_s` the arithmetic it
+achieved (torch's FlopCounterMode over one step: matrix products and convolutions, forward and
+backward). Two variants undo one change each: today's conv with a contiguous memory layout,
+and with the earlier widths 32-64-128. "conv (before)" rebuilds the image
 network as it was before issue #12 (32-64-128 channels; its decoder kept 32 channels at full
 resolution and added a head convolution there; contiguous layout) as a custom network, so the
 same run compares the two designs. Quality at equal training is measured by
@@ -20,6 +23,7 @@ from itertools import pairwise
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from aekit.model import AutoencoderNet, ModelConfig
 from aekit.nn.custom import CustomNetwork
@@ -53,34 +57,46 @@ def before_decoder(sample_shape, in_features, n_params, channels=(32, 64, 128)):
     return nn.Sequential(*layers, nn.Conv2d(widths[-1], c * n_params, 3, padding=1))
 
 
-VARIANTS = {  # name: (network, sample shape)
-    "conv (before)": (CustomNetwork(before_encoder, before_decoder), (1, 28, 28)),
-    "conv": ("conv", (1, 28, 28)),
-    "resnet": ("resnet", (1, 28, 28)),
-    "mlp": ("mlp", (1, 28, 28)),
-    "temporal (window 32)": ("temporal", (32,)),
-    "mlp (window 32)": ("mlp", (32,)),
-    "temporal (5 x 32 window)": ("temporal", (1, 5, 32)),
+VARIANTS = {  # name: ModelConfig fields, and whether to undo the channels-last layout
+    "conv (before)": {"network": CustomNetwork(before_encoder, before_decoder), "sample_shape": (1, 28, 28)},
+    "conv, contiguous layout": {"network": "conv", "sample_shape": (1, 28, 28), "contiguous": True},
+    "conv, widths 32-64-128": {"network": "conv", "sample_shape": (1, 28, 28), "conv_channels": (32, 64, 128)},
+    "conv": {"network": "conv", "sample_shape": (1, 28, 28)},
+    "resnet": {"network": "resnet", "sample_shape": (1, 28, 28)},
+    "mlp": {"network": "mlp", "sample_shape": (1, 28, 28)},
+    "temporal (window 32)": {"network": "temporal", "sample_shape": (32,)},
+    "mlp (window 32)": {"network": "mlp", "sample_shape": (32,)},
+    "temporal (5 x 32 window)": {"network": "temporal", "sample_shape": (5, 32)},
 }
 
 
-def train_rate(network, shape, steps: int, warmup: int = 5, batch: int = 128) -> dict:
+def train_rate(network, sample_shape, steps: int, contiguous: bool = False, warmup: int = 5,
+               batch: int = 128, **fields) -> dict:
     torch.manual_seed(0)
     hidden = (256, 128) if network == "mlp" else (256,)
-    model = AutoencoderNet(ModelConfig(sample_shape=shape, latent_dim=10, network=network, hidden_dims=hidden))
+    model = AutoencoderNet(ModelConfig(sample_shape=sample_shape, latent_dim=10, network=network,
+                                       hidden_dims=hidden, **fields))
+    if contiguous:
+        model.to(memory_format=torch.contiguous_format)
     bf16 = use_bf16("auto", model)
-    x = torch.rand(batch, *shape)
+    x = torch.rand(batch, *sample_shape)
     optimizer = torch.optim.Adam(model.parameters(), fused=True)
-    for step in range(warmup + steps):
-        if step == warmup:
-            start = time.perf_counter()
+
+    def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = model(x)
         optimizer.zero_grad()
         out.loss.backward()
         optimizer.step()
-    seconds = time.perf_counter() - start
-    return {"train_samples_per_s": round(batch * steps / seconds),
+
+    with FlopCounterMode(display=False) as counter:  # multiply-adds x 2, forward and backward
+        step()
+    for i in range(warmup + steps):
+        if i == warmup:
+            start = time.perf_counter()
+        step()
+    rate = batch * steps / (time.perf_counter() - start)
+    return {"train_samples_per_s": round(rate), "gflop_s": round(counter.get_total_flops() * rate / batch / 1e9, 1),
             "parameters": sum(p.numel() for p in model.parameters()), "precision": "bf16" if bf16 else "fp32"}
 
 
@@ -90,8 +106,9 @@ def main():
     args = parser.parse_args()
     steps = 5 if args.quick else 60
     rows = []
-    for name, (network, shape) in VARIANTS.items():
-        rows.append({"network": name, "sample_shape": "x".join(map(str, shape)), **train_rate(network, shape, steps)})
+    for name, fields in VARIANTS.items():
+        rows.append({"network": name, "sample_shape": "x".join(map(str, fields["sample_shape"])),
+                     **train_rate(steps=steps, **fields)})
         print(rows[-1], flush=True)
     before = rows[0]["train_samples_per_s"]
     for row in rows:

@@ -125,6 +125,24 @@ def test_other_format_version(fitted, tmp_path):
         aekit.load(folder)
 
 
+@pytest.mark.parametrize("network", ["mlp", "conv"])
+def test_version_2_folders_load_unless_their_conv_network_changed_since(tmp_path, network):
+    from aekit._jsonio import digest
+
+    X = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
+    folder = tmp_path / "m"
+    aekit.AutoEncoder(latent_dim=2, network=network, **fast(epochs=1)).fit(X).save(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["format_version"] = 2  # as an aekit before the lean conv network wrote it
+    config["content_sha256"] = digest({k: v for k, v in config.items() if k != "content_sha256"})
+    (folder / "config.json").write_text(json.dumps(config))
+    if network == "mlp":
+        assert aekit.load(folder).transform(X).shape == (20, 2)
+    else:
+        with pytest.raises(aekit.ModelFileError, match="convolutional network of an earlier aekit"):
+            aekit.load(folder)
+
+
 def test_config_that_is_not_json(fitted, tmp_path):
     folder = _saved(fitted, tmp_path)
     (folder / "config.json").write_text("{not json")

@@ -187,6 +187,9 @@ def test_time_series_windows_keep_their_timestamps(tmp_path):
     assert per_timestamp.shape == (52,) and per_timestamp[0] == 0 and per_timestamp[7] == 0.5
     assert np.isnan(per_timestamp[50:]).all() and not np.isnan(per_timestamp[:50]).any()  # uncovered tail
     assert ds.windows.to_series(np.arange(9.0), reduce="max")[7] == 1
+    last = ds.windows.to_series(np.arange(9.0), reduce="last")  # window i ends at row 5i + 9
+    assert last[9] == 0 and last[14] == 1 and last[49] == 8
+    assert np.isnan(np.delete(last, np.arange(9, 50, 5))).all()  # no window ends there
 
 
 def test_multichannel_windows_are_channel_major(tmp_path):

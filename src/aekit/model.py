@@ -125,8 +125,9 @@ class AutoencoderNet(nn.Module):
         self.bottleneck = make_bottleneck(config.bottleneck, self.encoder.out_features,
                                           config.latent_dim)
         if config.network in ("conv", "resnet"):
-            # oneDNN's CPU convolutions ran 1.2x faster on channels-last weights and activations
-            # (benchmarks/conv_speed.py); weights are saved contiguous, so files do not change.
+            # oneDNN's CPU convolutions trained 1.09x faster on channels-last weights and
+            # activations (benchmarks/conv_speed.py); weights are saved contiguous, so files
+            # do not change.
             self.to(memory_format=torch.channels_last)
 
     @property

@@ -29,7 +29,9 @@ from .errors import InvalidInputError, ModelFileError, OutputError, UntrustedCod
 from .model import AutoencoderNet, ModelConfig
 from .nn.custom import CustomNetwork, is_saveable
 
-FORMAT, FORMAT_VERSION = "aekit-model", 2
+# Version 3: the "conv" network's decoder changed its layers (issue 12: its last transposed
+# convolution writes the output); version-2 folders of every other network still load.
+FORMAT, FORMAT_VERSION = "aekit-model", 3
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
 CONTENT_KEY = "content_sha256"  # the checksum of config.json's other keys
 
@@ -140,9 +142,13 @@ def load(path, *, trust_code: bool = False):
     config = read_object(folder / CONFIG, error=ModelFileError)
     if config.get("format") != FORMAT:
         raise ModelFileError(f"{folder / CONFIG} is not an aekit model config")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{folder} has model format version {config.get('format_version')!r}; "
-                             f"this aekit reads version {FORMAT_VERSION}: train or save it again")
+    version = config.get("format_version")
+    if version not in (2, FORMAT_VERSION):
+        raise ModelFileError(f"{folder} has model format version {version!r}; "
+                             f"this aekit reads versions 2 and {FORMAT_VERSION}: train or save it again")
+    if version == 2 and config.get("fitted", {}).get("model", {}).get("network") == "conv":
+        raise ModelFileError(f"{folder} holds a convolutional network of an earlier aekit, whose "
+                             "layers differ from today's \"conv\": train it again")
     body = {k: v for k, v in config.items() if k != CONTENT_KEY}
     if config.get(CONTENT_KEY) != digest(body):
         raise ModelFileError(f"{folder / CONFIG} does not match its own checksum: it was edited or "

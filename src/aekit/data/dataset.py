@@ -42,11 +42,17 @@ class Windows:
         """Per-timestamp values from per-window values (e.g. anomaly scores).
 
         Each timestamp gets the mean (or max) over the windows that cover it; NaN where no
-        window does (the tail a stride skipped).
+        window does (the tail a stride skipped). ``reduce="last"`` is the causal choice: each
+        timestamp gets the value of the window that ends there, which saw nothing after it
+        (NaN where no window ends: the first ``length - 1`` rows, and those a stride skips).
         """
         values = np.asarray(window_values, dtype=np.float64)
         if values.shape != self.starts.shape:
             raise ValueError(f"expected one value per window ({len(self.starts)}), got {values.shape}")
+        if reduce == "last":
+            out = np.full(len(self.timestamps), np.nan)
+            out[self.starts + self.length - 1] = values
+            return out
         covered = self.starts[:, None] + np.arange(self.length)  # (n_windows, length)
         rows, vals = covered.ravel(), np.repeat(values, self.length)
         if reduce == "max":

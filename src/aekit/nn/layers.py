@@ -22,3 +22,12 @@ def mlp(widths: list[int], activation_name: str) -> nn.Sequential:
     for w_in, w_out in pairwise(widths):
         layers += [nn.Linear(w_in, w_out), activation(activation_name)]
     return nn.Sequential(*layers)
+
+
+def stage_sizes(size: tuple[int, ...], max_stages: int) -> list[tuple[int, ...]]:
+    """Sizes (spatial or temporal) after each stride-2 stage, starting with the input's: halved
+    (rounding up) until the smallest side is at most 4, or after ``max_stages`` stages."""
+    sizes = [tuple(size)]
+    while min(sizes[-1]) > 4 and len(sizes) <= max_stages:
+        sizes.append(tuple((s + 1) // 2 for s in sizes[-1]))
+    return sizes

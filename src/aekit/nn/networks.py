@@ -16,21 +16,12 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from .layers import ACTIVATIONS, mlp
+from .layers import ACTIVATIONS, mlp, stage_sizes
 from .layers import activation as activation_layer
 from .residual import ResidualDecoder, ResidualEncoder, sequence_shape
 
 KINDS = ("mlp", "conv", "resnet", "temporal")
 DEFAULT_CONV_CHANNELS = (16, 32, 64, 128)
-
-
-def conv_stage_sizes(height: int, width: int, max_stages: int) -> list[tuple[int, int]]:
-    """Spatial sizes after each stride-2 stage, starting with the input's."""
-    sizes = [(height, width)]
-    while min(sizes[-1]) > 4 and len(sizes) <= max_stages:
-        h, w = sizes[-1]
-        sizes.append(((h + 1) // 2, (w + 1) // 2))
-    return sizes
 
 
 class MLPEncoder(nn.Module):
@@ -60,7 +51,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, sample_shape, hidden_dims, activation, channels):
         super().__init__()
         c, h, w = sample_shape
-        self.sizes = conv_stage_sizes(h, w, len(channels))
+        self.sizes = stage_sizes((h, w), len(channels))
         chans = [c, *channels[: len(self.sizes) - 1]]
         stages: list[nn.Module] = []
         for c_in, c_out in pairwise(chans):
@@ -88,8 +79,8 @@ class ConvDecoder(nn.Module):
         stage_channels = [m.in_channels for m in encoder.stages if isinstance(m, nn.Conv2d)]
         # The encoder's widths in reverse, ending at the likelihood's parameters: the last
         # transposed convolution writes the output, so no layer runs a wide feature map at
-        # full resolution (a 32->32 stage and a head there took 42% of the training
-        # arithmetic at 28x28; benchmarks/conv_speed.py).
+        # full resolution (the earlier 32->32 stage and head there: 2.2x slower training at
+        # 28x28; benchmarks/conv_speed.py).
         chans = [self.flat_shape[0], *reversed(stage_channels[1:]), c * n_params]
         sizes = list(reversed(encoder.sizes))  # from the smallest back to the input size
         layers: list[nn.Module] = []

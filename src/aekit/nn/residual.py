@@ -33,17 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import activation as activation_layer
-from .layers import mlp
+from .layers import mlp, stage_sizes
 
 MAX_GROUPS = 8
-
-
-def stage_sizes(size: tuple[int, ...], max_stages: int) -> list[tuple[int, ...]]:
-    """Spatial (or temporal) sizes after each stride-2 stage, starting with the input's."""
-    sizes = [tuple(size)]
-    while min(sizes[-1]) > 4 and len(sizes) <= max_stages:
-        sizes.append(tuple((s + 1) // 2 for s in sizes[-1]))
-    return sizes
 
 
 def _conv(dims: int, c_in: int, c_out: int, stride: int = 1) -> nn.Module:
@@ -79,8 +71,7 @@ def _stage_channels(n_stages: int, channels: tuple[int, ...]) -> list[int]:
 class ResidualEncoder(nn.Module):
     """``in_shape``: (channels, *size) as the convolutions see one sample."""
 
-    def __init__(self, in_shape, hidden_dims, activation, channels, dims: int,
-                 blocks: int = 1):
+    def __init__(self, in_shape, hidden_dims, activation, channels, dims: int):
         super().__init__()
         in_channels, *size = in_shape
         self.in_shape = tuple(in_shape)
@@ -89,7 +80,7 @@ class ResidualEncoder(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out in pairwise([in_channels, *widths]):
             layers.append(_conv(dims, c_in, c_out, stride=2))
-            layers += [ResidualBlock(dims, c_out, activation) for _ in range(blocks)]
+            layers.append(ResidualBlock(dims, c_out, activation))
         last = widths[-1] if widths else in_channels
         if widths:
             layers += [_norm(last), activation_layer(activation)]
@@ -122,7 +113,7 @@ class ResidualDecoder(nn.Module):
     """Codes to likelihood parameters shaped like the samples, ``(*sample_shape[, n_params])``."""
 
     def __init__(self, encoder: ResidualEncoder, sample_shape, hidden_dims, activation,
-                 in_features, n_params, blocks: int = 1):
+                 in_features, n_params):
         super().__init__()
         dims, out_channels = encoder.dims, encoder.in_shape[0]
         self.flat_shape = encoder.flat_shape
@@ -133,7 +124,7 @@ class ResidualDecoder(nn.Module):
         sizes = list(reversed(encoder.sizes))  # from the smallest back to the input size
         layers: list[nn.Module] = []
         for i, width in enumerate(stage_widths):
-            layers += [ResidualBlock(dims, width, activation) for _ in range(blocks)]
+            layers.append(ResidualBlock(dims, width, activation))
             # Each stage returns to the encoder's size one level up, at the next stage's width
             # (the first stage's width at full resolution).
             c_out = stage_widths[min(i + 1, len(stage_widths) - 1)]
