@@ -42,18 +42,76 @@ def test_planted_anomalies_are_found(planted, model, score):
                                detector.score_samples(X_test) - detector.offset_)
 
 
-def test_threshold_flags_about_the_contamination_rate_of_normal_data(planted):
+def test_threshold_flags_about_the_contamination_rate_of_new_normal_data(planted):
     train, X_test, truth = planted
     ae = aekit.AutoEncoder(latent_dim=3, **fast(epochs=40, learning_rate=3e-3)).fit(train)
     detector = aekit.AnomalyDetector.from_fitted(ae, train, contamination=0.1)
-    assert abs((detector.predict(train) == -1).mean() - 0.1) < 0.01
+    # The normal rows' neighbour distances leave each row out, so new normal rows (which have
+    # no copy of themselves among the reference rows) are flagged at the same rate.
+    assert detector.n_neighbors_ == 5
+    assert abs((detector.predict(X_test[truth == 0]) == -1).mean() - 0.1) < 0.05
+
+
+def test_neighbour_distance_finds_anomalies_that_lie_on_the_manifold():
+    """Normal rows on a ring in a plane of 8-D; anomalies in the ring's hole, on the same plane.
+    The model rebuilds the plane; the hole's neighbourhood of normal rows is empty."""
+    rng = np.random.default_rng(0)
+    plane = np.linalg.qr(rng.normal(size=(8, 8)))[0][:, :2]
+
+    def on_plane(radius):
+        angle = rng.uniform(0, 2 * np.pi, len(radius))
+        xy = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+        return (xy @ plane.T + 0.02 * rng.normal(size=(len(radius), 8))).astype(np.float32)
+
+    normal = on_plane(rng.uniform(2, 3, 800))
+    X_test = np.vstack([normal[600:], on_plane(rng.uniform(0, 0.8, 40))])
+    truth = np.r_[np.zeros(200), np.ones(40)]
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=2, **fast(epochs=30)),
+                                     random_state=0).fit(normal[:600])
+    model_only = aekit.AnomalyDetector.from_fitted(detector.model_, normal[:600], n_neighbors=None)
+    assert len(detector.standardise_) == 2 and len(model_only.standardise_) == 1
+    with_neighbours = detection_metrics(detector.anomaly_score(X_test), truth)["auroc"]
+    assert with_neighbours > 0.98
+    assert with_neighbours > detection_metrics(model_only.anomaly_score(X_test), truth)["auroc"] + 0.05
+
+
+def test_neighbour_distances_of_normal_rows_leave_the_row_itself_out():
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)).astype(np.float32)
+    X[1] = X[0]  # a duplicate still counts as a neighbour
+    ae = aekit.AutoEncoder(latent_dim=2, **fast(epochs=2)).fit(X)
+    detector = aekit.AnomalyDetector.from_fitted(ae, X, n_neighbors=3)
+    Z = detector._preprocessed(X)
+    distances = cdist(Z, Z)
+    np.fill_diagonal(distances, np.inf)
+    third = np.sort(distances, axis=1)[:, 2]
+    assert detector.standardise_[1] == pytest.approx((third.mean(), third.std()), rel=1e-4)
+    # New inputs (here copies of normal rows) are compared with every reference row.
+    scored = detector._raw_scores(X[:5])[1]
+    np.testing.assert_allclose(scored, np.sort(cdist(Z[:5], Z), axis=1)[:, 2], rtol=1e-4, atol=1e-6)
+
+
+def test_neighbour_count_must_leave_neighbours_to_count(planted):
+    ae = aekit.AutoEncoder(latent_dim=2, **fast(epochs=2)).fit(planted[0])
+    with pytest.raises(aekit.InvalidInputError, match="n_neighbors=5 needs more than 5 normal samples"):
+        aekit.AnomalyDetector.from_fitted(ae, planted[0][:5], n_neighbors=5)
+    assert aekit.AnomalyDetector.from_fitted(ae, planted[0][:5]).n_neighbors_ == 4  # "auto" adapts
+
+
+def test_images_are_scored_without_neighbour_distances():
+    X = np.random.default_rng(0).random((40, 1, 6, 6)).astype(np.float32)
+    ae = aekit.AutoEncoder(latent_dim=2, **fast(epochs=2)).fit(X)
+    detector = aekit.AnomalyDetector.from_fitted(ae, X)
+    assert detector.n_neighbors_ is None and len(detector.standardise_) == 1
 
 
 def test_code_density_is_combined_with_reconstruction(planted):
     train, X_test, truth = planted
     detector = aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=3, **fast(epochs=40)), code_density=True,
                                      random_state=0).fit(train)
-    assert detector.density_ is not None and len(detector.standardise_) == 2
+    assert detector.density_ is not None and len(detector.standardise_) == 3  # model, neighbours, codes
     assert detection_metrics(detector.anomaly_score(X_test), truth)["auroc"] > 0.9
 
 
@@ -170,6 +228,7 @@ def test_relative_score_is_finite_on_blank_images(images):
     ({"validation_fraction": 1.0}, "validation_fraction must be"),
     ({"model": "vae"}, "model must be None or an instance of BaseAutoEncoder"),
     ({"code_density": 1}, "code_density must be True or False"),
+    ({"n_neighbors": 0}, "n_neighbors must be"),
 ])
 def test_detector_parameters_are_checked_in_one_place(params, match):
     X = np.random.default_rng(0).normal(size=(40, 3))

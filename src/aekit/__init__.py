@@ -17,9 +17,11 @@ from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
 from .nn.custom import CustomNetwork
 from .persistence import load
 from .tasks.detect import AnomalyDetector
+from .tasks.watch import StreamDetector
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector", "load",
-           "CustomNetwork", "AekitError", "InvalidInputError", "ModelFileError", "OutputError",
+__all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
+           "StreamDetector", "load", "CustomNetwork", "AekitError", "InvalidInputError", "ModelFileError",
+           "OutputError",
            "TrainingDivergedError", "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

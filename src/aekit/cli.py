@@ -42,6 +42,11 @@ def _epochs(text: str) -> int | str:
     return "auto" if text == "auto" else _positive_int(text)
 
 
+def _neighbors(text: str) -> int | str | None:
+    """auto, 0 (none) or a count."""
+    return "auto" if text == "auto" else (_non_negative_int(text) or None)
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         parts = [int(v) for v in text.lower().split("x")]
@@ -198,6 +203,24 @@ def _restore(args):
                                patch_size=getattr(args, "patch_size", None), n_show=args.n_show)
 
 
+def _watch(args):
+    """Score a live series; Ctrl-C (or the reader downstream closing the pipe) ends it cleanly."""
+    from .commands import load_model
+    from .watching import watch
+
+    estimator = load_model(args.model, args.device, args.trust_code)
+    try:
+        n = watch(estimator=estimator, model_path=args.model, source=args.data,
+                  normal_source=args.normal_data, out=args.out, follow=args.follow,
+                  timestamp_column=args.timestamp_column, history=args.history,
+                  smoothing=args.smoothing, alarm_level=args.alarm_level)
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.stderr.write("aekit: watch: stopped\n")
+        return None
+    print(f"aekit: watch: scored {n} rows", file=sys.stderr)
+    return None
+
+
 _RESTORE_OPTIONS = [
     opt("--level", type=float, help="damage strength (default: the model's training level)"),
     opt("--n-show", type=_positive_int, default=10, help="examples in the figure"),
@@ -281,13 +304,17 @@ VERBS = [
     Verb("detect", "score inputs, flag anomalies, and draw ROC/PR, heat maps or time-series plots",
          lambda a: _commands().detect(**_with_data(a), normal_source=a.normal_data,
                                       contamination=a.contamination, score=a.score,
-                                      code_density=a.code_density, anomaly_label=a.anomaly_label), options=[
+                                      n_neighbors=a.neighbors, code_density=a.code_density,
+                                      anomaly_label=a.anomaly_label), options=[
              opt("--normal-data", help="data known to be normal: sets the threshold (default: --data)"),
              opt("--contamination", type=float, default=0.01,
                  help="fraction of normal inputs above the threshold (default: 0.01)"),
              opt("--score", choices=["auto", "reconstruction", "relative", "elbo", "log_likelihood"],
                  default="auto", help="what makes an input anomalous (see docs/tasks.md; default: 'relative' "
                  "for images, -log p(x) for VAEs of vectors, else 'reconstruction')"),
+             opt("--neighbors", type=_neighbors, default="auto", metavar="auto|K",
+                 help="add the distance to the K-th nearest normal row; 0: none (default: auto, 5 for "
+                 "table rows and flat windows, none for images)"),
              opt("--code-density", action="store_true", help="add how unusual the code is"),
              opt("--anomaly-label", help="the label that marks anomalies (default: 1 for 0/1 labels)"),
          ]),
@@ -304,6 +331,26 @@ VERBS = [
     Verb("density", "importance-sampled log p(x), bits per dimension, and the uncertainty of each code",
          lambda a: _commands().density(**_with_data(a), k=a.k), options=[
              opt("--k", type=_positive_int, default=1000, help="importance samples (default: 1000)"),
+         ]),
+    Verb("watch", "score a live series row by row (CSV lines on stdin or a growing file): score, how "
+         "unusual, alarm", _watch, data=False, model=False, options=[
+             opt("--model", required=True,
+                 help="a run folder from aekit train --window, or its model folder"),
+             opt("--data", default="-", help="CSV with a header: - for stdin (default) or a file"),
+             opt("--follow", action="store_true",
+                 help="at the end of the file, wait for more rows (tail -f)"),
+             opt("--normal-data", help="the healthy period's CSV, to calibrate the scores (default: the data "
+                 "the run was trained on)"),
+             opt("--out", help="where the score lines go (default: stdout)"),
+             opt("--timestamp-column", help="default: 'timestamp' or 'time', else the first column"),
+             opt("--history", type=_positive_int, default=2000,
+                 help="recent scores that define normal (default: 2000)"),
+             opt("--smoothing", type=_positive_int, default=10,
+                 help="recent scores averaged before comparing (default: 10)"),
+             opt("--alarm-level", type=float, default=0.9999,
+                 help="how unusual (0-1) a row must be to raise an alarm (default: 0.9999)"),
+             opt("--trust-code", action="store_true",
+                 help="a model with its own networks: import their code"),
          ]),
     Verb("report", "write RUN/report.html with every figure and metric of a run",
          lambda a: _report(a.run_dir), data=False, model=False, options=[

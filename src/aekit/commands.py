@@ -446,8 +446,8 @@ def sample(*, model, out, n=36, source=None, mixture_components=0, data_options=
 
 @_writes_folder
 def detect(*, model, source, out, data_options=None, normal_source=None, contamination=0.01,
-           score="auto", code_density=False, anomaly_label=None, n_show=12, device=None,
-           trust_code=False) -> Path:
+           score="auto", n_neighbors="auto", code_density=False, anomaly_label=None, n_show=12,
+           device=None, trust_code=False) -> Path:
     """Score every input, flag those above a threshold, and draw where the anomalies are.
 
     The threshold is the (1 - contamination) quantile of the scores of ``normal_source`` (data
@@ -466,8 +466,9 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
             options.update(label_column=None, id_column=None, feature_columns=data.feature_names)
         normal = _for_model(estimator, load_data(normal_source, **options))
     truth = _anomaly_truth(data.y, anomaly_label)  # checked before any work is done
-    detector = AnomalyDetector.from_fitted(estimator, normal.X, score=score, code_density=code_density,
-                                           contamination=contamination, device=estimator.device)
+    detector = AnomalyDetector.from_fitted(estimator, normal.X, score=score, n_neighbors=n_neighbors,
+                                           code_density=code_density, contamination=contamination,
+                                           device=estimator.device)
     scores = detector.anomaly_score(data.X)
     flagged = scores > detector.threshold_
     ids = data.ids if data.ids is not None else np.arange(len(scores))
@@ -479,7 +480,8 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
     write_text(out / "flagged_ids.txt", "".join(f"{i}\n" for i in ids[flagged]))
     summary = {"data": data.name, "n": len(scores), "n_flagged": int(flagged.sum()),
                "threshold": detector.threshold_, "threshold_from": normal.name if normal_source else
-               f"the top {contamination:.1%} of {data.name}", "score": detector.score_, "figures": []}
+               f"the top {contamination:.1%} of {data.name}", "score": detector.score_,
+               "n_neighbors": detector.n_neighbors_, "figures": []}
 
     worst = np.argsort(-scores)[:n_show]
     X = data.X[worst]

@@ -499,11 +499,24 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         every batch, an input's code or score is bit-identical whatever else is in the call.
         """
         device = self._device()
-        size = self.model_.inference_batch_size(k)
+        size = self.__dict__.get("_inference_rows") or self.model_.inference_batch_size(k)
         for start in range(0, len(tensors[0]), size):
             parts = [None if t is None else _as_tensor(t[start:start + size]) for t in tensors]
             yield (len(parts[0]), *[None if p is None else _pad_rows(p, size).to(device, non_blocking=True)
                                     for p in parts])
+
+    @contextlib.contextmanager
+    def _small_batches(self, rows: int):
+        """Evaluate in padded batches of ``rows`` inputs instead of the throughput-sized ones:
+        for callers that score a few inputs at a time (a live stream), where padding each call
+        to thousands of rows would cost more than the work. Results stay bit-identical across
+        calls made inside, not with calls outside."""
+        previous = self.__dict__.get("_inference_rows")
+        self._inference_rows = rows
+        try:
+            yield
+        finally:
+            self._inference_rows = previous
 
     def _device(self) -> torch.device:
         """Resolve ``device`` and put the network there (a loaded model starts on the CPU; the

@@ -1,0 +1,181 @@
+"""Watching a live series: StreamDetector and `aekit watch`, row by row, never looking ahead."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aekit
+from aekit.data import load
+from conftest import fast
+
+WINDOW = 8
+
+
+def series(n=900, seed=0):
+    rng = np.random.default_rng(seed)
+    return (np.sin(np.arange(n) / 6) + 0.05 * rng.normal(size=n)).astype(np.float32)
+
+
+def windows_of(values):
+    return np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(values, WINDOW))
+
+
+@pytest.fixture(scope="module")
+def model():
+    """An autoencoder of 8-row windows of a healthy sine."""
+    return aekit.AutoEncoder(latent_dim=3, **fast(epochs=10)).fit(windows_of(series()[:600]))
+
+
+def test_rows_one_at_a_time_score_as_the_batch_of_the_same_causal_windows(model, tmp_path):
+    values = series()
+    values[750:760] += 1.5  # an incident
+    live = values[600:]
+    stamps = pd.date_range("2026-01-01", periods=len(live), freq="min")
+    pd.DataFrame({"timestamp": stamps, "value": live}).to_csv(tmp_path / "live.csv", index=False)
+
+    one_by_one = aekit.StreamDetector(model, values[:600])
+    rows = [one_by_one.update(v) for v in live]
+    assert all(np.isnan(r["score"]) and not r["alarm"] for r in rows[:WINDOW - 1])  # the window fills
+    scores = np.array([r["score"] for r in rows[WINDOW - 1:]])
+    # The batch path: every window of the file, ending at row WINDOW - 1 onwards, stride 1.
+    batch = load(tmp_path / "live.csv", window=WINDOW, stride=1)
+    expected = one_by_one.detector_.anomaly_score(batch.X)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+
+    together = aekit.StreamDetector(model, values[:600]).update_many(live)
+    np.testing.assert_array_equal(together["score"][WINDOW - 1:], scores)
+    np.testing.assert_array_equal(together["unusual"][WINDOW - 1:], [r["unusual"] for r in rows[WINDOW - 1:]])
+    alarms = np.flatnonzero(together["alarm"]) + 600
+    assert len(alarms) and alarms.min() >= 750 and alarms.min() < 760 + WINDOW
+
+
+def test_a_row_never_depends_on_later_rows(model):
+    values = series()
+    changed = values.copy()
+    changed[700:] += 5.0
+    a = aekit.StreamDetector(model, values[:600]).update_many(values[600:])
+    b = aekit.StreamDetector(model, values[:600]).update_many(changed[600:])
+    for key in ("score", "unusual", "alarm"):
+        np.testing.assert_array_equal(a[key][:100], b[key][:100])
+    assert b["alarm"][100:].any()
+
+
+def test_a_lasting_change_becomes_the_new_normal(model):
+    values = series(2000)
+    values[800:] += 0.8  # the machine runs warmer from row 800 on, for good
+    watch = aekit.StreamDetector(model, values[:600], history=200)
+    alarm = watch.update_many(values[600:])["alarm"]
+    assert alarm[200:260].any()  # the change is noticed...
+    assert not alarm[700:].any()  # ...and, some hundreds of rows later, no longer alarmed on
+
+
+def test_unusual_is_a_probability_of_the_recent_scores(model):
+    values = series()
+    out = aekit.StreamDetector(model, values[:600], smoothing=1).update_many(values[600:])
+    unusual = out["unusual"][WINDOW - 1:]
+    assert ((unusual >= 0) & (unusual <= 1)).all()
+    assert 0.2 < np.median(unusual) < 0.8  # healthy rows sit in the middle of their own distribution
+
+
+def test_several_value_columns_and_temporal_models():
+    rng = np.random.default_rng(0)
+    t = np.arange(700)
+    values = np.stack([np.sin(t / 6), np.cos(t / 9)], axis=1) + 0.05 * rng.normal(size=(700, 2))
+    sequences = np.lib.stride_tricks.sliding_window_view(values[:500], WINDOW, axis=0)  # (n, 2, W)
+    temporal = aekit.AutoEncoder(latent_dim=3, network="temporal", **fast()).fit(sequences)
+    flat = aekit.AutoEncoder(latent_dim=3, **fast()).fit(sequences.reshape(len(sequences), -1))
+    for model in (temporal, flat):
+        out = aekit.StreamDetector(model, values[:500]).update_many(values[500:])
+        assert np.isfinite(out["score"][WINDOW - 1:]).all()
+    with pytest.raises(aekit.InvalidInputError, match="2 channel"):
+        aekit.StreamDetector(temporal, values[:500, 0])
+    with pytest.raises(aekit.InvalidInputError, match="expected rows of 2 value column"):
+        aekit.StreamDetector(flat, values[:500]).update_many(values[500:, :1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"history": 1}, "history must be an integer >= 2"),
+    ({"alarm_level": 1.5}, "alarm_level must be in"),
+])
+def test_stream_parameters_are_checked(model, kwargs, match):
+    with pytest.raises(aekit.InvalidInputError, match=match):
+        aekit.StreamDetector(model, series()[:600], **kwargs)
+
+
+def test_the_healthy_period_must_fill_a_window(model):
+    with pytest.raises(aekit.InvalidInputError, match="at least 9 are needed"):
+        aekit.StreamDetector(model, series()[:WINDOW])
+
+
+@pytest.fixture(scope="module")
+def healthy_run(tmp_path_factory):
+    """A run trained by `aekit train --window` on a healthy CSV, and a live CSV with an incident."""
+    tmp_path = tmp_path_factory.mktemp("watch")
+    values = series(1200)
+    values[1000:1010] += 3.0
+    stamps = pd.date_range("2026-01-01", periods=len(values), freq="min")
+    frame = pd.DataFrame({"timestamp": stamps.astype(str), "value": values})
+    frame[:700].to_csv(tmp_path / "healthy.csv", index=False)
+    frame[700:].to_csv(tmp_path / "live.csv", index=False)
+    subprocess.run([sys.executable, "-m", "aekit", "train", "--model", "ae",
+                    "--data", str(tmp_path / "healthy.csv"), "--window", str(WINDOW), "--stride", "1",
+                    "--epochs", "20", "--quiet", "--out", str(tmp_path / "run")],
+                   check=True, capture_output=True, timeout=300)
+    return tmp_path
+
+
+def test_watch_reads_stdin_and_writes_one_line_per_row(healthy_run):
+    live = (healthy_run / "live.csv").read_text().splitlines()
+    fed = "\n".join([live[0], "2026-01-01 12:00:00,not-a-number", *live[1:]]) + "\n"
+    done = subprocess.run([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run")],
+                          input=fed, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "line 2: a value is not a number; skipped" in done.stderr
+    out = pd.read_csv(pd.io.common.StringIO(done.stdout))
+    assert list(out.columns) == ["timestamp", "score", "unusual", "alarm"]
+    assert len(out) == len(live) - 1
+    assert out["timestamp"].tolist() == [line.split(",")[0] for line in live[1:]]
+    assert out["score"][:WINDOW - 1].isna().all() and out["score"][WINDOW - 1:].notna().all()
+    alarmed = np.flatnonzero(out["alarm"].to_numpy()) + 700
+    assert len(alarmed) and 1000 <= alarmed.min() < 1010 + WINDOW
+
+
+def test_watch_follows_a_growing_file_until_interrupted(healthy_run):
+    live = (healthy_run / "live.csv").read_text().splitlines(keepends=True)
+    growing = healthy_run / "growing.csv"
+    growing.write_text("".join(live[:101]))
+    watcher = subprocess.Popen([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run"),
+                                "--data", str(growing), "--follow", "--out", str(healthy_run / "scores.csv")],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        def lines_out():
+            path = healthy_run / "scores.csv"
+            return len(path.read_text().splitlines()) if path.exists() else 0
+
+        deadline = time.monotonic() + 120
+        while lines_out() < 101 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert lines_out() == 101  # the header and the first 100 rows, scored as they came
+        with growing.open("a") as f:
+            f.write("".join(live[101:151]))
+        while lines_out() < 151 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert lines_out() == 151
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _, stderr = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0 and "stopped" in stderr
+
+
+def test_watch_refuses_a_model_that_does_not_read_these_columns(healthy_run):
+    wide = pd.read_csv(healthy_run / "live.csv").assign(other=1.0, third=2.0)
+    done = subprocess.run([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run"),
+                           "--normal-data", str(healthy_run / "live.csv")],
+                          input=wide.to_csv(index=False), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "value column" in done.stderr and done.stderr.count("\n") == 1
