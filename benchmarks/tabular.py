@@ -101,7 +101,7 @@ def main():
             auroc, ap = np.mean(values, axis=0)
             rows.append({"data": name, "detector": det_name, "auroc": round(float(auroc), 4),
                          "average_precision": round(float(ap), 4)})
-        best = max(per, key=lambda d: np.mean([v[0] for v in per[d]]))
+        best = max((d for d in per if d not in ABLATIONS), key=lambda d: np.mean([v[0] for v in per[d]]))
         print(f"{name:22s} best {best:18s} " + "  ".join(
             f"{d.split()[-1][:8]} {np.mean([v[0] for v in per[d]]):.3f}" for d in per), flush=True)
     summary = []

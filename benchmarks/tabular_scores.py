@@ -11,7 +11,7 @@ Prints per-set mean AUROC and writes results/tabular_scores.json (per set, per c
     python benchmarks/tabular_scores.py "" 3      # all sets, 3 seeds
 """
 # ruff: noqa: E401, E702, B023, I001, E501  (the exploration exactly as it was run)
-import sys, time, json
+import sys, time
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 import aekit
 from tabular import split
-from common import shared_data
+from common import shared_data, write_result
 
 def kdist(ref, q, k=5):
     return NearestNeighbors(n_neighbors=k).fit(ref).kneighbors(q)[0]
@@ -71,4 +71,6 @@ keys = list(next(iter(out.values())))
 for k in keys:
     print(f"MEAN {k:24s} {np.mean([o[k] for o in out.values()]):.4f}")
 print("elapsed", time.time() - t0)
-json.dump(out, open(__import__("common").RESULTS / "tabular_scores.json", "w"), indent=1)
+write_result("tabular_scores", [{"score": k, "mean_auroc": round(float(np.mean([o[k] for o in out.values()])), 4)} for k in keys],
+             quick=False, per_dataset=[{"data": d, "detector": k, "auroc": round(v, 4)} for d, o in out.items() for k, v in o.items()],
+             seeds=len(seeds), datasets=len(out))

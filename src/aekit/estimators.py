@@ -36,8 +36,8 @@ from .model import AutoencoderNet, ModelConfig, ObjectiveConfig
 from .nn.corruption import KINDS as CORRUPTIONS
 from .nn.corruption import MASK_MODES, CorruptionConfig
 from .nn.custom import CustomNetwork
+from .nn.layers import ACTIVATIONS
 from .nn.likelihood import KINDS as LIKELIHOODS
-from .nn.networks import ACTIVATIONS
 from .nn.networks import KINDS as NETWORKS
 from .persistence import register, save_model
 from .preprocessing import METHODS as SCALERS
@@ -516,7 +516,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         try:
             yield
         finally:
-            self._inference_rows = previous
+            if previous is None:
+                del self._inference_rows
+            else:
+                self._inference_rows = previous
 
     def _device(self) -> torch.device:
         """Resolve ``device`` and put the network there (a loaded model starts on the CPU; the

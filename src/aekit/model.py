@@ -29,9 +29,10 @@ from .nn.bottleneck import KINDS as BOTTLENECKS
 from .nn.bottleneck import Code, make_bottleneck
 from .nn.corruption import CorruptionConfig
 from .nn.custom import CustomNetwork
+from .nn.layers import ACTIVATIONS
 from .nn.likelihood import KINDS as LIKELIHOODS
 from .nn.likelihood import make_likelihood
-from .nn.networks import ACTIVATIONS, DEFAULT_CONV_CHANNELS, make_networks
+from .nn.networks import DEFAULT_CONV_CHANNELS, make_networks
 from .nn.networks import KINDS as NETWORKS
 
 

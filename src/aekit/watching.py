@@ -38,7 +38,9 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
     stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
     try:
         blocks = _line_blocks(stream, follow, poll_seconds)
-        first = next(blocks, [])
+        first, line_number = next(blocks, []), 1
+        while first and not first[0]:  # blank lines before the header
+            first, line_number = first[1:], line_number + 1
         if not first:
             raise InvalidInputError(f"{source}: no header line (expected timestamp and value column names)")
         header, first = first[0], first[1:]
@@ -57,12 +59,14 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         with _output(out) as sink:
             sink.write(OUTPUT_HEADER)
             sink.flush()
-            n_scored, line_number = 0, 1
+            n_scored = 0
             for block in itertools.chain([first], blocks):
                 stamps, rows = [], []
-                for line in block:
+                for fields in csv.reader(block):  # one reader per block, not per line
                     line_number += 1
-                    row = _parse(line, len(columns), stamp_at, value_at)
+                    if not fields:  # a blank line
+                        continue
+                    row = _parse(fields, len(columns), stamp_at, value_at)
                     if isinstance(row, str):
                         print(f"aekit watch: line {line_number}: {row}; skipped", file=stderr, flush=True)
                         continue
@@ -84,7 +88,7 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
 
 
 def _line_blocks(stream, follow: bool, poll_seconds: float):
-    """The non-empty text lines of ``stream``, a list per read: each read returns what has
+    """The text lines of ``stream``, a list per read: each read returns what has
     arrived, so a block is what is there to score now. At the end of the input: stop, or wait
     for more (``follow``, as ``tail -f``)."""
     fd = stream.fileno()
@@ -99,14 +103,12 @@ def _line_blocks(stream, follow: bool, poll_seconds: float):
                 yield [pending.decode("utf-8", "replace").strip()]
             return
         *complete, pending = (pending + chunk).split(b"\n")
-        block = [line.decode("utf-8", "replace").strip() for line in complete if line.strip()]
-        if block:
-            yield block
+        if complete:  # blank lines too, so that line numbers in messages match the file's
+            yield [line.decode("utf-8", "replace").strip() for line in complete]
 
 
-def _parse(line: str, n_columns: int, stamp_at: int, value_at: list[int]):
-    """(timestamp, values) of a CSV line, or why it cannot be read."""
-    fields = next(csv.reader([line]), [])
+def _parse(fields: list[str], n_columns: int, stamp_at: int, value_at: list[int]):
+    """(timestamp, values) of a CSV line's fields, or why they cannot be read."""
     if len(fields) != n_columns:
         return f"expected {n_columns} fields, got {len(fields)}"
     try:

@@ -16,8 +16,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from .layers import ACTIVATIONS, mlp, stage_sizes
 from .layers import activation as activation_layer
+from .layers import mlp, stage_sizes
 from .residual import ResidualDecoder, ResidualEncoder, sequence_shape
 
 KINDS = ("mlp", "conv", "resnet", "temporal")

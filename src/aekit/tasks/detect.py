@@ -55,8 +55,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         learned manifold; the distance says how crowded its neighbourhood of normal data is,
         which the model's error misses for anomalies that lie on the manifold. "auto": 5 for
         vector samples (table rows, flat windows), None for images and (channels, time)
-        windows. On 24 ADBench tables (benchmarks/tabular.py) it lifts the default VAE's mean
-        AUROC above kNN's and LOF's; see docs/benchmarks.md.
+        windows. On 24 ADBench tables (3 seeds, benchmarks/tabular_scores.py) the default VAE's
+        -log p(x) alone scored a mean AUROC of 0.912, the distance alone 0.919, their sum 0.920.
     code_density : bool, default=False
         Also score how unusual the code is: -log density of a Gaussian mixture fitted to the
         normal codes. Every score in use is standardised on validation data, and they are added.
@@ -68,6 +68,13 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     random_state : int or None, default=None
     device : str, default="auto"
         Where the model trains and scores (set on the model): "auto", "cpu", "cuda[:N]" or "mps".
+
+    Attributes
+    ----------
+    threshold_ : float
+        Scores above it are flagged.
+    validation_scores_ : ndarray
+        The held-out normal inputs' scores the threshold was set from.
 
     Examples
     --------

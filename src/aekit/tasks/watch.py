@@ -87,6 +87,7 @@ class StreamDetector:
         self._sum = math.fsum(self._scores)
         self._sum_sq = math.fsum(s * s for s in self._scores)
         self._recent: deque[float] = deque(maxlen=smoothing)
+        self._updates = 0
         self._buffer = np.empty((0, self.channels), dtype=np.float32)
 
     def update(self, row) -> dict:
@@ -130,6 +131,10 @@ class StreamDetector:
         self._scores.append(score)
         self._sum += score
         self._sum_sq += score * score
+        self._updates += 1
+        if self._updates % self.history == 0:  # running sums lose precision: recount them now and then
+            self._sum = math.fsum(self._scores)
+            self._sum_sq = math.fsum(s * s for s in self._scores)
         if std == 0.0:
             return 0.5 if recent == mean else float(recent > mean)
         return 0.5 * math.erfc(-(recent - mean) / (std * math.sqrt(2.0)))
