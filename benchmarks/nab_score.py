@@ -8,6 +8,10 @@ window without any detection costs A_FN, and each detection outside the windows 
 probationary period (the first 15% of a series, at most 750 rows) do not count. The corpus total
 is normalised so that a detector that never fires scores 0 and one that fires at the start of
 every window and nowhere else scores 100.
+
+A detection is every row at or above the threshold (``alarms="rows"``, as NAB counts a
+detector's output), or only the first row of each run of such rows (``alarms="onsets"``: one
+alarm per episode, as ``aekit.StreamDetector`` raises them).
 """
 
 from __future__ import annotations
@@ -69,13 +73,20 @@ def _outside(weights, rows, previous_end, previous_width, profile) -> None:
         weights[rows] = profile["fp"] * scaled_sigmoid(past)
 
 
+def detections(scores: np.ndarray, threshold: float, alarms: str = "rows") -> np.ndarray:
+    """Which rows are detections: at or above ``threshold``, or ("onsets") the first of each run."""
+    above = np.asarray(scores) >= threshold
+    if alarms == "rows":
+        return above
+    return above & ~np.concatenate([[False], above[:-1]])
+
+
 def corpus_score(series: list[Series], scores: list[np.ndarray], threshold: float,
-                 profile: dict = STANDARD_PROFILE) -> float:
-    """The normalised NAB score of per-row ``scores`` (after the probation) at ``threshold``
-    (a row is a detection when its score >= threshold)."""
+                 profile: dict = STANDARD_PROFILE, alarms: str = "rows") -> float:
+    """The normalised NAB score of per-row ``scores`` (after the probation) at ``threshold``."""
     raw = 0.0
     for s, sc in zip(series, scores, strict=True):
-        detected = sc >= threshold
+        detected = detections(sc, threshold, alarms)
         raw += s.weights[detected & (s.window < 0)].sum()
         for w in range(s.n_windows):
             hits = s.weights[detected & (s.window == w)]
@@ -89,10 +100,14 @@ def _normalise(raw: float, series: list[Series], profile: dict) -> float:
     return 100.0 * (raw - null) / (perfect - null)
 
 
-def best_threshold(series: list[Series], scores: list[np.ndarray],
-                   profile: dict = STANDARD_PROFILE) -> tuple[float, float]:
-    """(threshold, normalised score): the one threshold that maximises the corpus score, found
-    by sweeping it down through every distinct score (a detector that never fires included)."""
+def best_threshold(series: list[Series], scores: list[np.ndarray], profile: dict = STANDARD_PROFILE,
+                   alarms: str = "rows") -> tuple[float, float]:
+    """(threshold, normalised score): the one threshold that maximises the corpus score. For
+    ``alarms="rows"`` found exactly, by sweeping it down through every distinct score (a
+    detector that never fires included); for "onsets" (where a lower threshold can merge two
+    alarms into one) on a grid of the scores' quantiles, dense towards the highest."""
+    if alarms == "onsets":
+        return _best_on_grid(series, scores, profile)
     values = np.concatenate(scores)
     weights = np.concatenate([s.weights for s in series])
     offsets = np.cumsum([0] + [s.n_windows for s in series[:-1]])
@@ -119,3 +134,16 @@ def best_threshold(series: list[Series], scores: list[np.ndarray],
             best = (float(values[i]), raw)
         i = j
     return best[0], _normalise(best[1], series, profile)
+
+
+def _best_on_grid(series: list[Series], scores: list[np.ndarray], profile: dict,
+                  n_levels: int = 400) -> tuple[float, float]:
+    values = np.concatenate(scores)
+    values = values[np.isfinite(values)]
+    levels = np.unique(np.quantile(values, 1.0 - np.logspace(-7, 0, n_levels)))
+    best = (np.inf, 0.0)  # never firing
+    for level in levels[::-1]:
+        score = corpus_score(series, scores, level, profile, "onsets")
+        if score > best[1]:
+            best = (float(level), score)
+    return best

@@ -69,3 +69,16 @@ def test_the_swept_threshold_is_the_best_one_and_scores_as_corpus_score_does():
     assert best == pytest.approx(corpus_score(corpus, scores, threshold))
     for t in np.unique(np.concatenate(scores)):
         assert corpus_score(corpus, scores, t) <= best + 1e-9
+
+
+def test_onset_alarms_count_a_run_of_rows_once():
+    corpus = one_window_corpus()
+    scores = np.zeros(N)
+    scores[400:420] = 1.0  # twenty rows of one false alarm, far from the window
+    scores[1000] = 1.0
+    scores = scores[probation_rows(N):]
+    assert corpus_score(corpus, [scores], 0.5) == pytest.approx(100 * (2 - 20 * 0.11) / 2)
+    once = corpus_score(corpus, [scores], 0.5, alarms="onsets")
+    assert once == pytest.approx(100 * (2 - 0.11) / 2)
+    threshold, best = best_threshold(corpus, [scores], alarms="onsets")
+    assert best == pytest.approx(once) and threshold <= 1.0

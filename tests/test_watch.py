@@ -52,6 +52,11 @@ def test_rows_one_at_a_time_score_as_the_batch_of_the_same_causal_windows(model,
     np.testing.assert_array_equal(together["unusual"][WINDOW - 1:], [r["unusual"] for r in rows[WINDOW - 1:]])
     alarms = np.flatnonzero(together["alarm"]) + 600
     assert len(alarms) and alarms.min() >= 750 and alarms.min() < 760 + WINDOW
+    # One alarm per episode, on its first row, whether rows come one at a time or together.
+    np.testing.assert_array_equal(together["alarm"], [r["alarm"] for r in rows])
+    above = together["unusual"] >= 0.9999
+    np.testing.assert_array_equal(together["alarm"], above & ~np.r_[False, above[:-1]])
+    assert above.sum() > together["alarm"].sum()  # the incident's later rows do not alarm again
 
 
 def test_a_row_never_depends_on_later_rows(model):

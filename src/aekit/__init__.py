@@ -14,6 +14,7 @@ from .errors import (
                      UntrustedCodeError,
 )
 from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
+from .export import export_onnx
 from .nn.custom import CustomNetwork
 from .persistence import load
 from .tasks.detect import AnomalyDetector
@@ -22,6 +23,6 @@ from .tasks.watch import StreamDetector
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
-           "StreamDetector", "load", "CustomNetwork", "AekitError", "InvalidInputError", "ModelFileError",
-           "OutputError",
+           "StreamDetector", "export_onnx", "load", "CustomNetwork", "AekitError", "InvalidInputError",
+           "ModelFileError", "OutputError",
            "TrainingDivergedError", "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

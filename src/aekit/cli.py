@@ -221,6 +221,22 @@ def _watch(args):
     return None
 
 
+def _export(args):
+    from .runs import RunFolder
+
+    run = RunFolder.holding_model(args.model_path)
+    out = args.out or str(run.verb_dir("export") if run else Path("runs") / "export")
+    manifest = _commands().export(model=args.model_path, out=out, normal_source=args.normal_data,
+                                  score=args.score, n_neighbors=args.neighbors,
+                                  contamination=args.contamination, trust_code=args.trust_code)
+    graphs = ", ".join(manifest["files"].values())
+    detector = manifest.get("detector")
+    print(f"aekit: export: wrote {graphs} and aekit-onnx.json to {out}" + (
+        f" (score {detector['score']}, threshold {detector['threshold']:.4g}, calibrated on "
+        f"{manifest['calibrated_on']})" if detector else " (no detector: give --normal-data to add one)"))
+    return None
+
+
 _RESTORE_OPTIONS = [
     opt("--level", type=float, help="damage strength (default: the model's training level)"),
     opt("--n-show", type=_positive_int, default=10, help="examples in the figure"),
@@ -349,6 +365,21 @@ VERBS = [
                  help="recent scores averaged before comparing (default: 10)"),
              opt("--alarm-level", type=float, default=0.9999,
                  help="how unusual (0-1) a row must be to raise an alarm (default: 0.9999)"),
+             opt("--trust-code", action="store_true",
+                 help="a model with its own networks: import their code"),
+         ]),
+    Verb("export", "write the model (and its anomaly detector) as ONNX graphs for onnxruntime, with a JSON "
+         "of the preprocessing and threshold", _export, data=False, model=False, options=[
+             opt("model_path", metavar="MODEL", help="a run folder or a model folder"),
+             opt("--format", choices=["onnx"], default="onnx", help="(default: onnx)"),
+             opt("--out", help="output folder (default: RUN/export for a run folder, else runs/export)"),
+             opt("--normal-data", help="normal data that calibrates the detector (default: the data a run "
+                 "was trained on; a model folder without it exports the encoder and decoder only)"),
+             opt("--score", choices=["auto", "reconstruction", "relative", "log_likelihood"], default="auto",
+                 help="the detector's score (as aekit detect)"),
+             opt("--neighbors", type=_neighbors, default="auto", metavar="auto|K",
+                 help="the detector's neighbour distance (as aekit detect)"),
+             opt("--contamination", type=float, default=0.01, help="sets the threshold (as aekit detect)"),
              opt("--trust-code", action="store_true",
                  help="a model with its own networks: import their code"),
          ]),

@@ -589,3 +589,32 @@ def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=
                       "centre", out / "uncertainty.png")
     summary["figures"].append("uncertainty.png")
     return _summary(out, "density.json", summary, model)
+
+
+def export(*, model, out, normal_source=None, score="auto", n_neighbors="auto", contamination=0.01,
+           trust_code=False) -> dict:
+    """Write the model as ONNX (``aekit.export_onnx``), with its detector when there is normal
+    data to calibrate one: ``normal_source``, else the data a run folder was trained on. A
+    model of windows gets a ``StreamDetector``'s (what ``aekit watch`` would run)."""
+    from .export import export_onnx
+    from .tasks.watch import StreamDetector
+
+    estimator = load_model(model, "cpu", trust_code)
+    options = {}
+    run = RunFolder.holding_model(model)
+    if run is not None and run.metrics.is_file():
+        trained_on = json.loads(run.metrics.read_text())
+        options = trained_on.get("data_options") or {}
+        normal_source = normal_source or trained_on.get("source")
+    exported = estimator
+    if normal_source:
+        data = _for_model(estimator, load_data(normal_source, **options))
+        if data.windows is not None:
+            exported = StreamDetector(estimator, data.windows.values, score=score)
+        else:
+            exported = AnomalyDetector.from_fitted(estimator, data.X, score=score, n_neighbors=n_neighbors,
+                                                   contamination=contamination, device="cpu")
+    manifest = export_onnx(exported, out)
+    manifest["out"] = str(out)
+    manifest["calibrated_on"] = str(normal_source) if normal_source else None
+    return manifest

@@ -193,8 +193,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
             rows = np.sort(check_random_state(self.random_state).choice(rows, MAX_REFERENCE_ROWS,
                                                                        replace=False))
         self.reference_rows_ = rows
-        reference = self._preprocessed(normal[rows])  # at most MAX_REFERENCE_ROWS read, from disk too
-        return NearestNeighbors(n_neighbors=self.n_neighbors_).fit(reference)
+        # At most MAX_REFERENCE_ROWS read, from disk too; kept for export (aekit.export_onnx).
+        self.reference_ = self._preprocessed(normal[rows])
+        return NearestNeighbors(n_neighbors=self.n_neighbors_).fit(self.reference_)
 
     def _preprocessed(self, X) -> np.ndarray:
         """Samples as flat vectors in the model's preprocessed units (where distances compare)."""

@@ -10,7 +10,8 @@ train --window W`` or an estimator fitted on such windows). Per row it emits
   Numenta's "anomaly likelihood" idea (Ahmad et al., 2017), which NAB's best detectors use: a
   score's meaning is relative to the scores the series usually gets, and the running
   distribution absorbs a lasting change of level (drift) instead of alarming on it forever;
-* ``alarm``: ``unusual >= alarm_level``.
+* ``alarm``: True on the row where ``unusual`` reaches ``alarm_level``: one alarm per
+  episode, not one per row of it (an episode ends when ``unusual`` drops below the level).
 
 The running distribution starts from the healthy period's scores, so alarms are possible from
 the first full window. Scoring rows one at a time or many at once gives the same numbers.
@@ -22,6 +23,7 @@ import math
 from collections import deque
 
 import numpy as np
+from scipy import special
 
 from ..errors import InvalidInputError
 from .detect import AnomalyDetector
@@ -41,6 +43,8 @@ class StreamDetector:
     normal : array of shape (n_rows, channels) or (n_rows,)
         Rows of a healthy period (e.g. those the model was trained on): their windows' scores
         standardise the score and start the running distribution.
+    score : str, default="auto"
+        The window's anomaly score, as :class:`AnomalyDetector`'s ``score``.
     history : int, default=2000
         How many recent scores the running distribution holds: about how long a lasting
         change takes to become the new normal.
@@ -48,7 +52,8 @@ class StreamDetector:
         How many recent scores are averaged before they are compared: one odd window is
         noise, a run of them is an event.
     alarm_level : float, default=0.9999
-        ``unusual`` at or above which a row raises an alarm.
+        ``unusual`` at or above which rows are in an alarm episode; its first row raises the
+        alarm.
 
     Examples
     --------
@@ -63,7 +68,7 @@ class StreamDetector:
     (['alarm', 'score', 'unusual'], 100)
     """
 
-    def __init__(self, model, normal, *, history: int = 2000, smoothing: int = 10,
+    def __init__(self, model, normal, *, score: str = "auto", history: int = 2000, smoothing: int = 10,
                  alarm_level: float = 0.9999):
         if not isinstance(history, int) or history < 2 or not isinstance(smoothing, int) or smoothing < 1:
             raise InvalidInputError(f"history must be an integer >= 2 and smoothing >= 1, got {history!r} "
@@ -81,14 +86,12 @@ class StreamDetector:
         # The model's own score, without neighbour distances: the healthy windows overlap
         # their neighbours in time, so their distances would be smaller than a new window's.
         with model._small_batches(STREAM_BATCH_ROWS):  # the scores the stream's will be compared with
-            self.detector_ = AnomalyDetector.from_fitted(model, self._windows(normal), n_neighbors=None,
-                                                         device=model.device)
-        self._scores = deque(self.detector_.validation_scores_[-history:].tolist(), maxlen=history)
-        self._sum = math.fsum(self._scores)
-        self._sum_sq = math.fsum(s * s for s in self._scores)
-        self._recent: deque[float] = deque(maxlen=smoothing)
-        self._updates = 0
+            self.detector_ = AnomalyDetector.from_fitted(model, self._windows(normal), score=score,
+                                                         n_neighbors=None, device=model.device)
+        self.running_ = RunningScores(self.detector_.validation_scores_, history=history,
+                                      smoothing=smoothing)
         self._buffer = np.empty((0, self.channels), dtype=np.float32)
+        self._above = False  # whether the last row was at or above the alarm level
 
     def update(self, row) -> dict:
         """Take one row (its value columns) and return its ``score``, ``unusual`` and ``alarm``
@@ -107,8 +110,11 @@ class StreamDetector:
         if len(series) >= self.window:
             scores[max(n_waiting, 0):] = self._score(self._windows(series))
         self._buffer = series[-(self.window - 1):]
-        unusual = np.array([self._unusual(s) for s in scores])
-        return {"score": scores, "unusual": unusual, "alarm": unusual >= self.alarm_level}
+        level = unusual(self.running_.update_many(scores))
+        above = level >= self.alarm_level
+        alarm = above & ~np.concatenate([[self._above], above[:-1]])  # an episode's first row only
+        self._above = bool(above[-1]) if len(above) else self._above
+        return {"score": scores, "unusual": level, "alarm": alarm}
 
     def _score(self, windows: np.ndarray) -> np.ndarray:
         # Rows come a few at a time: padding each call to the model's throughput-sized batch
@@ -116,7 +122,37 @@ class StreamDetector:
         with self.model._small_batches(STREAM_BATCH_ROWS):
             return self.detector_.anomaly_score(windows)
 
-    def _unusual(self, score: float) -> float:
+    def _windows(self, series: np.ndarray) -> np.ndarray:
+        """The model's inputs for every full window of ``series`` (T, channels)."""
+        windows = np.lib.stride_tricks.sliding_window_view(series, self.window, axis=0)  # (n, C, W)
+        windows = np.ascontiguousarray(windows, dtype=np.float32)
+        return windows if self.sequences else windows.reshape(len(windows), -1)
+
+
+class RunningScores:
+    """Where each new score stands among the last ``history`` scores, in standard deviations.
+
+    ``update`` returns z = (mean of the last ``smoothing`` scores - mean of the last
+    ``history`` scores before this one) / their standard deviation; ``unusual(z)`` turns it
+    into [0, 1]. The distribution starts from ``initial`` scores (a healthy period's), so the
+    first new score already has one to be compared with. Any causal score works: the NAB
+    benchmark puts its baselines through it too.
+    """
+
+    def __init__(self, initial, *, history: int = 2000, smoothing: int = 10):
+        self.history = history
+        self._scores = deque(np.asarray(initial, dtype=np.float64)[-history:].tolist(), maxlen=history)
+        if not self._scores:
+            raise InvalidInputError("the running distribution needs at least one initial score")
+        self._recount()
+        self._recent: deque[float] = deque(maxlen=smoothing)
+        self._updates = 0
+
+    def update_many(self, scores) -> np.ndarray:
+        """z per score, in order (NaN for a NaN score, which is skipped)."""
+        return np.array([self.update(s) for s in np.asarray(scores, dtype=np.float64)])
+
+    def update(self, score: float) -> float:
         if math.isnan(score):
             return math.nan
         self._recent.append(score)
@@ -124,7 +160,7 @@ class StreamDetector:
         mean = self._sum / n
         std = math.sqrt(max(self._sum_sq / n - mean * mean, 0.0))
         recent = sum(self._recent) / len(self._recent)
-        if len(self._scores) == self.history:  # the oldest score leaves the distribution
+        if n == self.history:  # the oldest score leaves the distribution
             old = self._scores[0]
             self._sum -= old
             self._sum_sq -= old * old
@@ -133,17 +169,19 @@ class StreamDetector:
         self._sum_sq += score * score
         self._updates += 1
         if self._updates % self.history == 0:  # running sums lose precision: recount them now and then
-            self._sum = math.fsum(self._scores)
-            self._sum_sq = math.fsum(s * s for s in self._scores)
+            self._recount()
         if std == 0.0:
-            return 0.5 if recent == mean else float(recent > mean)
-        return 0.5 * math.erfc(-(recent - mean) / (std * math.sqrt(2.0)))
+            return 0.0 if recent == mean else math.copysign(math.inf, recent - mean)
+        return (recent - mean) / std
 
-    def _windows(self, series: np.ndarray) -> np.ndarray:
-        """The model's inputs for every full window of ``series`` (T, channels)."""
-        windows = np.lib.stride_tricks.sliding_window_view(series, self.window, axis=0)  # (n, C, W)
-        windows = np.ascontiguousarray(windows, dtype=np.float32)
-        return windows if self.sequences else windows.reshape(len(windows), -1)
+    def _recount(self) -> None:
+        self._sum = math.fsum(self._scores)
+        self._sum_sq = math.fsum(s * s for s in self._scores)
+
+
+def unusual(z: np.ndarray) -> np.ndarray:
+    """The Gaussian CDF of ``z``: how unusual, in [0, 1] (NaN stays NaN)."""
+    return 0.5 * special.erfc(-np.asarray(z, dtype=np.float64) / math.sqrt(2.0))
 
 
 def window_layout(input_shape: tuple[int, ...], channels: int) -> tuple[int, bool]:
