@@ -14,6 +14,7 @@ from .errors import (
                      UntrustedCodeError,
 )
 from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
+from .explorer import explore
 from .export import export_onnx
 from .nn.custom import CustomNetwork
 from .persistence import load
@@ -23,6 +24,6 @@ from .tasks.watch import StreamDetector
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
-           "StreamDetector", "export_onnx", "load", "CustomNetwork", "AekitError", "InvalidInputError",
+           "StreamDetector", "explore", "export_onnx", "load", "CustomNetwork", "AekitError", "InvalidInputError",
            "ModelFileError", "OutputError",
            "TrainingDivergedError", "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

@@ -71,13 +71,13 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
     """--data and its options, shared by every verb that reads data (docs/data.md)."""
     g = parser.add_argument_group("data")
-    g.add_argument("--data", default="digits",
+    g.add_argument("--data", default=default,
                    help="built-in (digits, shapes, parabola, photos), named set (fashion-mnist, "
                         "mnist, kmnist) or path: image folder, .npy, .npz, IDX, .csv/.tsv/.parquet "
-                        "(default: digits)")
+                        + ("(default: digits)" if default else "(default: the data the run was trained on)"))
     g.add_argument("--split", choices=["train", "test"], default="train", help="split of a named set")
     g.add_argument("--array", help=".npz archives: the array that holds the samples (default: X)")
     g.add_argument("--label-column", help="table column (or .npz array) holding labels")
@@ -148,6 +148,7 @@ class Verb:
     call: object  # (args) -> Path of the summary written, or None
     options: list = field(default_factory=list)
     data: bool = True  # reads --data
+    data_default: str | None = "digits"  # None: the verb finds its own data when --data is absent
     model: bool = True  # reads --model and writes --out (default RUN/<verb>)
 
 
@@ -234,6 +235,29 @@ def _export(args):
     print(f"aekit: export: wrote {graphs} and aekit-onnx.json to {out}" + (
         f" (score {detector['score']}, threshold {detector['threshold']:.4g}, calibrated on "
         f"{manifest['calibrated_on']})" if detector else " (no detector: give --normal-data to add one)"))
+    return None
+
+
+def _explore(args):
+    """Serve the explorer until Ctrl-C."""
+    import webbrowser
+
+    from .explorer import serve
+
+    explorer = _commands().explorer(model=args.model_path, source=args.data,
+                                    data_options=data_options(args) if args.data else None,
+                                    device=args.device, trust_code=args.trust_code,
+                                    max_points=args.max_points)
+    server = serve(explorer, args.host, args.port)
+    print(f"aekit: explore: {server.url} (Ctrl-C stops it)", flush=True)
+    if args.open:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("aekit: explore: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
     return None
 
 
@@ -383,6 +407,18 @@ VERBS = [
              opt("--trust-code", action="store_true",
                  help="a model with its own networks: import their code"),
          ]),
+    Verb("explore", "explore the latent space in the browser: the map of codes, one latent value at a "
+         "time, paths between inputs, attribute vectors, your own inputs", _explore, model=False,
+         data_default=None, options=[
+             opt("model_path", metavar="RUN_OR_MODEL", help="a run folder or a model folder"),
+             opt("--host", default="127.0.0.1",
+                 help="address to listen on (default: 127.0.0.1, this machine only)"),
+             opt("--port", type=_non_negative_int, default=8765, help="(default: 8765; 0 picks a free one)"),
+             opt("--open", action="store_true", help="open the page in the default web browser"),
+             opt("--max-points", type=_positive_int, help="inputs on the map, sampled (default: 2000)"),
+             opt("--trust-code", action="store_true",
+                 help="a model with its own networks: import their code"),
+         ]),
     Verb("report", "write RUN/report.html with every figure and metric of a run",
          lambda a: _report(a.run_dir), data=False, model=False, options=[
              opt("run_dir", metavar="RUN", help="a run folder (from aekit train)"),
@@ -409,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="a model with its own networks: import the code that builds them "
                                 "(only for models whose code you trust)")
         if verb.data:
-            add_data_arguments(p)
+            add_data_arguments(p, verb.data_default)
         if verb.name != "report":
             p.add_argument("--device", default="auto",
                            help="where to run: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, "

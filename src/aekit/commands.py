@@ -591,6 +591,34 @@ def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=
     return _summary(out, "density.json", summary, model)
 
 
+def trained_on(model) -> tuple[str | None, dict]:
+    """The source and data options a run folder was trained on; (None, {}) for a model folder."""
+    run = RunFolder.holding_model(model)
+    if run is None or not run.metrics.is_file():
+        return None, {}
+    metrics = json.loads(run.metrics.read_text())
+    return metrics.get("source"), metrics.get("data_options") or {}
+
+
+def explorer(*, model, source=None, data_options=None, device=None, trust_code=False,
+             max_points=None):
+    """The ``Explorer`` (aekit explore) of a run or model folder, with ``source`` on its map
+    (default: the data a run folder was trained on)."""
+    from .explorer import MAX_POINTS, Explorer
+
+    estimator = load_model(model, device, trust_code)
+    if source is None:
+        source, data_options = trained_on(model)
+        if source is None:
+            raise InvalidInputError(f"{model} does not say which data its model was trained on: "
+                                    "give the data to map with --data")
+    data = _for_model(estimator, load_data(source, **(data_options or {})))
+    flat_windows = data.windows is not None and len(estimator.input_shape_) == 1
+    return Explorer(estimator, data.X, data.y, feature_names=data.feature_names,
+                    window_channels=data.windows.channels if flat_windows else None,
+                    max_points=max_points or MAX_POINTS)
+
+
 def export(*, model, out, normal_source=None, score="auto", n_neighbors="auto", contamination=0.01,
            trust_code=False) -> dict:
     """Write the model as ONNX (``aekit.export_onnx``), with its detector when there is normal
@@ -600,12 +628,9 @@ def export(*, model, out, normal_source=None, score="auto", n_neighbors="auto", 
     from .tasks.watch import StreamDetector
 
     estimator = load_model(model, "cpu", trust_code)
-    options = {}
-    run = RunFolder.holding_model(model)
-    if run is not None and run.metrics.is_file():
-        trained_on = json.loads(run.metrics.read_text())
-        options = trained_on.get("data_options") or {}
-        normal_source = normal_source or trained_on.get("source")
+    # A run's data options (its window, its columns) read the normal data as the model was trained.
+    run_source, options = trained_on(model)
+    normal_source = normal_source or run_source
     exported = estimator
     if normal_source:
         data = _for_model(estimator, load_data(normal_source, **options))

@@ -185,6 +185,19 @@ class _Plan:
         return _to_array(image, self.colour, self.translucent, self.alpha, self.deep, self.size)
 
 
+def image_array(image, channels: int, size: tuple[int, int]) -> np.ndarray:
+    """One Pillow image as a model of ``channels`` (1 or 3, plus 1 when it kept the alpha
+    channel) and ``size`` (H, W) reads it: (C, H, W) uint8, transparency laid over white unless
+    the alpha channel is one of the channels, as ``read_image_folder`` makes its samples; values
+    in 0-255 (float32, so that a 16-bit image keeps its precision)."""
+    if channels not in (1, 2, 3, 4):
+        raise InvalidInputError(f"a model of {channels}-channel images cannot read an image file")
+    keep_alpha = channels in (2, 4)
+    values = _to_array(image, colour=channels >= 3, keep_alpha=keep_alpha,
+                       alpha="keep" if keep_alpha else "composite", deep=False, size=size)
+    return values.astype(np.float32) * (255 if values.dtype.kind == "f" else 1)
+
+
 def _labels_and_ids(folder: Path, kept: list[Path]):
     """Labels from the top-level sub-folders when every image sits in one; ids: relative paths."""
     relative = [p.relative_to(folder) for p in kept]

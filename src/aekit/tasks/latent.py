@@ -13,7 +13,7 @@ from sklearn.mixture import GaussianMixture
 from ..errors import InvalidInputError
 
 
-def _code_scale(model) -> tuple[np.ndarray, np.ndarray]:
+def code_scale(model) -> tuple[np.ndarray, np.ndarray]:
     """(centre, standard deviation) of the codes: the prior for a VAE, the fitted Gaussian else."""
     if model.is_variational:
         return np.zeros(model.latent_dim), np.ones(model.latent_dim)
@@ -32,7 +32,7 @@ def traverse(model, x=None, dims=None, n_steps: int = 9, span: float = 3.0, y=No
     codes) with dimension ``dims[i]`` moved by ``offsets[j]`` standard deviations, offsets
     running from ``-span`` to ``+span``. A conditional model decodes with label ``y``.
     """
-    centre, std = _code_scale(model)
+    centre, std = code_scale(model)
     base = centre if x is None else model.transform(np.asarray(x)[None])[0]
     dims = list(range(min(model.latent_dim, 10))) if dims is None else list(dims)
     if any(not 0 <= d < model.latent_dim for d in dims):
@@ -46,25 +46,29 @@ def traverse(model, x=None, dims=None, n_steps: int = 9, span: float = 3.0, y=No
 
 
 def interpolate(model, x0, x1, n_steps: int = 10, method: str = "linear", y=None) -> np.ndarray:
-    """Decode the path between the codes of ``x0`` and ``x1``: ``linear`` or ``spherical``.
+    """Decode the path between the codes of ``x0`` and ``x1``: ``linear`` or ``spherical``
+    (see :func:`path_codes`)."""
+    z0, z1 = model.transform(np.stack([np.asarray(x0), np.asarray(x1)]))
+    return _decode(model, path_codes(z0, z1, np.linspace(0, 1, n_steps), method), y)
+
+
+def path_codes(z0, z1, t, method: str = "linear") -> np.ndarray:
+    """The codes at fractions ``t`` (0 at ``z0``, 1 at ``z1``) of the path between two codes.
 
     Spherical interpolation keeps the norm of the path near the endpoints', which for a Gaussian
     prior stays where the codes are dense instead of cutting through the centre.
     """
-    z0, z1 = model.transform(np.stack([np.asarray(x0), np.asarray(x1)])).astype(np.float64)
-    t = np.linspace(0, 1, n_steps)[:, None]
+    z0, z1 = np.asarray(z0, dtype=np.float64), np.asarray(z1, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)[:, None]
     if method == "linear":
-        path = (1 - t) * z0 + t * z1
-    elif method == "spherical":
-        cos = np.dot(z0, z1) / max(np.linalg.norm(z0) * np.linalg.norm(z1), 1e-12)
-        omega = np.arccos(np.clip(cos, -1, 1))
-        if omega < 1e-6:  # (nearly) parallel codes: the arc is the line
-            path = (1 - t) * z0 + t * z1
-        else:
-            path = (np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)
-    else:
+        return (1 - t) * z0 + t * z1
+    if method != "spherical":
         raise InvalidInputError(f"method must be 'linear' or 'spherical', got {method!r}")
-    return _decode(model, path, y)
+    cos = np.dot(z0, z1) / max(np.linalg.norm(z0) * np.linalg.norm(z1), 1e-12)
+    omega = np.arccos(np.clip(cos, -1, 1))
+    if omega < 1e-6:  # (nearly) parallel codes: the arc is the line
+        return (1 - t) * z0 + t * z1
+    return (np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)
 
 
 def attribute_vector(model, X_with, X_without) -> np.ndarray:

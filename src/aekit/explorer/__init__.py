@@ -1,0 +1,56 @@
+"""``aekit explore``: a fitted model's latent space in the browser (docs/explore.md).
+
+:func:`explore` serves the page for a model and data in memory; ``aekit explore RUN_OR_MODEL``
+does the same for a folder. ``session.Explorer`` answers the page's questions, ``server`` serves
+them, ``static/`` is the page itself (plain HTML, CSS and JavaScript: no build step, nothing
+fetched from the network).
+"""
+
+from __future__ import annotations
+
+import warnings
+import webbrowser
+
+from .server import ExplorerServer
+from .session import MAX_POINTS, Explorer, RequestError
+
+__all__ = ["MAX_POINTS", "Explorer", "ExplorerServer", "RequestError", "explore", "serve"]
+
+OPEN_HOSTS = ("0.0.0.0", "::", "")
+
+
+def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 0) -> ExplorerServer:
+    """An :class:`ExplorerServer` bound to ``host:port`` (0: a free port), not yet serving."""
+    if host in OPEN_HOSTS:
+        warnings.warn(f"the explorer listens on every network interface ({host or 'all'}): anyone who "
+                      "can reach this machine can use it (it runs your model; it reads no files)",
+                      stacklevel=2)
+    return ExplorerServer(explorer, host, port)
+
+
+def explore(model, X, y=None, *, host: str = "127.0.0.1", port: int = 0, open_browser: bool = False,
+            block: bool = True, feature_names=None, window_channels: int | None = None,
+            max_points: int = MAX_POINTS) -> ExplorerServer:
+    """Explore ``model``'s latent space in the browser, with ``X`` (labels ``y``) on the map.
+
+    Prints the page's address. ``block=True`` serves until Ctrl-C; ``block=False`` serves in a
+    background thread and returns the server at once (a notebook: ``server.url``, and
+    ``server.shutdown()`` to stop). ``feature_names`` labels a table's columns;
+    ``window_channels`` draws flat windows of a series with that many value columns as lines.
+    """
+    explorer = Explorer(model, X, y, feature_names=feature_names, window_channels=window_channels,
+                        max_points=max_points)
+    server = serve(explorer, host, port)
+    print(f"aekit explore: {server.url}", flush=True)
+    if open_browser:
+        webbrowser.open(server.url)
+    if not block:
+        server.start()
+        return server
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return server
