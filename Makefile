@@ -16,6 +16,7 @@ demo: $(BIN)/aekit-installed
 	$(BIN)/aekit train --out runs/demo
 	$(BIN)/aekit report runs/demo
 	@echo "Run folder: runs/demo (model/, metrics.json, *.png, report.html)"
+	@echo "Explore it in the browser: $(BIN)/aekit explore runs/demo --open"
 
 test: $(BIN)/aekit-installed
 	$(BIN)/python -m pytest
@@ -27,7 +28,7 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 
 BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular \
              oneclass density nab time_to_loss ddp out_of_core dataset_workers table_stream \
-             conv_speed training_budget
+             conv_speed training_budget explore_latency
 
 # Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
 # Slow tests: every benchmark's --quick mode, with the peers (pythae, PyOD) installed.

@@ -49,6 +49,8 @@ TARGETS = {
                            "minutes of training.",
     "conv_speed": "Target (issue #12): the image network trains ≥ 4× as many samples/s as before "
                   "(`vs_conv_before`), at equal quality (benchmarks/representation.py).",
+    "explore": "Target (issue #14): under 100 ms from a slider move to the new picture on screen, for the "
+               "demo model on this 2-core CPU (`python benchmarks/explore_latency.py`, headless Chromium).",
     "training_budget_500": "Target (issue #12): the default detector beats PCA's reconstruction error "
                            "at 500 and at 6,000 training images per class.",
     "training_budget_500_all_classes": "Target (issue #12): the default detector beats PCA's reconstruction "

@@ -37,10 +37,12 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("dataset_workers", marks=needs_fashion_mnist),
     "table_stream", "conv_speed",
     pytest.param("training_budget", marks=needs_fashion_mnist),
+    pytest.param("explore_latency", marks=pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                                                             reason="apt-get install -y chromium")),
 ])
 def test_quick_mode(name):
     written = {"representation": "representation_conv",  # results named by network, or by size
-               "training_budget": "training_budget_200"}.get(name, name)
+               "training_budget": "training_budget_200", "explore_latency": "explore"}.get(name, name)
     result = BENCHMARKS / "results" / f"{written}.quick.json"
     result.unlink(missing_ok=True)  # so an old file cannot pass for this run's
     subprocess.run([sys.executable, f"{name}.py", "--quick"], cwd=BENCHMARKS, check=True,

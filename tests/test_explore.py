@@ -164,6 +164,41 @@ def test_table_and_window_models_are_shown_in_their_own_form():
     assert windows.map()["xy"][0][1] == 0  # one latent dimension: a line
 
 
+def test_colour_images_are_shown_and_read_in_colour():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(60, 3, 6, 6)).astype(np.uint8)
+    explorer = Explorer(AutoEncoder(latent_dim=2, network="mlp", epochs=1, verbose=0).fit(X), X,
+                        anomaly_scores=False)
+    shown = _pixels(explorer.item(0)["input"])
+    assert shown.shape == (6, 6, 3)
+    expected = (X[explorer.rows[0]].astype(float) - explorer.low) / (explorer.high - explorer.low) * 255
+    assert np.array_equal(shown, np.round(expected).transpose(1, 2, 0))  # (H, W, RGB)
+    red = np.zeros((12, 12, 3), np.uint8)
+    red[..., 0] = 255
+    answer = explorer.encode({"image": _png(red)})  # resized to 6x6, kept in colour
+    pixels = _pixels(answer["input"])
+    assert pixels.shape == (6, 6, 3) and pixels[..., 0].min() > 200 and pixels[..., 1:].max() < 30
+    assert "score" not in answer  # built without anomaly scores
+
+
+def test_a_conditional_model_decodes_with_the_chosen_label():
+    from aekit import ConditionalVAE
+
+    data = load("digits")
+    X, y = data.X[:300], data.y[:300]
+    model = ConditionalVAE(latent_dim=2, network="mlp", epochs=2, random_state=0, verbose=0).fit(X, y)
+    explorer = Explorer(model, X, y)
+    info = explorer.info()
+    assert info["conditional"] and info["classes"] == [str(c) for c in model.classes_]
+    code = [0.0, 0.0]
+    as_one, as_seven = (explorer.decode({"code": code, "label": label})["output"] for label in ("1", "7"))
+    assert as_one != as_seven
+    first_class = explorer.decode({"code": code, "label": "0"})["output"]
+    assert explorer.decode({"code": code})["output"] == first_class  # no label: the first class
+    with pytest.raises(RequestError, match="one of the model's classes"):
+        explorer.decode({"code": code, "label": "cat"})
+
+
 # ---------------------------------------------------------------------------- the server
 def _call(server, path, body=None, headers=None, raw=None):
     data = raw if raw is not None else None if body is None else json.dumps(body).encode()

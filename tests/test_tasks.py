@@ -26,6 +26,7 @@ def shapes_vae():
     return vae, ds
 
 
+@pytest.mark.slow  # the 40 s fit of shapes_vae: the suite's largest; run with pytest -m slow
 def test_traversal_changes_the_image_monotonically_along_the_size_factor(shapes_vae):
     vae, ds = shapes_vae
     codes = vae.transform(ds.X)
@@ -39,8 +40,9 @@ def test_traversal_changes_the_image_monotonically_along_the_size_factor(shapes_
     assert max(ink) > 2 * min(ink)
 
 
-def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions(shapes_vae):
-    vae, ds = shapes_vae
+def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions():
+    ds = load("shapes", count=200, size=16)
+    vae = aekit.VAE(latent_dim=4, network="mlp", epochs=2, verbose=0, random_state=0).fit(ds.X)
     for method in ("linear", "spherical"):
         path = latent.interpolate(vae, ds.X[0], ds.X[1], n_steps=6, method=method)
         assert path.shape == (6, 1, 16, 16)
@@ -63,6 +65,7 @@ def test_spherical_path_keeps_the_norm_between_the_endpoints():
     assert np.linalg.norm(latent.interpolate(Identity(), [3.0, 0.0], [0.0, 3.0], 5, "linear")[2]) < 3
 
 
+@pytest.mark.slow  # shares shapes_vae's 40 s fit
 def test_attribute_vector_makes_shapes_bigger(shapes_vae):
     vae, ds = shapes_vae
     big, small = ds.factors["size"] > 0.75, ds.factors["size"] < 0.5

@@ -24,6 +24,7 @@ from .tasks.watch import StreamDetector
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
-           "StreamDetector", "explore", "export_onnx", "load", "CustomNetwork", "AekitError", "InvalidInputError",
+           "StreamDetector", "explore", "export_onnx", "load", "CustomNetwork", "AekitError",
+           "InvalidInputError",
            "ModelFileError", "OutputError",
            "TrainingDivergedError", "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

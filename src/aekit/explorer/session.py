@@ -31,6 +31,9 @@ MAX_POINTS = 2000  # codes on the map: enough to see the structure, light enough
 MAX_LABELS = 50  # more distinct labels than this are values, not groups: the map is not coloured
 MAX_PATH_STEPS = 64
 MAX_UPLOAD_PIXELS = 40_000_000  # an uploaded image larger than this is refused before decoding
+# A request decodes one code (a slider) to a few dozen (a path): padded to this many rows, not
+# to the thousands a throughput-sized batch holds (14 ms instead of 0.3 ms for one 8x8 digit).
+INTERACTIVE_ROWS = 16
 SLIDER_SPAN = 3.0  # sliders run over the codes' centre +- this many standard deviations
 
 
@@ -189,13 +192,13 @@ class Explorer:
             x = _vector(request["values"], math.prod(self.shape), "values").reshape(self.shape)
         else:
             raise RequestError("give an image file or the input's values")
-        with self._lock:
+        with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
             code = self.model.transform(x[None].astype(np.float32)).astype(np.float64)[0]
         answer = {"input": self._display(x[None])[0], "code": code.tolist(),
                   "xy": self.projection.to_2d(code[None])[0].tolist(),
                   "output": self._decode(code[None], request.get("label"))[0]}
         if self.scores is not None:
-            with self._lock:
+            with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
                 score = float(self.detector.anomaly_score(x[None].astype(np.float32))[0])
             answer.update(self._standing(score))
         return answer
@@ -222,7 +225,7 @@ class Explorer:
 
     def _decode(self, codes: np.ndarray, label) -> list[dict]:
         label = self._label(label)
-        with self._lock:
+        with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
             decoded = self.model.inverse_transform(codes.astype(np.float32),
                                                    **({} if label is None else {"y": label}))
         return self._display(decoded)

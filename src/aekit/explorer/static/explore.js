@@ -5,8 +5,9 @@
 
 const $ = (id) => document.getElementById(id);
 // Read by the browser tests and the latency benchmark: milliseconds from a slider move to the
-// new picture on screen, a counter of drawn outputs, and where mapped input i is on the canvas.
-window.aekit = { ready: false, latencies: [], outputs: 0, screenPoint: (i) => toScreen(state.xy[i]) };
+// new picture on screen, a counter of drawn outputs, and where mapped input i is shown (in CSS
+// pixels from the map's top left corner).
+window.aekit = { ready: false, latencies: [], outputs: 0, screenPoint: (i) => shownAt(state.xy[i]) };
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                  "#7f7f7f", "#bcbd22", "#17becf"];
@@ -43,7 +44,9 @@ function status(text, isError = false) {
 }
 
 const decodeLabel = () => (state.info.conditional ? $("decode-label").value : null);
-const painted = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+// Resolves just after the next paint: an animation frame runs before the paint, and a task it
+// queues runs after it.
+const painted = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
 
 // ---------------------------------------------------------------------------- drawing samples
 // A sample is what the server sends: {kind: "image", width, height, channels, pixels (base64)},
@@ -145,6 +148,11 @@ function toScreen([x, y]) {
   return [((x - b.x0) / (b.x1 - b.x0)) * c.width, (1 - (y - b.y0) / (b.y1 - b.y0)) * c.height];
 }
 
+function shownAt(xy) {
+  const c = $("map"), box = c.getBoundingClientRect(), [x, y] = toScreen(xy);
+  return [x * (box.width / c.width), y * (box.height / c.height)];
+}
+
 function fromScreen(px, py) {
   const c = $("map"), b = state.bounds;
   return [b.x0 + (px / c.width) * (b.x1 - b.x0), b.y0 + (1 - py / c.height) * (b.y1 - b.y0)];
@@ -172,8 +180,8 @@ function drawMap() {
     ctx.fillStyle = "#1f2328"; ctx.font = "bold 14px sans-serif"; ctx.fillText(name, x + 6, y - 6);
     ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill();
   }
-  if (state.uploaded) marker(ctx, state.uploaded.xy, "#cf222e", 7);
   if (state.xyNow) marker(ctx, state.xyNow, "#1f2328", 8);
+  if (state.uploaded) marker(ctx, state.uploaded.xy, "#cf222e", 7);
 }
 
 function marker(ctx, xy, colour, radius) {
