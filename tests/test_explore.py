@@ -279,6 +279,19 @@ def test_the_command_serves_a_run_until_ctrl_c(run):
     assert process.returncode == 0 and "aekit: explore: stopped" in err and "Traceback" not in err
 
 
+def test_data_read_from_disk_is_mapped_without_loading_it_whole(run, tmp_path):
+    from aekit import commands
+    from aekit.data.stream import RowSource
+
+    X = load("digits").X
+    np.save(tmp_path / "digits.npy", X)
+    explorer = commands.explorer(model=run / "model", source=str(tmp_path / "digits.npy"),
+                                 data_options={"stream": True}, max_points=100)
+    assert isinstance(load(str(tmp_path / "digits.npy"), stream=True).X, RowSource)
+    assert explorer.info()["n_rows"] == len(X) and len(explorer.inputs) == 100
+    assert np.array_equal(explorer.inputs, X[explorer.rows])
+
+
 def test_the_command_refuses_a_model_folder_without_data_and_a_busy_port(run, capsys):
     from aekit import commands
     from aekit.cli import main
