@@ -162,8 +162,7 @@ def main() -> None:
                 shots = screenshots(page, explorer, args.screenshots, Path(work)) if args.screenshots else []
                 browser.close()
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
     if errors:
         sys.exit(f"the page logged errors: {errors}")
     rows = [{"interaction": "slider move -> new picture on screen", "model": "the demo's (aekit train "

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aekit import VAE, AutoEncoder
+from aekit import VAE, AutoEncoder, InvalidInputError
 from aekit.data import load
 from aekit.explorer import Explorer, RequestError, serve
 
@@ -38,8 +38,7 @@ def server(image_explorer):
     server = serve(image_explorer)
     server.start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def _png(array: np.ndarray) -> str:
@@ -195,7 +194,7 @@ def test_a_conditional_model_decodes_with_the_chosen_label():
     assert as_one != as_seven
     first_class = explorer.decode({"code": code, "label": "0"})["output"]
     assert explorer.decode({"code": code})["output"] == first_class  # no label: the first class
-    with pytest.raises(RequestError, match="one of the model's classes"):
+    with pytest.raises(InvalidInputError, match="not one of the model's classes"):
         explorer.decode({"code": code, "label": "cat"})
 
 
@@ -306,6 +305,23 @@ def test_the_command_refuses_a_model_folder_without_data_and_a_busy_port(run, ca
         blocker.server_close()
     err = capsys.readouterr().err
     assert f"cannot serve on 127.0.0.1:{port}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_python_api_serves_in_the_background_until_stopped(capsys):
+    import aekit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    model = AutoEncoder(latent_dim=2, epochs=1, verbose=0).fit(X)
+    server = aekit.explore(model, X, np.repeat(["a", "b"], 20), block=False, max_points=30)
+    try:
+        assert capsys.readouterr().out == f"aekit: explore: {server.url} (server.stop() stops it)\n"
+        status, _, body = _call(server, "/api/info")
+        assert status == 200 and json.loads(body)["labels"] == ["a", "b"]
+    finally:
+        server.stop()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(server.url + "api/info", timeout=5)
 
 
 def test_listening_on_every_interface_warns():

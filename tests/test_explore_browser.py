@@ -51,8 +51,7 @@ def digits_server():
     model = VAE(latent_dim=3, network="mlp", epochs=3, random_state=0, verbose=0).fit(X)
     server = _serving(Explorer(model, X, y))
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def _open(browser, server):
@@ -192,5 +191,4 @@ def test_a_table_model_takes_a_pasted_row(browser, tmp_path):
         assert "Give 6 numbers (got 2)" in page.inner_text("#status")
         assert page.problems == []
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()

@@ -25,6 +25,5 @@ __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
            "StreamDetector", "explore", "export_onnx", "load", "CustomNetwork", "AekitError",
-           "InvalidInputError",
-           "ModelFileError", "OutputError",
-           "TrainingDivergedError", "UnsupportedOperationError", "UntrustedCodeError", "__version__"]
+           "InvalidInputError", "ModelFileError", "OutputError", "TrainingDivergedError",
+           "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

@@ -240,24 +240,13 @@ def _export(args):
 
 def _explore(args):
     """Serve the explorer until Ctrl-C."""
-    import webbrowser
-
-    from .explorer import serve
+    from .explorer import serve, serve_until_interrupted
 
     explorer = _commands().explorer(model=args.model_path, source=args.data,
                                     data_options=data_options(args) if args.data else None,
                                     device=args.device, trust_code=args.trust_code,
                                     max_points=args.max_points)
-    server = serve(explorer, args.host, args.port)
-    print(f"aekit: explore: {server.url} (Ctrl-C stops it)", flush=True)
-    if args.open:
-        webbrowser.open(server.url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("aekit: explore: stopped", file=sys.stderr)
-    finally:
-        server.server_close()
+    serve_until_interrupted(serve(explorer, args.host, args.port), args.open)
     return None
 
 

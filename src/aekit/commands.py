@@ -343,7 +343,7 @@ def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.
         if not 0 <= index < len(data):
             raise InvalidInputError(f"--index {index} is outside the data (0..{len(data) - 1})")
         x = data.X[index]
-    label = _default_label(estimator, label)
+    label = latent.decoding_label(estimator, label)
     dims = list(range(min(estimator.latent_dim, 10))) if dims is None else list(dims)
     grid, offsets = latent.traverse(estimator, x, dims, steps, span, y=label)
     _save_array(out / "traverse.npy", grid)
@@ -354,18 +354,6 @@ def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.
                     model)
 
 
-def _default_label(model, label):
-    if not model.is_conditional:
-        return None
-    if label is None:
-        return model.classes_[0]
-    matches = [c for c in model.classes_ if str(c) == str(label)]
-    if not matches:
-        raise InvalidInputError(f"--label {label!r} is not one of the model's classes "
-                                f"{model.classes_.tolist()}")
-    return matches[0]
-
-
 @_writes_folder
 def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None, label=None,
                 device=None, trust_code=False) -> Path:
@@ -374,7 +362,7 @@ def interpolate(*, model, source, out, pair=(0, 1), steps=10, data_options=None,
     for k in (i, j):
         if not 0 <= k < len(data):
             raise InvalidInputError(f"--pair index {k} is outside the data (0..{len(data) - 1})")
-    label = _default_label(estimator, label)
+    label = latent.decoding_label(estimator, label)
     rows = [latent.interpolate(estimator, data.X[i], data.X[j], steps, method, y=label)
             for method in ("linear", "spherical")]
     _save_array(out / "interpolate.npy", np.stack(rows))

@@ -8,13 +8,15 @@ fetched from the network).
 
 from __future__ import annotations
 
+import sys
 import warnings
 import webbrowser
 
 from .server import ExplorerServer
 from .session import MAX_POINTS, Explorer, RequestError
 
-__all__ = ["MAX_POINTS", "Explorer", "ExplorerServer", "RequestError", "explore", "serve"]
+__all__ = ["MAX_POINTS", "Explorer", "ExplorerServer", "RequestError", "explore", "serve",
+           "serve_until_interrupted"]
 
 OPEN_HOSTS = ("0.0.0.0", "::", "")
 
@@ -35,22 +37,32 @@ def explore(model, X, y=None, *, host: str = "127.0.0.1", port: int = 0, open_br
 
     Prints the page's address. ``block=True`` serves until Ctrl-C; ``block=False`` serves in a
     background thread and returns the server at once (a notebook: ``server.url``, and
-    ``server.shutdown()`` to stop). ``feature_names`` labels a table's columns;
+    ``server.stop()``). ``feature_names`` labels a table's columns;
     ``window_channels`` draws flat windows of a series with that many value columns as lines.
     """
     explorer = Explorer(model, X, y, feature_names=feature_names, window_channels=window_channels,
                         max_points=max_points)
     server = serve(explorer, host, port)
-    print(f"aekit explore: {server.url}", flush=True)
-    if open_browser:
-        webbrowser.open(server.url)
-    if not block:
+    if block:
+        serve_until_interrupted(server, open_browser)
+    else:
+        _announce(server, open_browser, "server.stop() stops it")
         server.start()
-        return server
+    return server
+
+
+def serve_until_interrupted(server: ExplorerServer, open_browser: bool = False) -> None:
+    """Print the page's address, open it if asked, and serve until Ctrl-C."""
+    _announce(server, open_browser, "Ctrl-C stops it")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        print("aekit: explore: stopped", file=sys.stderr)
     finally:
         server.server_close()
-    return server
+
+
+def _announce(server: ExplorerServer, open_browser: bool, how_to_stop: str) -> None:
+    print(f"aekit: explore: {server.url} ({how_to_stop})", flush=True)
+    if open_browser:
+        webbrowser.open(server.url)

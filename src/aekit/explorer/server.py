@@ -63,10 +63,15 @@ class ExplorerServer(ThreadingHTTPServer):
         self.allowed_hosts = None if named is None else {f"{h}:{bound}" for h in named} | named
 
     def start(self) -> threading.Thread:
-        """Serve in a background thread (tests, notebooks); ``shutdown()`` stops it."""
+        """Serve in a background thread (tests, notebooks); ``stop()`` ends it."""
         thread = threading.Thread(target=self.serve_forever, name="aekit-explore", daemon=True)
         thread.start()
         return thread
+
+    def stop(self) -> None:
+        """End a background ``start()``: no more requests, and the port is free again."""
+        self.shutdown()
+        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -25,7 +25,7 @@ from ..data.images import image_array
 from ..data.stream import RowSource, select_rows
 from ..errors import AekitError, InvalidInputError
 from ..tasks.detect import AnomalyDetector
-from ..tasks.latent import code_scale, path_codes
+from ..tasks.latent import code_scale, decoding_label, path_codes
 
 MAX_POINTS = 2000  # codes on the map: enough to see the structure, light enough to redraw at once
 MAX_LABELS = 50  # more distinct labels than this are values, not groups: the map is not coloured
@@ -212,19 +212,8 @@ class Explorer:
     def _code(self, values, name: str) -> np.ndarray:
         return _vector(values, self.model.latent_dim, name)
 
-    def _label(self, label):
-        if not self.model.is_conditional:
-            return None
-        if label is None:
-            return self.model.classes_[0]
-        matches = [c for c in self.model.classes_ if str(c) == str(label)]
-        if not matches:
-            classes = self.model.classes_.tolist()[:10]
-            raise RequestError(f"label must be one of the model's classes {classes}")
-        return matches[0]
-
     def _decode(self, codes: np.ndarray, label) -> list[dict]:
-        label = self._label(label)
+        label = decoding_label(self.model, label)
         with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
             decoded = self.model.inverse_transform(codes.astype(np.float32),
                                                    **({} if label is None else {"y": label}))

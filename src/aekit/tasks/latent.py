@@ -20,6 +20,20 @@ def code_scale(model) -> tuple[np.ndarray, np.ndarray]:
     return model.code_mean_, np.sqrt(np.diag(model.code_cov_))
 
 
+def decoding_label(model, label):
+    """The class a conditional model decodes with: ``label`` matched by its text (a label typed
+    on a command line or sent by a page), its first class when None; None for other models."""
+    if not model.is_conditional:
+        return None
+    if label is None:
+        return model.classes_[0]
+    matches = [c for c in model.classes_ if str(c) == str(label)]
+    if not matches:
+        raise InvalidInputError(f"label {label!r} is not one of the model's classes "
+                                f"{model.classes_.tolist()[:10]}")
+    return matches[0]
+
+
 def _decode(model, Z, y=None) -> np.ndarray:
     labels = {} if y is None else {"y": np.resize(np.asarray(y), len(Z))}
     return model.inverse_transform(np.asarray(Z, dtype=np.float32), **labels)
