@@ -60,7 +60,8 @@ def before_decoder(sample_shape, in_features, n_params, channels=(32, 64, 128)):
 VARIANTS = {  # name: ModelConfig fields, and whether to undo the channels-last layout
     "conv (before)": {"network": CustomNetwork(before_encoder, before_decoder), "sample_shape": (1, 28, 28)},
     "conv, contiguous layout": {"network": "conv", "sample_shape": (1, 28, 28), "contiguous": True},
-    "conv, widths 32-64-128": {"network": "conv", "sample_shape": (1, 28, 28), "conv_channels": (32, 64, 128)},
+    "conv, widths 32-64-128": {"network": "conv", "sample_shape": (1, 28, 28),
+                               "conv_channels": (32, 64, 128)},
     "conv": {"network": "conv", "sample_shape": (1, 28, 28)},
     "resnet": {"network": "resnet", "sample_shape": (1, 28, 28)},
     "mlp": {"network": "mlp", "sample_shape": (1, 28, 28)},
@@ -96,7 +97,8 @@ def train_rate(network, sample_shape, steps: int, contiguous: bool = False, warm
             start = time.perf_counter()
         step()
     rate = batch * steps / (time.perf_counter() - start)
-    return {"train_samples_per_s": round(rate), "gflop_s": round(counter.get_total_flops() * rate / batch / 1e9, 1),
+    gflop_s = round(counter.get_total_flops() * rate / batch / 1e9, 1)
+    return {"train_samples_per_s": round(rate), "gflop_s": gflop_s,
             "parameters": sum(p.numel() for p in model.parameters()), "precision": "bf16" if bf16 else "fp32"}
 
 

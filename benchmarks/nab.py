@@ -9,7 +9,10 @@ deviations of the last 2,000):
 
 * aekit: ``aekit.StreamDetector`` on a model trained on the probation's windows (stride 1):
   the VAE with the network ``aekit train --window`` picks ("temporal"), an MLP VAE and an MLP
-  AutoEncoder, with the scores named in each row;
+  AutoEncoder, with the scores named in each row; and the temporal VAE with continual learning
+  (``refit_every=1000``: fine-tuned every 1,000 rows on the recent rows that raised no alarm,
+  judged by the stream's own running distribution, which each new model refills with its
+  scores of the recent windows);
 * rolling z-score: |x_t - mean| / std of the window's earlier rows;
 * IsolationForest: scikit-learn's, trained on the probation's windows;
 * random: a uniform random number per row (no running distribution).
@@ -60,19 +63,25 @@ def rolling_z(X: np.ndarray) -> np.ndarray:
 _TRAINED: dict = {}  # (make_model, series, window) -> the fitted model: two scores, one training
 
 
-def aekit_stream(make_model, sequences: bool, score: str = "auto"):
+def aekit_stream(make_model, sequences: bool, score: str = "auto", refit_every: int | None = None):
     """A detector: train ``make_model(epochs)`` on the probation's windows (once per series for
     every score of the same model), then stream every later row through ``StreamDetector``;
-    returns (the healthy windows' scores, the later rows' scores)."""
+    returns (the healthy windows' scores, the later rows' scores), and with continual learning
+    (``refit_every``) the stream's own z, whose running distribution each new model refills."""
     def run(values, probation, window, epochs):
         healthy = values[:probation, None]
         key = (make_model, values.tobytes(), window)
         if key not in _TRAINED:
             windows = sliding(values[:probation], window)
             _TRAINED[key] = make_model(epochs).fit(windows[:, None, :] if sequences else windows)
-        stream = aekit.StreamDetector(_TRAINED[key], healthy, score=score)
+        stream = aekit.StreamDetector(_TRAINED[key], healthy, score=score, refit_every=refit_every)
+        initial = stream.detector_.validation_scores_
         stream.update_many(healthy[-(window - 1):])  # fill the first window with the probation's end
-        return stream.detector_.validation_scores_, stream.update_many(values[probation:, None])["score"]
+        with stream:
+            out = stream.update_many(values[probation:, None])
+        if refit_every is None:
+            return initial, out["score"]
+        return initial, out["score"], special.ndtri(out["unusual"])
     return run
 
 
@@ -97,11 +106,13 @@ def detectors() -> dict:
     ae_mlp = lambda epochs: aekit.AutoEncoder(network="mlp", epochs=epochs, verbose=0, random_state=0)
     temporal, mlp = vae("temporal"), vae("mlp")  # one model per network, scored both ways
     return {
-        "aekit VAE temporal, -log p(x)": aekit_stream(temporal, sequences=True),
+        "aekit VAE temporal, -log p(x)": aekit_stream(temporal, True, "log_likelihood"),
         "aekit VAE temporal, reconstruction": aekit_stream(temporal, True, "reconstruction"),
-        "aekit VAE mlp, -log p(x)": aekit_stream(mlp, sequences=False),
+        "aekit VAE temporal, reconstruction, refit every 1,000 rows":
+            aekit_stream(temporal, True, "reconstruction", refit_every=1000),
+        "aekit VAE mlp, -log p(x)": aekit_stream(mlp, False, "log_likelihood"),
         "aekit VAE mlp, reconstruction": aekit_stream(mlp, False, "reconstruction"),
-        "aekit AutoEncoder mlp, reconstruction": aekit_stream(ae_mlp, sequences=False),
+        "aekit AutoEncoder mlp, reconstruction": aekit_stream(ae_mlp, False, "reconstruction"),
         "rolling z-score": windows_detector(lambda healthy, later: (rolling_z(healthy), rolling_z(later))),
         "IsolationForest": windows_detector(isolation_forest),
     }
@@ -164,9 +175,9 @@ def main():
         line = {"series": name, "rows": len(values), "windows": len(windows)}
         for method, detect in methods.items():
             start = time.perf_counter()
-            healthy, scores = detect(values, probation, args.window, epochs)
+            healthy, scores, *own_z = detect(values, probation, args.window, epochs)
             seconds[method] += time.perf_counter() - start
-            z[method].append(RunningScores(healthy).update_many(scores))
+            z[method].append(own_z[0] if own_z else RunningScores(healthy).update_many(scores))
             raw[method].append(scores)
             line[method] = alarm_counts(z[method][-1], scored.window, DEFAULT_ALARM_Z)
         per_series.append(line)
@@ -192,15 +203,18 @@ def main():
     speed = {}
     temperature = "realKnownCause/machine_temperature_system_failure.csv"
     values, _ = load_series(nab, temperature, labels[temperature])
-    for label, make_model, sequences in [
-            ("aekit VAE temporal, -log p(x)", lambda: aekit.VAE(network="temporal", epochs=1), True),
-            ("aekit VAE mlp, -log p(x)", lambda: aekit.VAE(network="mlp", epochs=1), False),
+    for label, make_model, sequences, score in [
+            ("aekit VAE temporal, reconstruction (StreamDetector's default)",
+             lambda: aekit.VAE(network="temporal", epochs=1), True, "auto"),
+            ("aekit VAE temporal, -log p(x)", lambda: aekit.VAE(network="temporal", epochs=1), True,
+             "log_likelihood"),
+            ("aekit VAE mlp, reconstruction", lambda: aekit.VAE(network="mlp", epochs=1), False, "auto"),
             ("aekit AutoEncoder mlp, reconstruction", lambda: aekit.AutoEncoder(network="mlp", epochs=1),
-             False)]:
-        def make_stream(values, probation, window, make_model=make_model, sequences=sequences):
+             False, "auto")]:
+        def make_stream(values, probation, window, make_model=make_model, sequences=sequences, score=score):
             windows = sliding(values[:probation], window)
             model = make_model().set_params(verbose=0).fit(windows[:, None, :] if sequences else windows)
-            return aekit.StreamDetector(model, values[:probation, None])
+            return aekit.StreamDetector(model, values[:probation, None], score=score)
         speed[label] = throughput(values, probation_rows(len(values)), args.window, make_stream)
         print(label, speed[label], flush=True)
     write_result("nab", rows, quick=args.quick, window=args.window, per_series=per_series,

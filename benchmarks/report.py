@@ -74,7 +74,8 @@ def _pivot(records: list[dict]) -> str:
 
 def _table(rows: list[dict]) -> str:
     keys = list(dict.fromkeys(k for row in rows for k in row))  # every row's columns, in order
-    cell = lambda v: "" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+    is_count = lambda v: isinstance(v, int) and not isinstance(v, bool)
+    cell = lambda v: "" if v is None else f"{v:,}" if is_count(v) else str(v)
     lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
     for row in rows:
         lines.append("| " + " | ".join(cell(row.get(k)) for k in keys) + " |")

@@ -7,7 +7,8 @@ old behaviour, 50 epochs whatever the size), against PCA's reconstruction error 
 components as the detector's latent dimension (8) and with 90% of the variance. Reported: mean
 AUROC over the chosen classes and the seconds for all of them.
 
-    python benchmarks/training_budget.py [--quick] [--per-class 500] [--budgets 0,1000,2000,4000] [--classes 0,5,8]
+    python benchmarks/training_budget.py [--quick] [--per-class 500] [--budgets 0,1000,2000,4000] \
+        [--classes 0,5,8]
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def main():
     for name, scorer in [("PCA error, 8 components", lambda X: pca_error(8, X, X_test)),
                          ("PCA error, 90% variance", lambda X: pca_error(0.9, X, X_test))]:
         start = time.perf_counter()
-        aurocs = {CLASSES[c]: 100 * detection_metrics(scorer(train_sets[c]), y_test != c)["auroc"] for c in classes}
+        aurocs = {CLASSES[c]: 100 * detection_metrics(scorer(train_sets[c]), y_test != c)["auroc"]
+                  for c in classes}
         rows.append(_row(name, None, aurocs, time.perf_counter() - start))
     for budget in budgets:
         train.AUTO_MIN_STEPS = budget
@@ -66,11 +68,13 @@ def main():
         rows.append(_row("AnomalyDetector()", budget, aurocs, time.perf_counter() - start,
                          epochs_run=epochs))
     every = "_all_classes" if len(classes) == 10 else ""
-    write_result(f"training_budget_{per_class}{every}", rows, quick=args.quick, per_class=per_class, classes=classes)
+    write_result(f"training_budget_{per_class}{every}", rows, quick=args.quick, per_class=per_class,
+                 classes=classes)
 
 
 def _row(name, budget, aurocs, seconds, **extra):
-    row = {"detector": name, "min_steps": budget, "mean_auroc": round(float(np.mean(list(aurocs.values()))), 2),
+    mean = round(float(np.mean(list(aurocs.values()))), 2)
+    row = {"detector": name, "min_steps": budget, "mean_auroc": mean,
            "seconds_all_classes": round(seconds, 1), **{k: round(v, 2) for k, v in aurocs.items()}, **extra}
     print(row, flush=True)
     return row

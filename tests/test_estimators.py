@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats
+import sklearn.exceptions
 import torch
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
@@ -253,3 +254,33 @@ def test_read_only_inputs_are_used_without_a_warning(vectors, recwarn):
     model = aekit.AutoEncoder(**fast()).fit(frozen)
     model.transform(frozen), model.score_samples(frozen)
     assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
+def test_fine_tune_follows_new_data_from_the_fitted_weights(vectors):
+    est = aekit.AutoEncoder(latent_dim=2, **fast(epochs=20)).fit(vectors)
+    shifted = vectors + 0.5 * vectors.std(axis=0)  # the same data, drifted
+    scaler, before = est.scaler_, est.reconstruction_error(shifted)
+    epochs, weights = est.n_iter_, {k: v.clone() for k, v in est.model_.state_dict().items()}
+    assert est.fine_tune(shifted, steps=40, learning_rate=1e-2) is est
+    assert est.scaler_ is scaler  # the preprocessing stays: scores keep their units
+    assert not all(torch.equal(weights[k], v) for k, v in est.model_.state_dict().items())
+    assert np.mean(est.reconstruction_error(shifted)) < 0.8 * np.mean(before)  # it learned the new normal
+    assert est.n_iter_ > epochs and len(est.history_["train_loss"]) == est.n_iter_
+
+
+def test_fine_tune_is_reproducible_and_checks_its_input(vectors):
+    import copy
+
+    est = aekit.VAE(latent_dim=2, **fast()).fit(vectors)
+    a, b = copy.deepcopy(est).fine_tune(vectors, steps=10), copy.deepcopy(est).fine_tune(vectors, steps=10)
+    assert all(torch.equal(a.model_.state_dict()[k], v) for k, v in b.model_.state_dict().items())
+    with pytest.raises(aekit.InvalidInputError, match="steps must be an integer"):
+        est.fine_tune(vectors, steps=0)
+    with pytest.raises(aekit.InvalidInputError, match="learning_rate must be > 0"):
+        est.fine_tune(vectors, learning_rate=-1.0)
+    with pytest.raises(aekit.InvalidInputError, match="fine-tuning needs at least"):
+        est.fine_tune(vectors[:1])
+    with pytest.raises(ValueError, match="features"):
+        est.fine_tune(vectors[:, :3])
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        aekit.AutoEncoder().fine_tune(vectors)

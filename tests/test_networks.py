@@ -74,7 +74,8 @@ def test_codes_of_a_sample_do_not_depend_on_its_batch(network):
 
 @pytest.mark.parametrize("network", ["resnet", "temporal"])
 def test_residual_models_round_trip_through_a_model_folder(tmp_path, network):
-    X = np.random.default_rng(1).random((12, 1, 16, 16) if network == "resnet" else (12, 3, 20)).astype(np.float32)
+    shape = (12, 1, 16, 16) if network == "resnet" else (12, 3, 20)
+    X = np.random.default_rng(1).random(shape).astype(np.float32)
     ae = aekit.AutoEncoder(latent_dim=2, network=network, **fast(epochs=1)).fit(X)
     ae.save(tmp_path / "m")
     back = aekit.load(tmp_path / "m")

@@ -106,6 +106,9 @@ def test_several_value_columns_and_temporal_models():
 @pytest.mark.parametrize("kwargs, match", [
     ({"history": 1}, "history must be an integer >= 2"),
     ({"alarm_level": 1.5}, "alarm_level must be in"),
+    ({"refit_every": 0}, "refit_every must be None or an integer >= 1"),
+    ({"refit_every": 2.5}, "refit_every must be None or an integer >= 1"),
+    ({"refit_steps": 0}, "refit_steps must be an integer >= 1"),
 ])
 def test_stream_parameters_are_checked(model, kwargs, match):
     with pytest.raises(aekit.InvalidInputError, match=match):
@@ -115,6 +118,61 @@ def test_stream_parameters_are_checked(model, kwargs, match):
 def test_the_healthy_period_must_fill_a_window(model):
     with pytest.raises(aekit.InvalidInputError, match="at least 9 are needed"):
         aekit.StreamDetector(model, series()[:WINDOW])
+
+
+def test_continual_learning_gives_the_same_numbers_one_row_at_a_time_or_in_blocks(model):
+    values = series(1400)
+    values[1000:1010] += 1.5
+    kwargs = {"history": 300, "refit_every": 150, "refit_steps": 20}
+    with aekit.StreamDetector(model, values[:600], **kwargs) as one_by_one:
+        rows = [one_by_one.update(v) for v in values[600:]]
+    with aekit.StreamDetector(model, values[:600], **kwargs) as together:
+        block = together.update_many(values[600:])
+    for key in ("score", "unusual", "alarm"):
+        np.testing.assert_array_equal(block[key], [r[key] for r in rows])
+    # Each copy takes over refit_every rows after it started, once enough rows were seen.
+    assert [r["row"] for r in together.refits_] == [300, 450, 600, 750]
+    assert together.refits_ == [{**r, "seconds": s["seconds"]} for r, s in zip(one_by_one.refits_,
+                                                                               together.refits_, strict=True)]
+    assert together.model is not model and one_by_one.model is not model  # the copies, not the original
+    assert np.flatnonzero(block["alarm"]).min() + 600 in range(1000, 1010 + WINDOW)  # still alarms
+
+
+def test_continual_learning_follows_a_new_normal_and_skips_alarmed_rows(model):
+    values = series(2400)
+    values[800:] = 1.3 * values[800:] + 0.3  # the machine's normal changes for good at row 800
+    values[2150:2155] += 2.0  # and an incident later on
+    live = values[600:]
+    kept = aekit.StreamDetector(model, values[:600], history=300).update_many(live)
+    with aekit.StreamDetector(model, values[:600], history=300, refit_every=200, refit_steps=100) as tuned:
+        out = tuned.update_many(live)
+    late = slice(1200, 1500)  # the new normal, well after the change, before the incident
+    assert np.median(out["score"][late]) < np.median(kept["score"][late])  # it has learned it
+    incident = np.flatnonzero(out["alarm"]) + 600
+    assert any(2150 <= row < 2155 + WINDOW for row in incident)  # and still sees what is wrong
+    assert not any(900 <= row < 2150 for row in incident)  # the seven swaps in between raise no alarm
+    # The copy that starts after the incident is not tuned on the windows that hold it.
+    after = [r for r in tuned.refits_ if r["row"] == 1800]
+    assert after and after[0]["windows"] < 300
+
+
+def test_a_failed_or_closed_fine_tuning_leaves_the_model_watching(model, monkeypatch):
+    values = series(1000)
+    with aekit.StreamDetector(model, values[:600], refit_every=150, refit_steps=10**6) as watch:
+        watch.update_many(values[600:750])  # a fine-tuning of a million steps starts...
+        running = watch._refit.future
+        watch.close()  # ...and stops at its next epoch
+    assert isinstance(running.exception(timeout=60), Exception) and watch.refits_ == []
+    assert watch.model is model
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(aekit.AutoEncoder, "fine_tune", broken)
+    with aekit.StreamDetector(model, values[:600], refit_every=150) as watch:
+        with pytest.warns(UserWarning, match="row 300 failed \\(out of memory\\); the current model goes on"):
+            out = watch.update_many(values[600:])
+    assert watch.refits_ == [] and watch.model is model and np.isfinite(out["score"][WINDOW:]).all()
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +233,16 @@ def test_watch_follows_a_growing_file_until_interrupted(healthy_run):
         watcher.send_signal(signal.SIGINT)
         _, stderr = watcher.communicate(timeout=60)
     assert watcher.returncode == 0 and "stopped" in stderr
+
+
+def test_watch_fine_tunes_in_the_background_and_says_so(healthy_run):
+    live = (healthy_run / "live.csv").read_text()
+    done = subprocess.run([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run"),
+                           "--refit-every", "150", "--refit-steps", "20"],
+                          input=live, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "row 300: a copy fine-tuned on 143 healthy windows took over" in done.stderr
+    assert len(pd.read_csv(pd.io.common.StringIO(done.stdout))) == len(live.splitlines()) - 1
 
 
 def test_watch_refuses_a_model_that_does_not_read_these_columns(healthy_run):

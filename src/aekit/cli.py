@@ -214,7 +214,8 @@ def _watch(args):
         n = watch(estimator=estimator, model_path=args.model, source=args.data,
                   normal_source=args.normal_data, out=args.out, follow=args.follow,
                   timestamp_column=args.timestamp_column, history=args.history,
-                  smoothing=args.smoothing, alarm_level=args.alarm_level)
+                  smoothing=args.smoothing, alarm_level=args.alarm_level, refit_every=args.refit_every,
+                  refit_steps=args.refit_steps)
     except (KeyboardInterrupt, BrokenPipeError):
         sys.stderr.write("aekit: watch: stopped\n")
         return None
@@ -378,6 +379,11 @@ VERBS = [
                  help="recent scores averaged before comparing (default: 10)"),
              opt("--alarm-level", type=float, default=0.9999,
                  help="how unusual (0-1) a row must be to raise an alarm (default: 0.9999)"),
+             opt("--refit-every", type=_positive_int, metavar="ROWS",
+                 help="continual learning: every ROWS rows, fine-tune a copy of the model in the "
+                 "background on the recent rows that raised no alarm (default: never)"),
+             opt("--refit-steps", type=_positive_int, default=200,
+                 help="optimisation steps of each fine-tuning (default: 200)"),
              opt("--trust-code", action="store_true",
                  help="a model with its own networks: import their code"),
          ]),

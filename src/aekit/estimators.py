@@ -418,6 +418,48 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._fit_code_distribution(data)
         return self
 
+    def fine_tune(self, X, y=None, *, steps: int = 200, learning_rate: float | None = None, callbacks=()):
+        """Train the fitted model further on ``X``, from its current weights; returns ``self``.
+
+        For a model that must follow data that change slowly (``StreamDetector``'s continual
+        learning): at least ``steps`` optimisation steps, in whole passes over ``X``. Everything
+        else stays as the fit set it, the preprocessing included, so codes and scores keep their
+        units. The learning rate starts at ``learning_rate`` (default: a tenth of the model's,
+        a nudge rather than a new training) and decays as ``fit``'s does; the weights kept are
+        those with the best validation loss, without early stopping. The randomness is seeded
+        from the fit's seed and the epochs trained so far: the same calls give the same weights.
+        ``callbacks``: as ``fit``'s; one that raises stops the fine-tuning there, its exception
+        propagating and the weights left part-tuned.
+        """
+        check_is_fitted(self, "model_")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise InvalidInputError(f"steps must be an integer >= 1, got {steps!r}")
+        if learning_rate is not None and not learning_rate > 0:
+            raise InvalidInputError(f"learning_rate must be > 0, got {learning_rate!r}")
+        X = self._validate_X(X, reset=False)
+        if len(X) < MIN_TRAINING_SAMPLES:
+            raise InvalidInputError(f"X has {len(X)} sample(s); fine-tuning needs at least "
+                                    f"{MIN_TRAINING_SAMPLES}")
+        y_idx = self._validate_y(y, len(X), reset=False)
+        device = self._device()
+        data = _tensor(X)
+        seed = (int(self.seed_) + int(self.n_iter_)) % np.iinfo(np.int32).max
+        base = self._train_config(seed)
+        config = train.TrainConfig(
+            epochs=1, min_steps=steps, batch_size=base.batch_size,
+            learning_rate=self.learning_rate / 10 if learning_rate is None else float(learning_rate),
+            lr_schedule=base.lr_schedule, validation_fraction=base.validation_fraction, patience=None,
+            precision=self.precision_, random_state=seed, verbose=base.verbose, binarize=base.binarize)
+        with _seeded(seed, device), _deterministic(self.deterministic, device):
+            state = train.fit(self.model_, _resident(data, device), _resident(y_idx, device),
+                              self.scaler_.transform, config, callbacks=callbacks)
+        self.n_iter_ += state.epoch
+        self.history_ = {key: list(self.history_.get(key, [])) + list(values)
+                         for key, values in state.history.items()}
+        if not self.is_variational:
+            self._fit_code_distribution(data)
+        return self
+
     # ------------------------------------------------------------------ fitted state
     # Optional fitted attributes and their keys in the saved state.
     _OPTIONAL_STATE = {"feature_names_in_": "feature_names", "classes_": "classes",

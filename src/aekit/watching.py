@@ -5,7 +5,8 @@ Input: a header line, then ``timestamp,value[,value...]`` rows (the timestamp co
 every read, so a reader downstream sees each row as soon as it is scored. A malformed line is
 reported on stderr and skipped; the watch goes on. Rows are read in whatever blocks the
 stream delivers and scored together, which gives the same numbers as scoring them one by one
-(``StreamDetector``).
+(``StreamDetector``). With ``refit_every``, each fine-tuned model that takes over is reported on
+stderr with its row.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ OUTPUT_HEADER = "timestamp,score,unusual,alarm\n"
 
 def watch(*, estimator, model_path, source: str, normal_source=None, out=None, follow: bool = False,
           timestamp_column=None, history: int = 2000, smoothing: int = 10, alarm_level: float = 0.9999,
-          poll_seconds: float = 0.5, stderr=None) -> int:
+          refit_every: int | None = None, refit_steps: int = 200, poll_seconds: float = 0.5,
+          stderr=None) -> int:
     """Score the rows of ``source`` ("-": stdin) as they come; returns the rows scored."""
     stderr = stderr or sys.stderr
     stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
@@ -55,11 +57,11 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         normal = _healthy_rows(normal_source or _training_source(model_path),
                                [columns[i] for i in value_at])
         detector = StreamDetector(estimator, normal, history=history, smoothing=smoothing,
-                                  alarm_level=alarm_level)
-        with _output(out) as sink:
+                                  alarm_level=alarm_level, refit_every=refit_every, refit_steps=refit_steps)
+        with detector, _output(out) as sink:
             sink.write(OUTPUT_HEADER)
             sink.flush()
-            n_scored = 0
+            n_scored = n_refits = 0
             for block in itertools.chain([first], blocks):
                 stamps, rows = [], []
                 for fields in csv.reader(block):  # one reader per block, not per line
@@ -81,6 +83,10 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
                                               strict=True)))
                 sink.flush()
                 n_scored += len(rows)
+                for refit in detector.refits_[n_refits:]:
+                    print(f"aekit watch: row {refit['row']}: a copy fine-tuned on {refit['windows']} healthy "
+                          f"windows took over", file=stderr, flush=True)
+                n_refits = len(detector.refits_)
         return n_scored
     finally:
         if stream is not sys.stdin.buffer:
