@@ -36,6 +36,13 @@ def fast(**overrides):
     return {"epochs": 3, "batch_size": 32, "verbose": 0, "random_state": 0, **overrides}
 
 
+def interruptible() -> None:
+    """``Popen(preexec_fn=interruptible)``: a child that SIGINT stops with KeyboardInterrupt, even
+    when the suite itself runs as a background job (its shell ignores SIGINT for it, the children
+    inherit that, and Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_at_first_checkpoint(args: list[str], out, timeout: float = 120) -> int:
     """Run ``aekit ARGS --out OUT`` and SIGKILL it as soon as its first checkpoint exists;
     returns its exit code (negative when killed; 0 if it finished first)."""

@@ -18,6 +18,7 @@ from PIL import Image
 from aekit import VAE, AutoEncoder, InvalidInputError
 from aekit.data import load
 from aekit.explorer import Explorer, RequestError, serve
+from conftest import interruptible
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +265,8 @@ def run(tmp_path_factory):
 
 def test_the_command_serves_a_run_until_ctrl_c(run):
     command = [sys.executable, "-m", "aekit", "explore", str(run), "--port", "0", "--max-points", "50"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     try:
         line = process.stdout.readline()
         assert line.startswith("aekit: explore: http://127.0.0.1:"), line + process.stderr.read()

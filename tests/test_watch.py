@@ -11,7 +11,7 @@ import pytest
 
 import aekit
 from aekit.data import load
-from conftest import fast
+from conftest import fast, interruptible
 
 WINDOW = 8
 
@@ -214,7 +214,7 @@ def test_watch_follows_a_growing_file_until_interrupted(healthy_run):
     growing.write_text("".join(live[:101]))
     watcher = subprocess.Popen([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run"),
                                 "--data", str(growing), "--follow", "--out", str(healthy_run / "scores.csv")],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     try:
         def lines_out():
             path = healthy_run / "scores.csv"
