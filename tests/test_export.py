@@ -75,6 +75,21 @@ def test_a_stream_detector_of_two_channel_windows_exports_its_window_score(tmp_p
     np.testing.assert_allclose(score, watch.detector_.anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
 
 
+def test_a_stream_exports_its_model_and_distribution_as_they_are_after_continual_learning(tmp_path):
+    series = np.sin(np.arange(700) / 7).astype(np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(series[:300], 16)
+    model = aekit.AutoEncoder(latent_dim=3, epochs=2, verbose=0, random_state=0).fit(windows)
+    with aekit.StreamDetector(model, series[:300], refit_every=150, refit_steps=5) as watch:
+        watch.update_many(series[300:])
+    assert [r["row"] for r in watch.refits_] == [300] and watch.model is not model
+    manifest = aekit.export_onnx(watch, tmp_path)
+    np.testing.assert_array_equal(manifest["stream"]["initial_scores"], watch.running_.scores)
+    (score,) = run(tmp_path, "score", x=windows[-5:])  # the fine-tuned model's score, not the original's
+    np.testing.assert_allclose(score, watch.detector_.anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(score, aekit.AnomalyDetector.from_fitted(model, windows, n_neighbors=None)
+                           .anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
+
+
 def test_what_cannot_be_exported_is_refused_and_a_foreign_folder_is_kept(tmp_path, table):
     labels = np.arange(len(table)) % 2
     conditional = aekit.ConditionalVAE(latent_dim=2, epochs=1, verbose=0).fit(table, labels)

@@ -79,7 +79,9 @@ def export_onnx(model, folder) -> dict:
             manifest["files"]["score"] = "score.onnx"
             manifest["detector"] = _export_score(detector, example, tmp / "score.onnx")
         if stream is not None:
-            initial = stream.detector_.validation_scores_[-stream.history:]  # where the running one starts
+            # Where the running distribution stands: the healthy scores for a stream that has
+            # seen no row, the new model's recent scores after a continual-learning swap.
+            initial = stream.running_.scores
             manifest["stream"] = {"window": stream.window, "channels": stream.channels,
                                   "sequences": stream.sequences, "history": stream.history,
                                   "smoothing": stream.smoothing, "alarm_level": stream.alarm_level,

@@ -44,9 +44,9 @@ from ..errors import InvalidInputError
 from .detect import AnomalyDetector
 
 # Windows per model call while streaming, every call padded to it (one shape, so scores do not
-# depend on how rows are grouped). Rows come a few at a time live and in blocks from a replay:
-# the temporal VAE scores 10k rows/s at 64, 16k at 128, 23k at 256, at 149, 118 and 93 rows/s
-# one at a time (machine temperature, 2 cores), and 10 ms a row is still far quicker than machines report.
+# depend on how rows are grouped). Larger calls stream blocks faster and single rows slower; at
+# 256 the temporal VAE does 15,058 rows/s in blocks and 60 one at a time (benchmarks/nab.py),
+# and a row every 17 ms is still far quicker than machines report.
 STREAM_BATCH_ROWS = 256
 MIN_REFIT_WINDOWS = 100  # fewer healthy recent windows than this: keep the model as it is
 
@@ -67,7 +67,7 @@ class StreamDetector:
         The window's anomaly score, as :class:`AnomalyDetector`'s ``score``, except that "auto"
         is the reconstruction error for every model: on NAB's series the temporal VAE found as
         much by it as by its importance-sampled -log p(x) (standard score 61.1 against 61.0),
-        and streamed 6x as many rows per second (benchmarks/nab.py).
+        and streamed 5.5x as many rows per second (benchmarks/nab.py).
     history : int, default=2000
         How many recent scores the running distribution holds: about how long a lasting
         change takes to become the new normal.
@@ -298,6 +298,11 @@ class RunningScores:
         self._recount()
         self._recent: deque[float] = deque(np.asarray(recent, dtype=np.float64).tolist(), maxlen=smoothing)
         self._updates = 0
+
+    @property
+    def scores(self) -> np.ndarray:
+        """The last ``history`` scores, oldest first: the distribution the next score meets."""
+        return np.array(self._scores)
 
     def update_many(self, scores) -> np.ndarray:
         """z per score, in order (NaN for a NaN score, which is skipped)."""
