@@ -261,7 +261,8 @@ VERBS = [
         opt("--model", choices=MODELS, default="vae", help="preset (default: vae)"),
         opt("--latent-dim", type=_positive_int, default=8, help="code size (default: 8)"),
         opt("--epochs", type=_epochs, default="auto",
-            help="maximum epochs, or auto: 50, more for small data (at least 2,000 steps)"),
+            help="maximum epochs, or auto: 50, more for small data (at least 2,000 steps; "
+                 "1,000 for table rows)"),
         opt("--batch-size", type=_positive_int, default=64, help="(default: 64)"),
         opt("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)"),
         opt("--network", choices=["auto", "mlp", "conv", "resnet", "temporal"], default="auto",

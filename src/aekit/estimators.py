@@ -348,7 +348,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return train.TrainConfig(
             # "auto": 50 epochs, more for small data (train.planned_epochs)
             epochs=train.AUTO_EPOCHS if self.epochs == "auto" else self.epochs,
-            min_steps=train.AUTO_MIN_STEPS if self.epochs == "auto" else 0,
+            min_steps=train.auto_min_steps(self.sample_shape_) if self.epochs == "auto" else 0,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
             lr_schedule=self.lr_schedule, validation_fraction=self.validation_fraction,
             patience=self.patience, precision=self.precision, random_state=seed,
@@ -806,7 +806,8 @@ _COMMON_DOC = """
     epochs : int or "auto", default="auto"
         The most passes over the training data (early stopping may end sooner). "auto": 50,
         or as many as make 2,000 optimisation steps when 50 make fewer (small data sets:
-        500 images are 4 batches), with ``patience`` stretched in proportion.
+        500 images are 4 batches), 1,000 for table rows (flat vectors), with ``patience``
+        stretched in proportion (benchmarks/training_budget.py, tabular_budget.py).
     batch_size, learning_rate : batch size and Adam's step size.
     lr_schedule : {"cosine", "constant"}, default="cosine"
     validation_fraction : float, default=0.1
