@@ -6,19 +6,24 @@ with the other nine classes as anomalies. Reported: AUROC per class, the mean, a
 seconds for all ten classes (training and scoring). Each variant is a detector configuration;
 "default" is ``aekit.AnomalyDetector()`` exactly as a user gets it.
 
-    python benchmarks/oneclass.py [--quick] [--variants default,ae-mlp,...]
+    python benchmarks/oneclass.py [--quick] [--variants default,ae-mlp,...] [--keep-others]
+
+--keep-others keeps the rows of variants not run now from the previous results file, each
+with the date of its run (for a variant too slow to repeat with every change).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import time
 
 import numpy as np
 
 import aekit
 from aekit.tasks.detect import detection_metrics
-from common import load_fashion_mnist, write_result
+from common import RESULTS, load_fashion_mnist, write_result
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
            "Bag", "Ankle boot")
@@ -56,12 +61,24 @@ def run_variant(name, factory, X_train, y_train, X_test, y_test, classes):
             "seconds_all_classes": round(seconds, 1), **per_class}
 
 
+def kept_rows(quick: bool, rerun: set) -> list:
+    """The previous results' rows for variants not in ``rerun``, with their run's date."""
+    path = RESULTS / f"oneclass{'.quick' if quick else ''}.json"
+    if not path.exists():
+        return []
+    previous = json.loads(path.read_text())
+    return [{**row, "run": row.get("run", previous["date"])}
+            for row in previous["rows"] if row["detector"] not in rerun]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="two classes, 1,000 training images each, 2 epochs, 2,000 test images")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
                         help="comma-separated names: " + ", ".join(variants(None)))
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the previous results' rows of the variants not run now")
     args = parser.parse_args()
     X_train, y_train, X_test, y_test = load_fashion_mnist()
     classes = range(10)
@@ -75,10 +92,13 @@ def main():
     unknown = set(args.variants.split(",")) - set(factories)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {list(factories)}")
-    rows = []
+    rows, today = [], datetime.date.today().isoformat()
     for name in args.variants.split(","):
-        rows.append(run_variant(name, factories[name], X_train, y_train, X_test, y_test, classes))
+        rows.append({**run_variant(name, factories[name], X_train, y_train, X_test, y_test, classes),
+                     "run": today})
         print(rows[-1], flush=True)
+    if args.keep_others:
+        rows += kept_rows(args.quick, {row["detector"] for row in rows})
     write_result("oneclass", rows, quick=args.quick, n_test=len(X_test),
                  published={"GEOM": 93.5, "RAW-OC-SVM": 92.8, "CAE-OC-SVM": 91.7, "ADGAN": 88.4,
                             "DSEBM": 86.6})
