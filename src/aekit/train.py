@@ -90,7 +90,9 @@ def use_bf16(precision: str, model: AutoencoderNet) -> bool:
 # per class, mean AUROC of three classes: 89.3 at 50 epochs, 92.9 at 1,000 steps, 93.6 at
 # 2,000, 93.5 at 4,000 (benchmarks/training_budget.py). Table rows (flat vectors) need fewer:
 # on 24 ADBench tables (2 seeds) the default detector scored a mean AUROC of 0.9208 with
-# 1,000 steps and 0.9209 with 2,000, in 62% of the time (benchmarks/tabular_budget.py).
+# 1,000 steps and 0.9209 with 2,000, in 62% of the time (benchmarks/tabular_budget.py). Flat
+# windows for an MLP are flat vectors too: on NAB that MLP lost up to 3.4 points at the default
+# alarm level (benchmarks/NOTES.md); windows' default temporal network keeps 2,000.
 AUTO_EPOCHS = 50
 AUTO_MIN_STEPS = 2000  # images and (channels, time) windows
 AUTO_MIN_STEPS_VECTORS = 1000
