@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).parent / "results"
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+# Debian's dataset-fashion-mnist package; AEKIT_FASHION_MNIST points elsewhere (a GPU machine
+# without the package gets a copy of its four files).
+FASHION_MNIST = Path(os.environ.get("AEKIT_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 # The project's benchmark data (ADBench, NAB) sits beside the checkout; AEKIT_BENCH_DATA moves it.
 SHARED_DATA = Path(os.environ.get("AEKIT_BENCH_DATA",
                                   Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -194,9 +194,10 @@ class AekitClock:
         self.times.append(report.seconds)
 
 
-def run_aekit(kind: str, X_uint8, batch: int, epochs: int, device) -> tuple[list[float], str]:
+def run_aekit(kind: str, X_uint8, batch: int, epochs: int, device, compile: bool = False
+              ) -> tuple[list[float], str]:
     common = {"epochs": epochs, "batch_size": batch, "validation_fraction": 0.0, "patience": None,
-              "lr_schedule": "constant", "device": str(device)}
+              "lr_schedule": "constant", "device": str(device), "compile": compile}
     if kind == "mlp_vae":
         model = aekit_vae(**common)
         data = X_uint8.reshape(len(X_uint8), -1)
@@ -214,6 +215,10 @@ def main():
     parser.add_argument("--quick", action="store_true", help="6,000 images, two epochs")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--compile", action="store_true",
+                        help="aekit with and without compile=True instead of the three tools "
+                             "(results/gpu_compile.json); the first epoch, which compiles, is not timed")
+    parser.add_argument("--batch-sizes", default="128,512,2048")
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -227,27 +232,33 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"{name}: bf16 dense matmul peak {peak:.3f} TFLOP/s", flush=True)
     rows = []
+    base = "aekit" if args.compile else "pythae 0.1.2"  # what the ratio column compares with
     for kind, plain_model in (("mlp_vae", MLPVAE), ("conv_ae", ConvAE)):
         flops = train_flops_per_sample(plain_model(), X[:64])
-        for batch in (128, 512, 2048):
-            results = {"plain DataLoader loop": (run_plain(plain_model(), X, batch, epochs, device), "fp32"),
-                       "pythae 0.1.2": (run_pythae(kind, X, batch, epochs, device), "fp32"),
-                       "aekit": run_aekit(kind, X_uint8, batch, epochs, device)}
-            pythae_rate = n / statistics.median(results["pythae 0.1.2"][0][1:] or results["pythae 0.1.2"][0])
+        for batch in map(int, args.batch_sizes.split(",")):
+            same = (batch, epochs, device)
+            if args.compile:
+                results = {"aekit": run_aekit(kind, X_uint8, *same),
+                           "aekit compile=True": run_aekit(kind, X_uint8, *same, compile=True)}
+            else:
+                results = {"plain DataLoader loop": (run_plain(plain_model(), X, *same), "fp32"),
+                           "pythae 0.1.2": (run_pythae(kind, X, *same), "fp32"),
+                           "aekit": run_aekit(kind, X_uint8, *same)}
+            base_rate = n / statistics.median(results[base][0][1:] or results[base][0])
             for tool, (times, precision) in results.items():
-                epoch_s = statistics.median(times[1:] or times)  # the first epoch warms up
+                epoch_s = statistics.median(times[1:] or times)  # the first epoch warms up (or compiles)
                 rate = n / epoch_s
                 rows.append({"model": kind, "batch_size": batch, "tool": tool, "precision": precision,
                              "epoch_s": round(epoch_s * 60000 / n, 3), "samples_s": round(rate),
-                             "vs_pythae": round(rate / pythae_rate, 2),
+                             f"vs_{base.split()[0]}": round(rate / base_rate, 2),
                              "tflops": round(flops * rate / 1e12, 3),
                              "of_bf16_peak": round(flops * rate / 1e12 / peak, 4)})
                 print(f"{kind:8s} batch {batch:4d}  {tool:22s} {precision:4s} {rate:11,.0f} samples/s  "
-                      f"epoch(60k) {epoch_s * 60000 / n:7.3f} s  x{rate / pythae_rate:5.2f} vs pythae  "
+                      f"epoch(60k) {epoch_s * 60000 / n:7.3f} s  x{rate / base_rate:5.2f} vs {base}  "
                       f"{flops * rate / 1e12:7.3f} TFLOP/s", flush=True)
-    write_result("gpu" if device.type == "cuda" else f"gpu_{device.type}", rows, quick=args.quick,
-                 epochs=epochs, n_train=n, device=name, bf16_matmul_peak_tflops=round(peak, 2))
-
+    result = ("gpu" if device.type == "cuda" else f"gpu_{device.type}") + ("_compile" if args.compile else "")
+    write_result(result, rows, quick=args.quick, epochs=epochs, n_train=n, device=name,
+                 bf16_matmul_peak_tflops=round(peak, 2))
 
 if __name__ == "__main__":
     main()

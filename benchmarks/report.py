@@ -25,6 +25,8 @@ reported here.
 TARGETS = {
     "gpu": "Targets (issue #10), on one H100/H200: an MLP-VAE epoch under 0.3 s at batch 512 and ≥ 10× "
            "pythae's samples/s at the same batch.",
+    "gpu_compile": "Exploration (issue #10): aekit with and without `compile=True` on the same GPU; "
+                   "`vs_aekit`: samples/s over the uncompiled fit's.",
     "out_of_core": "Targets (issue #11): peak resident memory under 1 GB and flat from 1x to 4x; a streamed "
                    "rate >= 80% of the in-memory rate on data that fits (`vs_in_memory`).",
     "table_stream": "Target (issue #11, as for arrays): peak resident memory under 1 GB, flat from 1x to 4x "

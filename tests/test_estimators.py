@@ -132,7 +132,7 @@ def test_linear_autoencoder_spans_the_pca_subspace():
     ae = aekit.AutoEncoder(latent_dim=3, hidden_dims=(), activation="linear", likelihood="gaussian",
                            scaler="none", epochs=300, batch_size=600, learning_rate=0.05,
                            validation_fraction=0.0, verbose=0, random_state=0).fit(X)
-    decoder_columns = ae.model_.decoder.head.weight.detach().double().numpy()  # (8, 3)
+    decoder_columns = ae.model_.decoder.head.weight.detach().double().cpu().numpy()  # (8, 3)
     angles = scipy.linalg.subspace_angles(decoder_columns, PCA(3).fit(X).components_.T)
     assert np.degrees(angles).max() < 1.0
 
@@ -192,9 +192,11 @@ def test_early_stopping_keeps_the_best_weights(vectors):
 
 
 def test_precision_auto_picks_bf16_only_for_large_weight_matrices(vectors):
-    assert aekit.AutoEncoder(**fast()).fit(vectors).precision_ == "fp32"
+    # The CPU's rule (on a GPU "auto" is bf16 wherever the GPU has it).
+    assert aekit.AutoEncoder(device="cpu", **fast()).fit(vectors).precision_ == "fp32"
     X = np.random.default_rng(0).integers(0, 256, (64, 784), dtype=np.uint8)
-    big = lambda **kw: aekit.VAE(network="mlp", hidden_dims=(400,), **fast(epochs=1, **kw)).fit(X)
+    big = lambda **kw: aekit.VAE(network="mlp", hidden_dims=(400,), device="cpu",
+                                 **fast(epochs=1, **kw)).fit(X)
     first, second = big(), big()
     # 784 x 400 = 313,600 weights: measured faster in bf16 on a CPU with AMX, slower without it
     assert first.precision_ == ("bf16" if aekit.train.cpu_has_amx() else "fp32")
@@ -218,7 +220,8 @@ def test_learned_variance_decoder_can_be_sampled(images):
     draws = vae.sample(500, random_state=0, from_likelihood=True)  # the same codes, plus noise
     Z = torch.from_numpy(np.random.RandomState(0).standard_normal((500, 8)).astype(np.float32))
     with torch.no_grad():
-        predicted_std = vae.model_.likelihood.std(vae.model_.decode(Z)).numpy() / vae.scaler_.scale
+        std = vae.model_.likelihood.std(vae.model_.decode(Z.to(vae.device_)))
+    predicted_std = std.cpu().numpy() / vae.scaler_.scale
     # |sigma * eps| averages sigma * sqrt(2 / pi) for standard normal eps
     expected = (predicted_std * np.sqrt(2 / np.pi)).mean()
     assert abs(np.abs(draws - means.reshape(draws.shape)).mean() / expected - 1) < 0.05

@@ -17,9 +17,9 @@ def digits_split():
     return X[:1400], X[1400:]
 
 
-def _dae(X, **corruption):
+def _dae(X, **params):
     return aekit.DenoisingAutoEncoder(latent_dim=16, epochs=40, batch_size=64, learning_rate=2e-3,
-                                      verbose=0, random_state=0, **corruption).fit(X)
+                                      verbose=0, random_state=0, **params).fit(X)
 
 
 def test_denoising_raises_psnr_on_held_out_noisy_inputs(digits_split):
@@ -44,7 +44,8 @@ def test_inpainting_fills_masked_patches(digits_split):
 
 def test_salt_and_pepper_uses_the_median_filter_baseline(digits_split):
     train, held_out = digits_split
-    dae = _dae(train, corruption="salt_pepper", corruption_level=0.1)
+    # Its margins were measured with the CPU's noise: a GPU draws other noise (docs/gpus.md).
+    dae = _dae(train, corruption="salt_pepper", corruption_level=0.1, device="cpu")
     result = restore_and_compare(dae, held_out[:100], "denoise")
     assert result["classical_name"].startswith("median")
     q = result["quality"]

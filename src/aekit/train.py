@@ -312,7 +312,8 @@ def _batch(model: AutoencoderNet, X, y, idx, preprocess, config: TrainConfig, gr
     x_in = corrupt(xb, model.config.corruption) if model.config.corruption.kind != "none" else None
     if noisy_inputs:
         xb, x_in = xb[rows], None if x_in is None else x_in[rows]
-    yb = None if y is None else y.index_select(0, idx[rows]).to(device, non_blocking=True)
+    # Streamed rows keep their batch order on the CPU while resident labels sit on the device.
+    yb = None if y is None else y.index_select(0, idx[rows].to(y.device)).to(device, non_blocking=True)
     eps = _code_noise(model, len(idx), rows, device)
     return xb, x_in, yb, eps
 

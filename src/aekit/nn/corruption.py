@@ -62,12 +62,13 @@ def _keep_mask(x: torch.Tensor, config: CorruptionConfig) -> torch.Tensor:
     if config.mask_mode == "features" or not is_image:
         return (torch.rand_like(x) >= config.level).to(x.dtype)
     n, _, h, w = x.shape
+    like_x = {"dtype": x.dtype, "device": x.device}
     if config.mask_mode == "pixels":
         # One draw per pixel so that all channels of a pixel vanish together.
-        return (torch.rand(n, 1, h, w, dtype=x.dtype) >= config.level).to(x.dtype)
+        return (torch.rand(n, 1, h, w, **like_x) >= config.level).to(x.dtype)
     # Patches: a coarse grid of cells, each masked with probability `level`, upsampled.
     p = config.patch_size
-    cells = (torch.rand(n, 1, -(-h // p), -(-w // p), dtype=x.dtype) >= config.level).to(x.dtype)
+    cells = (torch.rand(n, 1, -(-h // p), -(-w // p), **like_x) >= config.level).to(x.dtype)
     return cells.repeat_interleave(p, dim=2).repeat_interleave(p, dim=3)[:, :, :h, :w]
 
 
@@ -75,5 +76,5 @@ def _greyscale(x: torch.Tensor) -> torch.Tensor:
     """ITU-R BT.601 luma, repeated over the channels: the input of a colourisation model."""
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError("greyscale corruption needs RGB images of shape (n, 3, H, W)")
-    weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x * weights).sum(dim=1, keepdim=True).expand_as(x)
