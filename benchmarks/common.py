@@ -69,7 +69,8 @@ def load_fashion_mnist():
     from aekit.data.idx import read_idx
 
     if not FASHION_MNIST.is_dir():
-        sys.exit("Fashion-MNIST is missing: apt-get install -y dataset-fashion-mnist")
+        sys.exit(f"Fashion-MNIST is missing at {FASHION_MNIST}: apt-get install -y dataset-fashion-mnist, "
+                 "or set AEKIT_FASHION_MNIST to a folder holding its four .gz files")
     get = lambda stem: read_idx(FASHION_MNIST / f"{stem}-ubyte.gz")
     return (get("train-images-idx3"), get("train-labels-idx1"), get("t10k-images-idx3"),
             get("t10k-labels-idx1"))

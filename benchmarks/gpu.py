@@ -260,5 +260,6 @@ def main():
     write_result(result, rows, quick=args.quick, epochs=epochs, n_train=n, device=name,
                  bf16_matmul_peak_tflops=round(peak, 2))
 
+
 if __name__ == "__main__":
     main()
