@@ -8,8 +8,9 @@ backward). Two variants undo one change each: today's conv with a contiguous mem
 and with the earlier widths 32-64-128. "conv (before)" rebuilds the image
 network as it was before issue #12 (32-64-128 channels; its decoder kept 32 channels at full
 resolution and added a head convolution there; contiguous layout) as a custom network, so the
-same run compares the two designs. Quality at equal training is measured by
-benchmarks/representation.py, not here.
+same run compares the two designs. The rows run ReLU, ModelConfig's default; "conv, SiLU" is
+what the estimators build for images since SiLU became their "auto" activation for "conv".
+Quality at equal training is measured by benchmarks/representation.py, not here.
 
     python benchmarks/conv_speed.py [--quick]
 """
@@ -63,6 +64,8 @@ VARIANTS = {  # name: ModelConfig fields, and whether to undo the channels-last 
     "conv, widths 32-64-128": {"network": "conv", "sample_shape": (1, 28, 28),
                                "conv_channels": (32, 64, 128)},
     "conv": {"network": "conv", "sample_shape": (1, 28, 28)},
+    "conv, SiLU (the estimators' default)": {"network": "conv", "sample_shape": (1, 28, 28),
+                                             "activation": "silu"},
     "resnet": {"network": "resnet", "sample_shape": (1, 28, 28)},
     "mlp": {"network": "mlp", "sample_shape": (1, 28, 28)},
     "temporal (window 32)": {"network": "temporal", "sample_shape": (32,)},

@@ -202,8 +202,11 @@ def run_aekit(kind: str, X_uint8, batch: int, epochs: int, device, compile: bool
         model = aekit_vae(**common)
         data = X_uint8.reshape(len(X_uint8), -1)
     else:
+        # ReLU, as in the network the plain loop and pythae train (aekit's own default for
+        # "conv" is SiLU since 2026-11-23; the H100 figures of 2026-11-22 were all ReLU).
         model = aekit.AutoEncoder(latent_dim=CONV_LATENT, network="conv", hidden_dims=(256,),
-                                  likelihood="bernoulli", verbose=0, random_state=0, **common)
+                                  activation="relu", likelihood="bernoulli", verbose=0, random_state=0,
+                                  **common)
         data = X_uint8
     clock = AekitClock()
     model.fit(data, callbacks=[clock])

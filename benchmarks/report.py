@@ -43,6 +43,9 @@ TARGETS = {
                "neighbour distance (no seconds of its own).",
     "tabular_budget": "Exploration (issue #12): candidate widths and minimum steps of the default "
                       "tabular detector; `x_pyod_ae`: seconds over PyOD's AutoEncoder's on the same splits.",
+    "tabular_budget_steps": "Exploration (issue #12): the default tabular detector with a minimum of 1,000 "
+                            "(shipped) or 500 training steps; `x_pyod_ae`: seconds over PyOD's AutoEncoder's "
+                            "on the same splits.",
     "tabular_scores": "Exploration (issue #12): which scores the default tabular detector should add up.",
     "representation_mlp": "Target (issue #5) at k = 10: test SSE ≤ 8.5 and kNN-5 ≥ 0.87 with at most 10 "
                           "minutes of training.",
@@ -56,6 +59,10 @@ TARGETS = {
            "kind, not exactly); moonshot ≥ 70. Every detector alarms once per episode.",
     "representation_conv": "Target (issue #12) at k = 10: test SSE ≤ 8.0 and kNN-5 ≥ 0.87 with at most 10 "
                            "minutes of training.",
+    "representation_conv_80_epochs": "Exploration (issue #12): the shipped `\"conv\"` network given about "
+                                     "twice the 10-minute budget, to show how far time alone goes.",
+    "conv_decoder": "Exploration (issue #12): image decoders trained for the same time budget at k = 10 "
+                    "(target: test SSE ≤ 8.0 and kNN-5 ≥ 0.87 within 10 minutes).",
     "conv_speed": "Target (issue #12): the image network trains ≥ 4× as many samples/s as before "
                   "(`vs_conv_before`), at equal quality (benchmarks/representation.py).",
     "explore": "Target (issue #14): under 100 ms from a slider move to the new picture on screen, for the "

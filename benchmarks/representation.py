@@ -6,6 +6,7 @@ SSE per image (sum over the 784 pixels), kNN-5 accuracy (codes of the training i
 reference set), k-means NMI with 10 clusters, and training seconds.
 
     python benchmarks/representation.py [--quick] [--epochs N] [--network conv|mlp] [--dims 2,10,32]
+        [--result NAME]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--network", choices=["conv", "mlp"], default="conv")
     parser.add_argument("--dims", default="2,10,32")
+    parser.add_argument("--result", help="write results/<RESULT>.json (default: representation_<network>)")
     args = parser.parse_args()
     X_train, y_train, X_test, y_test = load_fashion_mnist()
     if args.quick:
@@ -63,7 +65,7 @@ def main():
         rows.append(scores(f"aekit AutoEncoder ({args.network})", k, ae.transform(X_train),
                            ae.transform(X_test), hat, test01, y_train, y_test, seconds))
         print(rows[-1], flush=True)
-    write_result(f"representation_{args.network}", rows, quick=args.quick, epochs=epochs,
+    write_result(args.result or f"representation_{args.network}", rows, quick=args.quick, epochs=epochs,
                  network=args.network, n_train=len(X_train), n_test=len(X_test))
 
 

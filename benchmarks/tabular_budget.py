@@ -9,7 +9,7 @@ this ran, 1,000 since, from its result). PyOD's AutoEncoder is timed on the same
 reference. Prints per-set AUROC and seconds; writes
 results/tabular_budget.json.
 
-    python benchmarks/tabular_budget.py [--seeds 2] [--sets a,b] [--candidates name,...]
+    python benchmarks/tabular_budget.py [--seeds 2] [--sets a,b] [--candidate NAME ...] [--result NAME]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ CANDIDATES = {  # name -> (hidden widths as a function of the feature count or N
     "narrow, 2000 steps": (narrow, 2000),
     "256-128, 1000 steps": (None, 1000),
     "narrow, 1000 steps": (narrow, 1000),
+    "256-128, 500 steps": (None, 500),
 }
 
 
@@ -59,12 +60,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--sets", help="comma-separated set names (default: all)")
-    parser.add_argument("--candidates", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--candidate", action="append", choices=CANDIDATES,
+                        help="a candidate to run (repeat for several; default: all)")
+    parser.add_argument("--result", default="tabular_budget",
+                        help="write results/<RESULT>.json (default: %(default)s)")
     args = parser.parse_args()
     adbench = shared_data("adbench")
     names = args.sets.split(",") if args.sets else sorted(p.stem for p in adbench.glob("*.npz"))
     runs = {c: functools.partial(run_candidate, c)
-            for c in (args.candidates.split(",") if args.candidates else CANDIDATES)}
+            for c in (args.candidate or CANDIDATES)}
     runs["PyOD AutoEncoder"] = pyod_ae
     auroc = {r: {} for r in runs}
     seconds = {r: {} for r in runs}
@@ -90,7 +94,7 @@ def main():
         print(row)
     per_dataset = [{"data": d, "detector": r, "auroc": round(float(np.mean(v)), 4),
                     "seconds": round(seconds[r][d], 2)} for r in runs for d, v in auroc[r].items()]
-    write_result("tabular_budget", rows, quick=False, per_dataset=per_dataset, seeds=args.seeds,
+    write_result(args.result, rows, quick=False, per_dataset=per_dataset, seeds=args.seeds,
                  datasets=len(names))
 
 

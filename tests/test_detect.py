@@ -234,3 +234,18 @@ def test_detector_parameters_are_checked_in_one_place(params, match):
     X = np.random.default_rng(0).normal(size=(40, 3))
     with pytest.raises(aekit.InvalidInputError, match=match):
         aekit.AnomalyDetector(**params).fit(X)
+
+
+def test_the_heat_map_draws_negative_per_pixel_errors(tmp_path):
+    # -log p per pixel is below 0 wherever a small-sigma Gaussian reconstructs well: the colour
+    # scale must span those values (it once ran from 0 to a negative maximum, and matplotlib refused).
+    from PIL import Image
+
+    from aekit.plots import heatmap_figure
+
+    rng = np.random.default_rng(0)
+    inputs = rng.random((3, 1, 8, 8)).astype(np.float32)
+    errors = -3.0 + 0.1 * rng.random((3, 1, 8, 8))
+    heatmap_figure(inputs, inputs, errors, np.array([1.0, 2.0, 3.0]), tmp_path / "h.png", "negative errors")
+    with Image.open(tmp_path / "h.png") as png:
+        assert png.size[0] > 100 and len(set(png.convert("RGB").getdata())) > 20

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 import aekit
 from aekit import train
@@ -119,3 +120,17 @@ def test_train_verb_picks_temporal_networks_for_windows_of_several_columns(tmp_p
     assert main(["detect", "--model", str(run), "--data", str(tmp_path / "m.csv"), *window,
                  "--out", str(out)]) == 0
     assert json.loads((out / "detect.json").read_text())["n"] == (600 - 24) // 6 + 1
+
+
+def test_auto_activation_is_silu_for_the_conv_network_and_relu_elsewhere(images, vectors):
+    X, _ = images
+    cases = [(aekit.AutoEncoder(**fast()), X, "silu", nn.SiLU),  # "auto" network: conv for images
+             (aekit.AutoEncoder(network="mlp", **fast()), X, "relu", nn.ReLU),
+             (aekit.VAE(**fast()), vectors, "relu", nn.ReLU),
+             (aekit.AutoEncoder(activation="gelu", **fast()), X, "gelu", nn.GELU)]
+    for model, data, name, layer in cases:
+        model.fit(data)
+        assert model.get_params()["activation"] == model.activation  # the parameter is untouched
+        assert model.model_.config.activation == name
+        kinds = {type(m) for part in (model.model_.encoder, model.model_.decoder) for m in part.modules()}
+        assert layer in kinds and not ({nn.ReLU, nn.SiLU, nn.GELU} - {layer}) & kinds

@@ -376,15 +376,33 @@ def test_impossible_sizes_are_refused_before_allocating(args, fragment, bars, tm
     _one_line_error(capsys, main(args), fragment)
 
 
-def test_an_image_folder_resized_to_an_impossible_size_is_refused(tmp_path, capsys, monkeypatch):
-    # 2 images at 30000x30000 need ~29 GiB to decode: more than 16 GiB, whatever this machine has.
-    monkeypatch.setattr("aekit._memory.available_bytes", lambda: 16 << 30)
+def _two_small_images(tmp_path):
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(2):
         Image.new("L", (8, 8), i).save(folder / f"{i}.png")
+    return folder
+
+
+def test_an_image_folder_resized_to_an_impossible_size_is_refused(tmp_path, capsys, monkeypatch):
+    # 2 images at 30000x30000 need ~29 GiB to decode: more than 16 GiB, whatever this machine has.
+    monkeypatch.setattr("aekit._memory.available_bytes", lambda: 16 << 30)
+    folder = _two_small_images(tmp_path)
     _one_line_error(capsys, main(["train", "--data", str(folder), "--size", "30000x30000",
                                   "--out", str(tmp_path / "r")]), "would need about")
+
+
+def test_images_too_large_for_the_networks_weights_are_refused_before_building_it(tmp_path, capsys,
+                                                                                    monkeypatch):
+    # 4000x4000 images decode in 32 MB, but the conv net's dense layer would hold ~4 billion
+    # weights (61 GiB to train on the CPU): refused in one line, with no run folder left behind.
+    monkeypatch.setattr("aekit._memory.available_bytes", lambda: 16 << 30)
+    folder = _two_small_images(tmp_path)
+    _one_line_error(capsys, main(["train", "--data", str(folder), "--size", "4000x4000",
+                                  "--out", str(tmp_path / "r")]), "weights", "would need about")
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(aekit.InvalidInputError, match=r"[\d,]{13} weights for samples of shape 1x4000x4000"):
+        aekit.AutoEncoder(network="conv", **fast()).fit(np.zeros((2, 1, 4000, 4000), np.uint8))
 
 
 @pytest.mark.parametrize("content, fragment", [

@@ -228,11 +228,14 @@ def heatmap_figure(inputs: np.ndarray, reconstructions: np.ndarray, errors: np.n
     lo, hi = float(inputs.min()), float(inputs.max())
     shown_in, shown_rec = _to_display(inputs, lo, hi), _to_display(reconstructions, lo, hi)
     err = errors.reshape(n, -1, *errors.shape[-2:]).sum(axis=1) if errors.ndim == 4 else errors
-    vmax = float(np.quantile(err, 0.99)) or 1.0
+    # -log p per pixel is negative where the likelihood's density exceeds 1 (a Gaussian of
+    # small sigma reconstructing well): the scale spans the errors shown, not 0 to a maximum.
+    vmin, vmax = float(err.min()), float(np.quantile(err, 0.99))
+    vmax = vmax if vmax > vmin else vmin + 1.0
     for c in range(n):
         axes[0, c].imshow(shown_in[c], cmap="gray", vmin=0, vmax=1)
         axes[1, c].imshow(shown_rec[c], cmap="gray", vmin=0, vmax=1)
-        image = axes[2, c].imshow(err[c], cmap="inferno", vmin=0, vmax=vmax)
+        image = axes[2, c].imshow(err[c], cmap="inferno", vmin=vmin, vmax=vmax)
         axes[0, c].set_title(f"{scores[c]:.3g}", fontsize=7, fontweight="normal")
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
