@@ -228,9 +228,9 @@ def heatmap_figure(inputs: np.ndarray, reconstructions: np.ndarray, errors: np.n
     lo, hi = float(inputs.min()), float(inputs.max())
     shown_in, shown_rec = _to_display(inputs, lo, hi), _to_display(reconstructions, lo, hi)
     err = errors.reshape(n, -1, *errors.shape[-2:]).sum(axis=1) if errors.ndim == 4 else errors
-    # -log p per pixel is negative where the likelihood's density exceeds 1 (a Gaussian of
-    # small sigma reconstructing well): the scale spans the errors shown, not 0 to a maximum.
-    vmin, vmax = float(err.min()), float(np.quantile(err, 0.99))
+    # The scale starts at 0, or lower where -log p per pixel is negative (a likelihood density
+    # above 1: a Gaussian of small sigma reconstructing well); matplotlib refuses vmin > vmax.
+    vmin, vmax = min(0.0, float(err.min())), float(np.quantile(err, 0.99))
     vmax = vmax if vmax > vmin else vmin + 1.0
     for c in range(n):
         axes[0, c].imshow(shown_in[c], cmap="gray", vmin=0, vmax=1)
