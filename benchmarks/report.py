@@ -59,8 +59,14 @@ TARGETS = {
            "kind, not exactly); moonshot ≥ 70. Every detector alarms once per episode.",
     "representation_conv": "Target (issue #12) at k = 10: test SSE ≤ 8.0 and kNN-5 ≥ 0.87 with at most 10 "
                            "minutes of training.",
-    "representation_conv_80_epochs": "Exploration (issue #12): the shipped `\"conv\"` network given about "
-                                     "twice the 10-minute budget, to show how far time alone goes.",
+    "representation_conv_80_epochs": "Exploration (issue #12): `\"conv\"` as shipped on 2026-11-22 (ReLU, "
+                                     "hidden 256) given about twice the 10-minute budget, to show how far "
+                                     "time alone goes.",
+    "representation_conv_100_epochs": "Exploration (issue #12): `\"conv\"` with SiLU and the dense width it "
+                                      "had then (hidden 256, the default before 512), 100 epochs on the "
+                                      "AVX-512 machine.",
+    "representation_conv_hidden_widths": "Exploration (issue #12): the dense layer between the convolutions "
+                                         "and the code, 256 (the earlier default) against 512, 12 epochs.",
     "conv_decoder": "Exploration (issue #12): image decoders trained for the same time budget at k = 10 "
                     "(target: test SSE ≤ 8.0 and kNN-5 ≥ 0.87 within 10 minutes).",
     "conv_speed": "Target (issue #12): the image network trains ≥ 4× as many samples/s as before "
@@ -98,12 +104,20 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _isa(machine: dict) -> str:
+    """The widest vector unit and AMX, e.g. " (AVX-512)"; empty for results recorded without them."""
+    isa = machine.get("cpu_isa") or []
+    vector = "AVX-512" if "avx512f" in isa else "AVX2" if "avx2" in isa else None
+    units = [u for u in (vector, "AMX" if "amx_tile" in isa else None) if u]
+    return f" ({', '.join(units)})" if units else ""
+
+
 def _section(record: dict) -> str:
     m = record["machine"]
     shown_apart = ("benchmark", "command", "date", "machine", "quick", "rows", "per_dataset", "per_series")
     extra = {k: v for k, v in record.items() if k not in shown_apart}
     parts = [f"## {record['benchmark']}", "",
-             f"`{record['command']}` — {record['date']} — {m['cpu']}, {m['cores']} cores, "
+             f"`{record['command']}` — {record['date']} — {m['cpu']}{_isa(m)}, {m['cores']} cores, "
              f"torch {m['torch']} ({m['torch_threads']} threads)", ""]
     if extra:
         parts += ["Run: " + ", ".join(f"{k} = {v}" for k, v in extra.items()), ""]

@@ -134,3 +134,17 @@ def test_auto_activation_is_silu_for_the_conv_network_and_relu_elsewhere(images,
         assert model.model_.config.activation == name
         kinds = {type(m) for part in (model.model_.encoder, model.model_.decoder) for m in part.modules()}
         assert layer in kinds and not ({nn.ReLU, nn.SiLU, nn.GELU} - {layer}) & kinds
+
+
+def test_default_hidden_dims_depend_on_the_network_and_an_explicit_choice_wins(images, vectors):
+    X, _ = images
+    cases = [(aekit.AutoEncoder(**fast()), X, (512,)),  # conv for images
+             (aekit.AutoEncoder(network="resnet", **fast()), X, (256,)),
+             (aekit.AutoEncoder(network="mlp", **fast()), X, (256, 128)),
+             (aekit.VAE(**fast()), vectors, (256, 128)),
+             (aekit.AutoEncoder(hidden_dims=(64,), **fast()), X, (64,))]
+    for model, data, widths in cases:
+        model.fit(data)
+        assert model.model_.config.hidden_dims == widths
+        dense = [m for m in model.model_.encoder.modules() if isinstance(m, nn.Linear)]
+        assert [m.out_features for m in dense] == list(widths)
