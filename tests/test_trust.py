@@ -394,8 +394,8 @@ def test_an_image_folder_resized_to_an_impossible_size_is_refused(tmp_path, caps
 
 def test_images_too_large_for_the_networks_weights_are_refused_before_building_it(tmp_path, capsys,
                                                                                     monkeypatch):
-    # 4000x4000 images decode in 32 MB, but the conv net's dense layer would hold ~4 billion
-    # weights (61 GiB to train on the CPU): refused in one line, with no run folder left behind.
+    # 4000x4000 images decode in 32 MB, but the conv net's dense layers would hold ~8 billion
+    # weights (122 GiB to train on the CPU): refused in one line, with no run folder left behind.
     monkeypatch.setattr("aekit._memory.available_bytes", lambda: 16 << 30)
     folder = _two_small_images(tmp_path)
     _one_line_error(capsys, main(["train", "--data", str(folder), "--size", "4000x4000",
