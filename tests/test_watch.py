@@ -245,10 +245,155 @@ def test_watch_fine_tunes_in_the_background_and_says_so(healthy_run):
     assert len(pd.read_csv(pd.io.common.StringIO(done.stdout))) == len(live.splitlines()) - 1
 
 
-def test_watch_refuses_a_model_that_does_not_read_these_columns(healthy_run):
-    wide = pd.read_csv(healthy_run / "live.csv").assign(other=1.0, third=2.0)
-    done = subprocess.run([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run"),
-                           "--normal-data", str(healthy_run / "live.csv")],
-                          input=wide.to_csv(index=False), capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0
-    assert "value column" in done.stderr and done.stderr.count("\n") == 1
+def _watch(run, *args, input=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "aekit", "watch", "--model", str(run), *args],
+                          input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def test_watch_refuses_a_stream_that_lacks_the_models_column_and_ignores_extra_ones(healthy_run):
+    live = pd.read_csv(healthy_run / "live.csv")
+    done = _watch(healthy_run / "run", input=live.rename(columns={"value": "other"}).to_csv(index=False))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "the model watches the column(s) ['value']; the header lacks ['value']" in done.stderr
+    plain = _watch(healthy_run / "run", input=live.to_csv(index=False))
+    wide = _watch(healthy_run / "run", input=live.assign(other=1.0)[["other", "timestamp", "value"]]
+                  .to_csv(index=False))
+    assert wide.returncode == 0 and "column(s) ['other'] are not among the model's ['value']: ignored" \
+        in wide.stderr
+    assert wide.stdout == plain.stdout
+
+
+@pytest.fixture(scope="module")
+def two_channel_run(tmp_path_factory):
+    """A run of windows over two value columns that differ (so their order matters)."""
+    tmp_path = tmp_path_factory.mktemp("watch2")
+    values = series(1000)
+    frame = pd.DataFrame({"timestamp": np.arange(1000), "v1": values, "v2": 3 * np.cos(np.arange(1000) / 9)})
+    frame[:700].to_csv(tmp_path / "healthy.csv", index=False)
+    frame[700:].to_csv(tmp_path / "live.csv", index=False)
+    subprocess.run([sys.executable, "-m", "aekit", "train", "--model", "ae", "--data", str(tmp_path / "healthy.csv"),
+                    "--window", str(WINDOW), "--stride", "1", "--epochs", "5", "--quiet",
+                    "--out", str(tmp_path / "run")], check=True, capture_output=True, timeout=300)
+    return tmp_path
+
+
+def test_watch_matches_value_columns_by_name_not_position(two_channel_run):
+    live = pd.read_csv(two_channel_run / "live.csv")
+    in_order = _watch(two_channel_run / "run", input=live.to_csv(index=False))
+    swapped = _watch(two_channel_run / "run", input=live[["timestamp", "v2", "v1"]].to_csv(index=False))
+    assert in_order.returncode == 0 and swapped.returncode == 0, swapped.stderr
+    assert swapped.stdout == in_order.stdout
+    assert len(pd.read_csv(pd.io.common.StringIO(in_order.stdout))) == len(live)
+    # A model folder alone names no columns: the healthy data's header does, and the stream is
+    # matched to it by name.
+    model = two_channel_run / "run" / "model"
+    folder = _watch(model, "--normal-data", str(two_channel_run / "healthy.csv"),
+                    input=live[["v2", "timestamp", "v1"]].to_csv(index=False))
+    assert folder.returncode == 0, folder.stderr
+    assert folder.stdout == in_order.stdout
+    repeated = _watch(two_channel_run / "run", input="timestamp,v1,v1\n0,1,2\n")
+    assert repeated.returncode == 2 and "names the column(s) ['v1'] more than once" in repeated.stderr
+
+
+def test_an_unclosed_quote_loses_only_its_own_line(healthy_run):
+    live = (healthy_run / "live.csv").read_text().splitlines()
+    fed = "\n".join([live[0], live[1], f'{live[2].split(",")[0]},"0.5', *live[3:30]]) + "\n"
+    done = _watch(healthy_run / "run", input=fed)
+    assert done.returncode == 0, done.stderr
+    assert "line 3: a quoted field is not closed on its line; skipped" in done.stderr
+    out = pd.read_csv(pd.io.common.StringIO(done.stdout))
+    assert out["timestamp"].tolist() == [line.split(",")[0] for line in [live[1], *live[3:30]]]
+    quoted = "\n".join([live[0], *(f'"{a}","{b}"' for a, b in (line.split(",") for line in live[1:30]))])
+    done = _watch(healthy_run / "run", input=quoted + "\n")
+    assert done.returncode == 0 and len(pd.read_csv(pd.io.common.StringIO(done.stdout))) == 29
+
+
+def test_an_oversized_line_is_skipped_and_the_watch_goes_on(healthy_run):
+    live = (healthy_run / "live.csv").read_text().splitlines()
+    huge = f'{live[1].split(",")[0]},"0.5{" " * (200 << 10)}"'  # a field over csv's 128 KB limit
+    giant = "x" * (3 << 20)  # over MAX_LINE_BYTES
+    fed = "\n".join([live[0], live[1], huge, giant, *live[2:40]]) + "\n"
+    done = _watch(healthy_run / "run", input=fed)
+    assert done.returncode == 0, done.stderr
+    assert "line 3" not in done.stderr
+    assert "line 4: longer than 1,048,576 bytes; skipped" in done.stderr
+    out = pd.read_csv(pd.io.common.StringIO(done.stdout))
+    assert len(out) == 39 + 1  # the 200 KB value is a number, read as 0.5; the 3 MB line is not
+
+
+def test_lines_are_buffered_in_linear_memory(tmp_path):
+    from aekit.watching import _TOO_LONG, _Lines
+
+    path = tmp_path / "one_line.csv"
+    path.write_bytes(b"a,b\n" + b"7" * (8 << 20) + b"\n1,2\n" + b"3," + b"4" * (2 << 20))
+    with _Lines(str(path), follow=False, poll_seconds=0.1, say=print) as lines:
+        got = [item for block in lines.blocks() for item in block]
+        assert lines._size == 0 and lines._pieces == []  # nothing of a dropped line kept
+    assert got == [(1, "a,b"), (2, _TOO_LONG), (3, "1,2"), (4, _TOO_LONG)]
+
+
+def _wait_lines(path, n, deadline):
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return len(path.read_text().splitlines())
+        time.sleep(0.2)
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.mark.parametrize("rotation", ["move", "truncate"])
+def test_follow_goes_on_after_log_rotation(healthy_run, tmp_path, rotation):
+    live = (healthy_run / "live.csv").read_text().splitlines(keepends=True)
+    log, scores = tmp_path / "metrics.log", tmp_path / "scores.csv"
+    log.write_text("".join(live[:51]))
+    watcher = subprocess.Popen([sys.executable, "-m", "aekit", "watch", "--model", str(healthy_run / "run"),
+                                "--data", str(log), "--follow", "--out", str(scores)],
+                               stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
+    try:
+        deadline = time.monotonic() + 120
+        assert _wait_lines(scores, 51, deadline) == 51
+        if rotation == "move":
+            log.rename(tmp_path / "metrics.log.1")
+            log.write_text("".join([live[0], *live[51:81]]))  # the new file starts with the header
+        else:
+            with open(log, "r+") as f:
+                f.truncate(0)
+            log.write_text("".join([live[0], *live[51:61]]))
+        expected = 81 if rotation == "move" else 61
+        assert _wait_lines(scores, expected, deadline) == expected
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _, stderr = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, stderr
+    assert ("was replaced by a new file" if rotation == "move" else "was truncated") in stderr
+    out = pd.read_csv(scores)
+    assert out["timestamp"].tolist() == [line.split(",")[0] for line in live[1:expected]]
+
+
+def test_watch_out_replaces_only_its_own_output(healthy_run, tmp_path):
+    run = healthy_run / "run"
+    live = healthy_run / "live.csv"
+    before = live.read_bytes()
+    same = _watch(run, "--data", str(live), "--out", str(live))
+    assert same.returncode == 2 and "is this command's input" in same.stderr and live.read_bytes() == before
+    config = run / "model" / "config.json"
+    saved = config.read_bytes()
+    inside = _watch(run, "--data", str(live), "--out", str(config))
+    assert inside.returncode == 2 and config.read_bytes() == saved
+    assert _watch(run, "--data", str(live), "--out", str(run / "model" / "alarms.csv")).returncode == 2
+    assert not (run / "model" / "alarms.csv").exists()
+    aekit.load(run / "model")
+    mine = tmp_path / "notes.csv"
+    mine.write_text("my,own\n1,2\n")
+    refused = _watch(run, "--data", str(live), "--out", str(mine))
+    assert refused.returncode == 2 and "not an output aekit wrote" in refused.stderr
+    assert mine.read_text() == "my,own\n1,2\n"
+    link = tmp_path / "link.csv"
+    link.symlink_to(mine)
+    assert _watch(run, "--data", str(live), "--out", str(link)).returncode == 2
+    assert mine.read_text() == "my,own\n1,2\n"
+    out = tmp_path / "scores.csv"
+    first = _watch(run, "--data", str(live), "--out", str(out))
+    again = _watch(run, "--data", str(live), "--out", str(out))  # its own output: replaced
+    assert first.returncode == 0 and again.returncode == 0, again.stderr
+    assert len(pd.read_csv(out)) == len(pd.read_csv(live))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

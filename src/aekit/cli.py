@@ -227,7 +227,7 @@ def _export(args):
     from .runs import RunFolder
 
     run = RunFolder.holding_model(args.model_path)
-    out = args.out or str(run.verb_dir("export") if run else Path("runs") / "export")
+    out = args.out if args.out is not None else str(run.verb_dir("export") if run else Path("runs") / "export")
     manifest = _commands().export(model=args.model_path, out=out, normal_source=args.normal_data,
                                   score=args.score, n_neighbors=args.neighbors,
                                   contamination=args.contamination, trust_code=args.trust_code)

@@ -26,12 +26,12 @@ from ._device import resolve_device
 from ._distributed import join
 from ._memory import require_memory
 from .callbacks import TensorBoardLogger
-from .data import Dataset
+from .data import BUILTINS, NAMED_SETS, Dataset
 from .data import load as load_data
 from .data.stream import ColumnRows, RowSource, chunk_rows, select_rows, write_npy_header
 from .data.table_stream import channel
 from .errors import InvalidInputError, ModelFileError
-from .persistence import REGISTRY, model_digest
+from .persistence import REGISTRY, check_replaceable, model_digest
 from .persistence import load as load_model_folder
 from .runs import RunFolder, staged_output
 from .tasks import density as density_tasks
@@ -185,14 +185,17 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
         features = X if dataset.feature_names is None else _frame(X, dataset.feature_names)
         callbacks = []
         if group.is_main:
+            check_replaceable(run.model)  # before training, not after: a link there is refused now
+            logs = run.subfolder("tensorboard") if log == "tensorboard" else None
             if not resume:
                 run.metrics.unlink(missing_ok=True)  # the folder is being rewritten: no longer complete
-            if log == "tensorboard":
+            if logs is not None:
                 if not resume:  # a new run's curves must not continue the previous run's
-                    for old in run.tensorboard.glob("events.out.tfevents.*"):
-                        old.unlink()
+                    for old in logs.glob("events.out.tfevents.*"):
+                        if old.is_file() and not old.is_symlink():
+                            old.unlink()
                 shown_y = y[:12] if estimator.is_conditional else None
-                callbacks.append(TensorBoardLogger(run.tensorboard, estimator, features[:12], shown_y))
+                callbacks.append(TensorBoardLogger(logs, estimator, features[:12], shown_y))
         started = time.perf_counter()
         try:
             estimator.fit(features, y if estimator.is_conditional else None,
@@ -206,7 +209,9 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
         estimator.save(run.model)
         metrics = _run_figures(estimator, dataset, X, y, run.path, preset)
         metrics = {
-            "data": dataset.name, "source": str(source), "data_options": data_options or {}, "model": preset,
+            "data": dataset.name, "source": _lasting(source), "data_options": data_options or {},
+            "value_columns": list(dataset.windows.columns) if dataset.windows is not None else None,
+            "model": preset,
             "n_train": int(len(X)), "sample_shape": list(X.shape[1:]), "params": estimator.get_params(),
             "epochs_run": estimator.n_iter_, "precision": estimator.precision_,
             "device": describe_device(resolve_device(estimator.device_)),
@@ -216,6 +221,15 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
             "model_sha256": model_digest(run.model)}
         write_text(run.metrics, json.dumps(metrics, indent=2, default=_json_default))
     return estimator
+
+
+def _lasting(source) -> str:
+    """A data path as later verbs, run from any folder, find it again: absolute (a built-in or
+    named set stays its name)."""
+    if str(source) in BUILTINS or str(source) in NAMED_SETS:
+        return str(source)
+    path = Path(str(source))
+    return str(path.resolve()) if path.exists() else str(source)
 
 
 def _frame(X, names):
@@ -582,10 +596,7 @@ def density(*, model, source, out, data_options=None, k=1000, n_show=10, device=
 def trained_on(model) -> tuple[str | None, dict]:
     """The source and data options a run folder was trained on; (None, {}) for a model folder."""
     run = RunFolder.holding_model(model)
-    if run is None or not run.metrics.is_file():
-        return None, {}
-    metrics = json.loads(run.metrics.read_text())
-    return metrics.get("source"), metrics.get("data_options") or {}
+    return (None, {}) if run is None else run.trained_on()
 
 
 def explorer(*, model, source=None, data_options=None, device=None, trust_code=False,

@@ -69,6 +69,8 @@ def export_onnx(model, folder) -> dict:
                 "input_shape": list(shape), "latent_dim": estimator.latent_dim,
                 "preprocessing": estimator.scaler_.to_dict(),
                 "files": {"encoder": "encoder.onnx", "decoder": "decoder.onnx"}}
+    if folder is None or not str(folder).strip():  # checked before Path(), which turns "" into "."
+        raise OutputError("the export folder is empty: name a folder (e.g. --out runs/export)")
     _check_replaceable(Path(folder))
     with atomic_dir(folder) as tmp:
         encoder_outputs = ["mean", "std"] if net.stochastic else ["mean"]

@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ._atomic import atomic_dir, safetensors_os_error
+from ._atomic import atomic_dir, remove_stale_temporaries, safetensors_os_error
 from ._jsonio import digest, read_object
 from .errors import InvalidInputError, ModelFileError, OutputError, UntrustedCodeError
 from .model import AutoencoderNet, ModelConfig
@@ -137,6 +137,8 @@ def load(path, *, trust_code: bool = False):
     True
     """
     folder = Path(path)
+    if not (folder.exists() or folder.is_symlink()):
+        remove_stale_temporaries(folder)  # puts back a model a killed save had moved aside
     if not (folder / CONFIG).is_file():
         raise ModelFileError(f"{folder} is not a model folder: {CONFIG} is missing")
     config = read_object(folder / CONFIG, error=ModelFileError)

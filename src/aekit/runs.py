@@ -27,7 +27,8 @@ import os
 from pathlib import Path
 
 from ._atomic import FILE_MODE, atomic_dir
-from .errors import OutputError
+from ._jsonio import read_object
+from .errors import InvalidInputError, OutputError
 
 MARKER = ".aekit"
 
@@ -54,7 +55,10 @@ def check_ownable(path: Path, kind: str) -> None:
     for a verb's output folder, whose whole content a verb replaces)."""
     if not (path.exists() or path.is_symlink()):
         return
-    if not path.is_dir() or path.is_symlink():
+    if path.is_symlink():
+        raise OutputError(f"{path} is a symbolic link: aekit writes only into real folders, never "
+                          "through a link; give the folder it points to, or another --out")
+    if not path.is_dir():
         raise OutputError(f"{path} is a file, not a folder: choose another output folder")
     if not any(path.iterdir()):
         return
@@ -88,6 +92,29 @@ class RunFolder:
         """``<verb>/<verb>.json`` of every verb whose outputs are in this run, sorted."""
         return sorted(p for p in self.path.glob("*/*.json") if p.stem == p.parent.name)
 
+    def subfolder(self, name: str) -> Path:
+        """``path/name``, a folder aekit keeps inside the run (TensorBoard's logs): refused if
+        it is a link or a file, so nothing outside the run is ever written or deleted through it."""
+        folder = self.path / name
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            what = "a symbolic link" if folder.is_symlink() else "a file"
+            raise OutputError(f"{folder} is {what}: aekit writes its {name} logs only into a real folder "
+                              f"inside the run; move it away, or choose another --out")
+        return folder
+
+    def trained_on(self) -> tuple[str | None, dict]:
+        """The data source and options this run was trained on (its ``metrics.json``); (None, {})
+        before the run is complete. A damaged ``metrics.json`` is one error naming it."""
+        if not self.metrics.is_file():
+            return None, {}
+        metrics = read_object(self.metrics)
+        options = metrics.get("data_options")
+        source = metrics.get("source")
+        if not isinstance(source, str | None) or not isinstance(options, dict | None):
+            raise InvalidInputError(f"{self.metrics} is not the metrics file aekit writes: its source or "
+                                    "data_options is malformed")
+        return source, options or {}
+
     @staticmethod
     def holding_model(path) -> RunFolder | None:
         """The run folder at ``path`` if it holds a model (``path/model/config.json``)."""
@@ -109,8 +136,8 @@ class RunFolder:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise OutputError(f"{self.path} is being written by another aekit process "
-                                  f"(PID {_holder(os.pread(fd, 4096, 0))}): wait for it to finish, "
+                raise OutputError(f"{self.path} is being written by "
+                                  f"{_holder(fd, os.pread(fd, 4096, 0))}: wait for it to finish, "
                                   "or choose another --out") from None
             # Fixed width, written in place: a reader never sees the marker empty or torn.
             record = json.dumps({"kind": "run", "pid": f"{os.getpid():010d}"}).encode() + b"\n"
@@ -128,10 +155,36 @@ class RunFolder:
             os.close(fd)  # closing releases the lock
 
 
-def _holder(record: bytes) -> str:
+def _holder(fd: int, record: bytes) -> str:
+    """Who holds the lock on the marker ``fd``: the kernel's lock table names the process
+    (Linux's /proc/locks); the marker names the last aekit process that wrote the run."""
+    written = None
     with contextlib.suppress(ValueError, AttributeError, TypeError):
-        return str(int(json.loads(record).get("pid")))
-    return "unknown"
+        written = int(json.loads(record).get("pid"))
+    holders = _lock_holders(os.fstat(fd))
+    if holders is None:  # no lock table to read: trust the marker
+        return f"another aekit process (PID {written if written is not None else 'unknown'})"
+    if written in holders:
+        return f"another aekit process (PID {written})"
+    named = ", ".join(map(str, sorted(holders))) or "unknown"
+    return f"another process (PID {named}), which holds the lock on its marker {MARKER}"
+
+
+def _lock_holders(stat) -> set[int] | None:
+    """PIDs holding a flock on the file of ``stat``, from /proc/locks; None where unreadable."""
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    holders = set()
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" ("->" marks a blocked waiter)
+        if "->" not in fields and len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+            with contextlib.suppress(ValueError):
+                holders.add(int(fields[4]))
+    return holders
 
 
 @contextlib.contextmanager

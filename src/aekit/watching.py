@@ -1,19 +1,26 @@
 """``aekit watch``: CSV lines in (stdin or a growing file), one score line out per row.
 
-Input: a header line, then ``timestamp,value[,value...]`` rows (the timestamp column found as
-``aekit.data.load`` finds it). Output: ``timestamp,score,unusual,alarm`` lines, flushed after
-every read, so a reader downstream sees each row as soon as it is scored. A malformed line is
-reported on stderr and skipped; the watch goes on. Rows are read in whatever blocks the
-stream delivers and scored together, which gives the same numbers as scoring them one by one
-(``StreamDetector``). With ``refit_every``, each fine-tuned model that takes over is reported on
-stderr with its row.
+Input: a header line, then one row per line: a timestamp column (found as ``aekit.data.load``
+finds it) and the value columns the model was trained on, matched by name: they may come in
+any order, beside other columns (ignored); one that is missing is an error before anything is
+scored. Output: ``timestamp,score,unusual,alarm`` lines, flushed after every read, so a reader
+downstream sees each row as soon as it is scored.
+
+A line that cannot be read (a wrong number of fields, a value that is not a number, a quote
+that is not closed, a line over ``MAX_LINE_BYTES``) is reported on stderr with its line number
+and skipped; the watch goes on. Each line is parsed on its own: a stray quote never swallows
+the lines after it. ``follow`` waits for more lines at the end of a file and follows it across
+log rotation, as ``tail -F`` does: a file moved away and created anew, or truncated and
+rewritten, is read from its start (a repeated header line skipped).
+
+Rows are read in whatever blocks the stream delivers and scored together, which gives the same
+numbers as scoring them one by one (``StreamDetector``). With ``refit_every``, each fine-tuned
+model that takes over is reported on stderr with its row.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
-import json
 import math
 import os
 import sys
@@ -25,9 +32,11 @@ import numpy as np
 from .data.tables import numeric_block, read_frame, timestamp_column_of
 from .errors import InvalidInputError
 from .runs import RunFolder
+from .stream_output import claim_stream_output
 from .tasks.watch import StreamDetector
 
 READ_BYTES = 1 << 16
+MAX_LINE_BYTES = 1 << 20  # a row of a few thousand values fits many times over
 OUTPUT_HEADER = "timestamp,score,unusual,alarm\n"
 
 
@@ -37,84 +46,101 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
           stderr=None) -> int:
     """Score the rows of ``source`` ("-": stdin) as they come; returns the rows scored."""
     stderr = stderr or sys.stderr
-    stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
-    try:
-        blocks = _line_blocks(stream, follow, poll_seconds)
-        first, line_number = next(blocks, []), 1
-        while first and not first[0]:  # blank lines before the header
-            first, line_number = first[1:], line_number + 1
-        if not first:
-            raise InvalidInputError(f"{source}: no header line (expected timestamp and value column names)")
-        header, first = first[0], first[1:]
-        columns = next(csv.reader([header]))
+    sink = claim_stream_output(out, OUTPUT_HEADER, inputs=[source, normal_source], model=model_path)
+
+    def say(message: str) -> None:
+        print(f"aekit watch: {message}", file=stderr, flush=True)
+
+    with _Lines(source, follow, poll_seconds, say) as lines:
+        header, columns = _header(lines, source)
         stamp_column = timestamp_column_of(columns, timestamp_column)
         if stamp_column not in columns:
             raise InvalidInputError(f"{source}: no column {stamp_column!r}; the columns are {columns}")
-        stamp_at = columns.index(stamp_column)
-        value_at = [i for i, c in enumerate(columns) if c != stamp_column]
-        if not value_at:
-            raise InvalidInputError(f"{source}: no value columns besides the timestamp {stamp_column!r}")
-        normal = _healthy_rows(normal_source or _training_source(model_path),
-                               [columns[i] for i in value_at])
+        normal, channels = _healthy_rows(estimator, model_path, normal_source, timestamp_column)
+        missing = [c for c in channels if c not in columns]
+        if missing:
+            raise InvalidInputError(f"{source}: the model watches the column(s) {channels}; the header "
+                                    f"lacks {missing}")
+        stamp_at, value_at = columns.index(stamp_column), [columns.index(c) for c in channels]
+        ignored = [c for c in columns if c not in channels and c != stamp_column]
+        if ignored:
+            say(f"column(s) {ignored[:10]} are not among the model's {channels}: ignored")
         detector = StreamDetector(estimator, normal, history=history, smoothing=smoothing,
                                   alarm_level=alarm_level, refit_every=refit_every, refit_steps=refit_steps)
-        with detector, _output(out) as sink:
-            sink.write(OUTPUT_HEADER)
-            sink.flush()
-            n_scored = n_refits = 0
-            for block in itertools.chain([first], blocks):
-                stamps, rows = [], []
-                for fields in csv.reader(block):  # one reader per block, not per line
-                    line_number += 1
-                    if not fields:  # a blank line
-                        continue
-                    row = _parse(fields, len(columns), stamp_at, value_at)
-                    if isinstance(row, str):
-                        print(f"aekit watch: line {line_number}: {row}; skipped", file=stderr, flush=True)
-                        continue
-                    stamps.append(row[0])
-                    rows.append(row[1])
-                if not rows:
-                    continue
-                scored = detector.update_many(np.asarray(rows, dtype=np.float32))
-                sink.write("".join(
-                    f"{stamp},{_number(s)},{_number(u)},{int(a)}\n"
-                    for stamp, s, u, a in zip(stamps, scored["score"], scored["unusual"], scored["alarm"],
-                                              strict=True)))
-                sink.flush()
-                n_scored += len(rows)
-                for refit in detector.refits_[n_refits:]:
-                    print(f"aekit watch: row {refit['row']}: a copy fine-tuned on {refit['windows']} healthy "
-                          f"windows took over", file=stderr, flush=True)
-                n_refits = len(detector.refits_)
-        return n_scored
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        with detector, sink.open() as output:
+            return _score_lines(lines, header, len(columns), stamp_at, value_at, detector, output, say)
 
 
-def _line_blocks(stream, follow: bool, poll_seconds: float):
-    """The text lines of ``stream``, a list per read: each read returns what has
-    arrived, so a block is what is there to score now. At the end of the input: stop, or wait
-    for more (``follow``, as ``tail -f``)."""
-    fd = stream.fileno()
-    pending = b""
-    while True:
-        chunk = os.read(fd, READ_BYTES)
-        if not chunk:
-            if follow:
-                time.sleep(poll_seconds)
+def _score_lines(lines, header: str, n_columns: int, stamp_at: int, value_at: list[int], detector,
+                 output, say) -> int:
+    n_scored = n_refits = 0
+    for block in lines.blocks():
+        stamps, rows = [], []
+        for number, line in block:
+            if line is _TOO_LONG:
+                say(f"line {number}: longer than {MAX_LINE_BYTES:,} bytes; skipped")
                 continue
-            if pending.strip():
-                yield [pending.decode("utf-8", "replace").strip()]
-            return
-        *complete, pending = (pending + chunk).split(b"\n")
-        if complete:  # blank lines too, so that line numbers in messages match the file's
-            yield [line.decode("utf-8", "replace").strip() for line in complete]
+            if not line or (line == header and lines.restarted_at(number)):
+                continue  # a blank line, or the header again at the top of a rotated file
+            row = _parse(line, n_columns, stamp_at, value_at)
+            if isinstance(row, str):
+                say(f"line {number}: {row}; skipped")
+                continue
+            stamps.append(row[0])
+            rows.append(row[1])
+        if not rows:
+            continue
+        scored = detector.update_many(np.asarray(rows, dtype=np.float32))
+        output.write("".join(
+            f"{stamp},{_number(s)},{_number(u)},{int(a)}\n"
+            for stamp, s, u, a in zip(stamps, scored["score"], scored["unusual"], scored["alarm"],
+                                      strict=True)))
+        output.flush()
+        n_scored += len(rows)
+        for refit in detector.refits_[n_refits:]:
+            say(f"row {refit['row']}: a copy fine-tuned on {refit['windows']} healthy windows took over")
+        n_refits = len(detector.refits_)
+    return n_scored
 
 
-def _parse(fields: list[str], n_columns: int, stamp_at: int, value_at: list[int]):
-    """(timestamp, values) of a CSV line's fields, or why they cannot be read."""
+def _header(lines: _Lines, source: str) -> tuple[str, list[str]]:
+    """The header line (after any blank lines) and its column names, which must be distinct."""
+    for block in lines.blocks():
+        for number, line in block:
+            if line is _TOO_LONG:
+                raise InvalidInputError(f"{source}: line {number} is longer than {MAX_LINE_BYTES:,} bytes, "
+                                        "not a header")
+            if not line:
+                continue
+            columns = _fields(line)
+            if columns is None:
+                raise InvalidInputError(f"{source}: the header line is not valid CSV (a quote is not closed)")
+            repeated = sorted({c for c in columns if columns.count(c) > 1})
+            if repeated:
+                raise InvalidInputError(f"{source}: the header names the column(s) {repeated[:5]} more than "
+                                        "once; give every column its own name")
+            lines.push_back(block[block.index((number, line)) + 1:])
+            return line, columns
+    raise InvalidInputError(f"{source}: no header line (expected timestamp and value column names)")
+
+
+def _fields(line: str) -> list[str] | None:
+    """A line's CSV fields; None for a quote that is not closed on the line."""
+    if '"' not in line:
+        return line.split(",")
+    if csv.field_size_limit() < MAX_LINE_BYTES:  # a field may be as long as a line
+        csv.field_size_limit(MAX_LINE_BYTES)
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error:
+        return None
+
+
+def _parse(line: str, n_columns: int, stamp_at: int, value_at: list[int]):
+    """(timestamp, values) of a CSV line, or why it cannot be read."""
+    fields = _fields(line)
+    if fields is None:
+        return "a quoted field is not closed on its line"
     if len(fields) != n_columns:
         return f"expected {n_columns} fields, got {len(fields)}"
     try:
@@ -130,39 +156,172 @@ def _number(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.6g}"
 
 
-def _training_source(model_path) -> str:
-    """The healthy data a run was trained on (its metrics.json), for calibration."""
+# ---------------------------------------------------------------------- the healthy rows
+def _healthy_rows(estimator, model_path, normal_source, timestamp_column) -> tuple[np.ndarray, list[str]]:
+    """The healthy period's rows, their columns in the model's order, and those columns' names.
+
+    The names come from the model (a model of flat windows names its inputs ``column[t+k]``),
+    else from its run (``metrics.json`` records them), else from the healthy data's own header,
+    whose order is the one the model was trained in."""
     run = RunFolder.holding_model(model_path)
-    if run is None or not run.metrics.is_file():
+    source, options = run.trained_on() if run is not None else (None, {})
+    path = normal_source or source
+    if not path:
         raise InvalidInputError(f"{model_path} is a model folder: give the healthy period's rows with "
                                 "--normal-data")
-    source = json.loads(run.metrics.read_text()).get("source")
-    if not source or not Path(source).is_file():
-        raise InvalidInputError(f"the data {run.path} was trained on ({source}) is not there any more: give "
-                                "the healthy period's rows with --normal-data")
-    return source
-
-
-def _healthy_rows(path, value_columns: list[str]) -> np.ndarray:
+    if not Path(path).is_file():
+        raise InvalidInputError(f"the data {run.path if run else model_path} was trained on ({path}) is not "
+                                "there any more: give the healthy period's rows with --normal-data")
     frame = read_frame(Path(path))
-    missing = [c for c in value_columns if c not in map(str, frame.columns)]
-    if missing:
-        raise InvalidInputError(f"{path}: the healthy data lacks the stream's value column(s) {missing}")
     frame.columns = [str(c) for c in frame.columns]
-    values, _ = numeric_block(frame, value_columns, Path(path), "error")
-    return values
+    channels = _model_channels(estimator, run)
+    if channels is None:
+        stamp = timestamp_column_of(list(frame.columns), timestamp_column or options.get("timestamp_column"))
+        channels = options.get("feature_columns") or [c for c in frame.columns if c != stamp]
+    missing = [c for c in channels if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"{path}: the healthy data lacks the model's value column(s) {missing}")
+    values, _ = numeric_block(frame, channels, Path(path), "error")
+    return values, list(channels)
 
 
-class _output:
-    """stdout, or a file written line by line (a stream's output grows as rows arrive)."""
+def _model_channels(estimator, run) -> list[str] | None:
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and all(str(n).endswith("]") and "[t+" in str(n) for n in names):
+        return list(dict.fromkeys(str(n).rsplit("[t+", 1)[0] for n in names))
+    if run is not None and run.metrics.is_file():
+        from ._jsonio import read_object
 
-    def __init__(self, out):
-        self.out = out
+        recorded = read_object(run.metrics).get("value_columns")
+        if isinstance(recorded, list) and recorded and all(isinstance(c, str) for c in recorded):
+            return recorded
+    return None
+
+
+# ---------------------------------------------------------------------- reading lines
+class _TooLong:
+    """Stands for a line over MAX_LINE_BYTES, which was dropped as it came."""
+
+
+_TOO_LONG = _TooLong()
+
+
+class _Lines:
+    """The lines of stdin or a file as ``(line number, text)``, a list per read: each read
+    returns what has arrived, so a block is what is there to score now.
+
+    Memory and time are linear in the input: a partial line is kept as a list of pieces, and a
+    line that grows past MAX_LINE_BYTES is dropped as it arrives (reported as ``_TOO_LONG``).
+    With ``follow``, the end of the input is waited at, and a file that was rotated (moved
+    away and created anew, or truncated) is reopened and read from its start."""
+
+    def __init__(self, source: str, follow: bool, poll_seconds: float, say):
+        self.source, self.follow, self.poll_seconds, self.say = source, follow, poll_seconds, say
+        self.path = None if source == "-" else Path(source)
+        try:
+            self.fd = sys.stdin.buffer.fileno() if self.path is None else os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {source}: {exc.strerror or exc}") from None
+        self.number = 0  # lines handed out so far
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._dropping = False
+        self._pushed: list = []
+        self._restarts: set[int] = set()
 
     def __enter__(self):
-        self.file = sys.stdout if self.out in (None, "-") else open(self.out, "w", encoding="utf-8")  # noqa: SIM115
-        return self.file
+        return self
 
     def __exit__(self, *exc):
-        if self.file is not sys.stdout:
-            self.file.close()
+        if self.path is not None:
+            os.close(self.fd)
+
+    def push_back(self, block: list) -> None:
+        """Hand ``block`` out again first (the lines read along with the header)."""
+        self._pushed = block
+
+    def restarted_at(self, number: int) -> bool:
+        """Whether line ``number`` is the first of a file read anew after rotation."""
+        return number in self._restarts
+
+    def blocks(self):
+        while True:
+            if self._pushed:
+                pushed, self._pushed = self._pushed, []
+                yield pushed
+            chunk = os.read(self.fd, READ_BYTES)
+            if chunk:
+                block = self._split(chunk)
+                if block:
+                    yield block
+                continue
+            if self.follow and self._reopened():
+                continue
+            if not self.follow:
+                last = self._flush()
+                if last:
+                    yield last
+                return
+            time.sleep(self.poll_seconds)
+
+    def _split(self, chunk: bytes) -> list:
+        *complete, rest = chunk.split(b"\n")
+        block = []
+        for piece in complete:
+            block.append(self._line(piece))
+        self._add(rest)
+        return block
+
+    def _add(self, piece: bytes) -> None:
+        if self._dropping or not piece:
+            return
+        self._size += len(piece)
+        if self._size > MAX_LINE_BYTES:
+            self._pieces, self._dropping = [], True
+        else:
+            self._pieces.append(piece)
+
+    def _line(self, last_piece: bytes):
+        """The line that ``last_piece`` ends, numbered."""
+        self._add(last_piece)
+        self.number += 1
+        if self._dropping:
+            line = _TOO_LONG
+        else:
+            line = b"".join(self._pieces).decode("utf-8", "replace").strip()
+        self._pieces, self._size, self._dropping = [], 0, False
+        return self.number, line
+
+    def _flush(self) -> list:
+        """The last line, if the input ended without a newline."""
+        if self._pieces or self._dropping:
+            return [self._line(b"")]
+        return []
+
+    def _reopened(self) -> bool:
+        """At the end of a followed file: reopen it if it was rotated; False if not."""
+        if self.path is None:
+            return False
+        try:
+            now = os.stat(self.path)
+        except OSError:  # moved away, not created again yet: wait on
+            return False
+        here = os.fstat(self.fd)
+        position = os.lseek(self.fd, 0, os.SEEK_CUR)
+        if (now.st_dev, now.st_ino) != (here.st_dev, here.st_ino):
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except OSError:
+                return False
+            os.close(self.fd)
+            self.fd, why = fd, "was replaced by a new file"
+        elif now.st_size < position:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            why = "was truncated"
+        else:
+            return False
+        if self._pieces or self._dropping:  # the old file's last line, without its newline
+            self._pushed = [self._line(b"")]
+        self._restarts.add(self.number + 1)
+        self.say(f"{self.source} {why}: reading it from its start")
+        return True

@@ -18,6 +18,7 @@ class Windows:
     starts: np.ndarray  # (n_windows,) first row of each window
     length: int
     values: np.ndarray | None = None  # (T, channels) the series itself, for plots
+    columns: tuple[str, ...] | None = None  # the value columns' names, one per channel
 
     def spans(self, selected) -> list[tuple]:
         """(first, last) timestamps of runs of overlapping selected windows, merged."""

@@ -28,6 +28,7 @@ from .tables import (
     TABLE_SUFFIXES,
     _check_header,
     check_window,
+    csv_separator,
     numeric_block,
     parse_timestamps,
     timestamp_column_of,
@@ -81,7 +82,7 @@ def columns_of(path: Path) -> list[str]:
             raise InvalidInputError(f"{path}: cannot read the table ({type(exc).__name__}: {exc})") from exc
     import pandas as pd
 
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    sep = csv_separator(path)
     _check_header(path, sep)
     try:
         return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
@@ -106,8 +107,7 @@ def chunks(files: list[Path], columns: list[str]) -> Iterator[tuple[Path, object
                 frames = (group.slice(start, rows).to_pandas()
                           for group in groups for start in range(0, group.num_rows, rows))
             else:
-                sep = "\t" if path.suffix.lower() == ".tsv" else ","
-                frames = pd.read_csv(path, sep=sep, usecols=columns, chunksize=rows)
+                frames = pd.read_csv(path, sep=csv_separator(path), usecols=columns, chunksize=rows)
             for frame in frames:
                 frame.columns = [str(c) for c in frame.columns]
                 yield path, frame, first
@@ -229,7 +229,8 @@ def stream_series(path: Path, window: int, stride: int | None = None, timestamp_
     _need(path, columns, timestamp_column=timestamp_column)
     values_columns = value_columns_of(path, columns, timestamp_column, value_columns)
     folder = _convert(path, files, values_columns, [timestamp_column], missing)
-    stamps = parse_timestamps(pd.read_parquet(folder / "columns.parquet")[timestamp_column])
+    stamps = parse_timestamps(pd.read_parquet(folder / "columns.parquet")[timestamp_column], path,
+                              timestamp_column)
     series = _rows(folder, path.stem)
     return windows_over(path, series, stamps, np.arange(len(stamps)), window, stride, values_columns,
                         time_order)

@@ -20,6 +20,22 @@ MISSING_POLICIES = ("error", "drop", "impute")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def csv_separator(path: Path) -> str:
+    """The field separator of a text table: a tab for .tsv; else the first of comma, semicolon
+    (Excel's in many locales), tab and bar that its header line holds (comma if none: one column)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            header = f.readline(1 << 20)
+    except OSError:
+        return ","  # reading the table says what is wrong
+    return next((sep for sep in SEPARATORS if sep in header), ",")
+
+
 def _check_header(path: Path, sep: str) -> None:
     """pandas renames a repeated column name ("a", "a.1"): refuse it instead, naming it."""
     import csv
@@ -38,13 +54,14 @@ def _check_header(path: Path, sep: str) -> None:
 def read_frame(path: Path):
     import pandas as pd
 
-    if path.suffix.lower() in (".csv", ".tsv"):
-        _check_header(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+    sep = csv_separator(path) if path.suffix.lower() in (".csv", ".tsv") else None
+    if sep is not None:
+        _check_header(path, sep)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+            frame = pd.read_csv(path, sep=sep)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, ImportError) as exc:
         raise InvalidInputError(f"{path}: cannot read the table ({type(exc).__name__}: {exc})") from exc
     if frame.empty or len(frame.columns) == 0:
@@ -161,7 +178,7 @@ def read_series(path: Path, window: int, stride: int | None = None,
     _check_columns(frame, path, timestamp_column=timestamp_column)
     value_columns = value_columns_of(path, list(frame.columns), timestamp_column, value_columns)
     values, keep = numeric_block(frame, value_columns, path, missing)
-    stamps = parse_timestamps(frame[timestamp_column])[keep]
+    stamps = parse_timestamps(frame[timestamp_column], path, timestamp_column)[keep]
     return windows_over(path, values, stamps, np.flatnonzero(keep), window, stride, value_columns, time_order)
 
 
@@ -190,12 +207,26 @@ def value_columns_of(path: Path, columns: list, timestamp_column, given: list[st
     return values
 
 
-def parse_timestamps(column) -> np.ndarray:
-    """Dates where the column holds dates; else the column as it is (e.g. a step counter)."""
+def parse_timestamps(column, path: Path | None = None, name=None) -> np.ndarray:
+    """Dates where the column holds dates; numbers (a step counter) or text labels as they are.
+    A column of dates with a cell that is not one is refused, naming the row."""
     import pandas as pd
 
-    stamps = pd.to_datetime(column, errors="coerce")
-    return (column if stamps.isna().any() else stamps).to_numpy()
+    with warnings.catch_warnings():  # pandas guessing each cell's format is not the user's concern
+        warnings.simplefilter("ignore", UserWarning)
+        stamps = pd.to_datetime(column, errors="coerce")
+    if pd.api.types.is_numeric_dtype(column) and stamps.isna().any():
+        return column.to_numpy()  # a counter with gaps stays a counter
+    unparsed = (stamps.isna() & column.notna()).to_numpy()
+    if not unparsed.any():
+        return stamps.to_numpy()
+    if unparsed.all():  # labels, not times: the file's order is the series' order
+        return column.astype(str).to_numpy()
+    row = int(np.argmax(unparsed))
+    where = _row_label(path, row) if path is not None else f"row {row}"
+    raise InvalidInputError(f"{path}: timestamp column {name!r}, {where}: {column.iloc[row]!r} is not a "
+                            "date as the column's other cells are; fix the file, or name another column "
+                            "with --timestamp-column")
 
 
 def windows_over(path: Path, values, stamps: np.ndarray, rows: np.ndarray, window: int, stride: int,
@@ -217,7 +248,7 @@ def windows_over(path: Path, values, stamps: np.ndarray, rows: np.ndarray, windo
                                  .reshape(len(starts), -1))
     return Dataset(X, None, name or path.stem, ids=stamps[starts],
                    feature_names=[f"{c}[t+{k}]" for c in value_columns for k in range(window)],
-                   windows=Windows(stamps, starts, window, values))
+                   windows=Windows(stamps, starts, window, values, tuple(map(str, value_columns))))
 
 
 TIME_ORDERS = ("auto", "file", "sort", "error")
@@ -235,6 +266,8 @@ def time_order_of(path: Path, stamps: np.ndarray, rows: np.ndarray, order: str) 
 
     if order not in TIME_ORDERS:
         raise InvalidInputError(f"time_order must be one of {TIME_ORDERS}, got {order!r}")
+    if np.asarray(stamps).dtype == object:  # text labels: no time to check, the file's order it is
+        return None
     if order == "sort":
         by_time = np.argsort(stamps, kind="stable")  # rows with one timestamp keep their order
         return None if np.array_equal(by_time, np.arange(len(stamps))) else by_time
