@@ -98,7 +98,10 @@ def test_missing_weights(fitted, tmp_path):
 @pytest.mark.parametrize("edit, match", [
     (lambda c: c["fitted"]["model"].update(latent_dim=5), "its config needs F32 \\(128, 5\\)"),
     (lambda c: c.update(estimator="os.system"), "cannot be loaded"),
-    (lambda c: c.pop("fitted"), "cannot be loaded"),
+    (lambda c: c.pop("fitted"), "is not the config aekit writes"),
+    (lambda c: c.update(fitted=[1, 2]), "is not the config aekit writes"),
+    (lambda c: c["fitted"].update(model="mlp"), "is not the config aekit writes"),
+    (lambda c: c.update(params="x"), "is not the config aekit writes"),
     (lambda c: c["fitted"]["preprocessing"].update(shape=[3]), "cannot be loaded"),
     (lambda c: c["params"].update(latent_dim="8"), "cannot be loaded"),
 ])

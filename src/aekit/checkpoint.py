@@ -73,6 +73,12 @@ def save(path: Path, fingerprint: str, model: torch.nn.Module, optimizer: torch.
             raise safetensors_os_error(exc) from exc
 
 
+def non_finite_tensor(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or an infinity, or None."""
+    return next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()),
+                None)
+
+
 class _Damaged(Exception):
     """One thing wrong with a checkpoint; reported as a ModelFileError naming the file."""
 
@@ -172,8 +178,15 @@ def _split(tensors: dict, model, optimizer, generator, state: TrainState):
                  "exp_avg_sq": param.detach()}
         optim[index] = {name: _expect(tensors, f"optim.{index}.{name}", like)
                         for name, like in slots.items()}
-    _expect(tensors, "rng.torch", torch.get_rng_state())
-    _expect(tensors, "rng.batches", generator.get_state())
+    broken = non_finite_tensor({**model_state, **(best or {})})
+    if broken is not None:
+        raise _Damaged(f"the weights {broken!r} hold NaN or infinite values")
+    for key, like in (("rng.torch", torch.get_rng_state()), ("rng.batches", generator.get_state())):
+        _expect(tensors, key, like)
+        try:  # a generator refuses a state that is not one; find out before restoring anything
+            torch.Generator().set_state(tensors[key])
+        except RuntimeError as exc:
+            raise _Damaged(f"tensor {key!r} is not a random generator's state ({exc})") from None
     cuda_state = tensors.get("rng.cuda")
     if cuda_state is not None and (cuda_state.dtype != torch.uint8 or cuda_state.dim() != 1):
         raise _Damaged("tensor 'rng.cuda' is not a generator state")

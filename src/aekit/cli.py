@@ -38,6 +38,17 @@ def _non_negative_int(text: str) -> int:
     return _positive_int(text, least=0)
 
 
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
+    return value
+
+
+def _map_points(text: str) -> int:
+    return _positive_int(text, least=2)
+
+
 def _epochs(text: str) -> int | str:
     return "auto" if text == "auto" else _positive_int(text)
 
@@ -227,7 +238,8 @@ def _export(args):
     from .runs import RunFolder
 
     run = RunFolder.holding_model(args.model_path)
-    out = args.out if args.out is not None else str(run.verb_dir("export") if run else Path("runs") / "export")
+    default = run.verb_dir("export") if run else Path("runs") / "export"
+    out = args.out if args.out is not None else str(default)
     manifest = _commands().export(model=args.model_path, out=out, normal_source=args.normal_data,
                                   score=args.score, n_neighbors=args.neighbors,
                                   contamination=args.contamination, trust_code=args.trust_code)
@@ -409,9 +421,9 @@ VERBS = [
              opt("model_path", metavar="RUN_OR_MODEL", help="a run folder or a model folder"),
              opt("--host", default="127.0.0.1",
                  help="address to listen on (default: 127.0.0.1, this machine only)"),
-             opt("--port", type=_non_negative_int, default=8765, help="(default: 8765; 0 picks a free one)"),
+             opt("--port", type=_port, default=8765, help="(default: 8765; 0 picks a free one)"),
              opt("--open", action="store_true", help="open the page in the default web browser"),
-             opt("--max-points", type=_positive_int, help="inputs on the map, sampled (default: 2000)"),
+             opt("--max-points", type=_map_points, help="inputs on the map, sampled (default: 2000)"),
              opt("--trust-code", action="store_true",
                  help="a model with its own networks: import their code"),
          ]),

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from ._atomic import atomic_dir, remove_stale_temporaries, safetensors_os_error
 from ._jsonio import digest, read_object
+from .checkpoint import non_finite_tensor
 from .errors import InvalidInputError, ModelFileError, OutputError, UntrustedCodeError
 from .model import AutoencoderNet, ModelConfig
 from .nn.custom import CustomNetwork, is_saveable
@@ -148,7 +149,11 @@ def load(path, *, trust_code: bool = False):
     if version not in (2, FORMAT_VERSION):
         raise ModelFileError(f"{folder} has model format version {version!r}; "
                              f"this aekit reads versions 2 and {FORMAT_VERSION}: train or save it again")
-    if version == 2 and config.get("fitted", {}).get("model", {}).get("network") == "conv":
+    if not (isinstance(config.get("params"), dict) and isinstance(config.get("fitted"), dict)
+            and isinstance(config["fitted"].get("model"), dict)):
+        raise ModelFileError(f"{folder / CONFIG} is not the config aekit writes: its params, fitted and "
+                             "fitted.model must be JSON objects")
+    if version == 2 and config["fitted"]["model"].get("network") == "conv":
         raise ModelFileError(f"{folder} holds a convolutional network of an earlier aekit, whose "
                              "layers differ from today's \"conv\": train it again")
     body = {k: v for k, v in config.items() if k != CONTENT_KEY}
@@ -165,35 +170,58 @@ def load(path, *, trust_code: bool = False):
     try:
         cls = REGISTRY[config["estimator"]]
         params = dict(config["params"])
+        fitted = config["fitted"]
         if isinstance(params.get("network"), dict):
+            if params["network"] != fitted["model"]["network"]:
+                raise ModelFileError(f"{folder / CONFIG}: the network of its parameters and of its fitted "
+                                     "model differ; aekit writes them alike")
             params["network"] = CustomNetwork.from_dict(params["network"])
         estimator = cls(**params)
         estimator._check_params()
-        fitted = config["fitted"]
         net_config = ModelConfig.from_dict(fitted["model"])
         _check_shapes(net_config, weights)
         net = AutoencoderNet(net_config)
-        net.load_state_dict(load_file(str(weights)))
+        tensors = load_file(str(weights))
+        broken = non_finite_tensor(tensors)
+        if broken is not None:
+            raise ModelFileError(f"{weights}: tensor {broken!r} holds NaN or infinite values; this model "
+                                 "cannot compute anything: train it again")
+        net.load_state_dict(tensors)
         estimator._restore_fitted_state(fitted, net)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError, AttributeError) as exc:
         raise ModelFileError(f"{folder} cannot be loaded: {type(exc).__name__}: {exc}") from exc
     return estimator
 
 
+def code_references(config: dict) -> list:
+    """Every field of a model config that can name code to import: the network of the
+    parameters (what a later ``fit`` or ``sklearn.clone(...).fit`` builds) and the network of the
+    fitted model (what loading builds). Trust is decided over all of them, in one place."""
+    params = config.get("params")
+    fitted = config.get("fitted")
+    model = fitted.get("model") if isinstance(fitted, dict) else None
+    found = [params.get("network") if isinstance(params, dict) else None,
+             model.get("network") if isinstance(model, dict) else None]
+    return [value for value in found if isinstance(value, dict)]
+
+
 def _check_trusted(folder: Path, config: dict, trust_code: bool) -> None:
-    """Refuse to import a custom network's module unless the caller trusts it."""
-    network = config.get("fitted", {}).get("model", {}).get("network")
-    if not isinstance(network, dict) or trust_code:
+    """Refuse to import a custom network's module unless the caller trusts it: whichever field
+    names it, and whether the import would come now or at a later fit."""
+    named = code_references(config)
+    if not named or trust_code:
         return
-    try:
-        modules = CustomNetwork.from_dict(network).modules
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ModelFileError(f"{folder}: its custom network is not readable ({exc})") from exc
+    modules = set()
+    for network in named:
+        try:
+            modules.update(CustomNetwork.from_dict(network).modules)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ModelFileError(f"{folder}: its custom network is not readable ({exc})") from exc
     raise UntrustedCodeError(
-        f"{folder} was trained with its own networks, built by code in {', '.join(modules)}: loading "
-        "it imports that code. If you trust it, pass trust_code=True (--trust-code)")
+        f"{folder} was trained with its own networks, built by code in {', '.join(sorted(modules))}: "
+        "loading it imports that code. If you trust it, pass trust_code=True (--trust-code)")
 
 
 def _check_shapes(net_config: ModelConfig, weights: Path) -> None:

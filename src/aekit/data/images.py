@@ -28,12 +28,34 @@ ALPHA_POLICIES = ("composite", "drop", "keep")
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")  # Pillow's modes of 16-bit (and 32-bit int) greyscale
 
 
-def _read(path: Path):
+def _read(path: Path, size: tuple[int, int] | None = None):
+    """One image decoded, reduced on the way towards ``size`` (H, W) when given: memory follows
+    the output's size, not the file's (see ``decode_reduced``)."""
     from PIL import Image
 
     with Image.open(path) as image:
-        image.load()
+        return decode_reduced(image, size)
+
+
+def decode_reduced(image, size: tuple[int, int] | None):
+    """Decode an opened Pillow ``image``, no larger than needed for a ``size`` (H, W) output.
+
+    JPEGs are decoded at 1/2, 1/4 or 1/8 of their size when that still covers ``size``
+    (``draft``: the pixels are never held at full size); other formats are decoded whole and
+    at once shrunk by whole factors (``reduce``) to at most twice ``size``, from where the
+    bilinear resize finishes. So one image at a time is ever held at its decoded size."""
+    if size is not None and image.format == "JPEG" and image.mode in ("L", "RGB", "CMYK", "YCbCr"):
+        image.draft(image.mode, (size[1], size[0]))
+    image.load()
+    if size is None:
         return image.copy()
+    factor = min(image.width // (2 * size[1]), image.height // (2 * size[0]))
+    if factor >= 2:
+        try:
+            return image.reduce(factor)
+        except (ValueError, NotImplementedError):  # a mode reduce does not handle (palette, 1-bit)
+            pass
+    return image.copy()
 
 
 def read_image_folder(folder: Path, channels: int | None = None, size: tuple[int, int] | None = None,
@@ -43,15 +65,45 @@ def read_image_folder(folder: Path, channels: int | None = None, size: tuple[int
     if size is not None:  # known before decoding: refuse an impossible size at once
         require_memory(len(files) * 4 * 4 * size[0] * size[1],
                        f"{len(files):,} images of {size[0]}x{size[1]}", "choose a smaller --size")
-    images, kept = _open_all(folder, files, skip_bad, decode=True)
-    plan = _Plan.of(images, kept, folder, channels, size, alpha)
-    require_memory(len(images) * plan.n_channels * plan.height * plan.width * plan.dtype.itemsize,
-                   f"{len(images):,} images of {plan.height}x{plan.width}", "choose a smaller --size")
-    X = np.empty((len(images), *plan.sample_shape), dtype=plan.dtype)
-    for i, image in enumerate(images):
-        X[i] = plan.convert(image)
+    # Headers first (every image's size and mode settle the samples' shape), then each image
+    # decoded and converted in turn: one decoded image is held at a time, never the folder's.
+    headers, kept = _open_all(folder, files, skip_bad, verify=skip_bad)
+    plan = _Plan.of(headers, kept, folder, channels, size, alpha)
+    require_memory(len(headers) * plan.n_channels * plan.height * plan.width * plan.dtype.itemsize,
+                   f"{len(headers):,} images of {plan.height}x{plan.width}", "choose a smaller --size")
+    X = np.empty((len(headers), *plan.sample_shape), dtype=plan.dtype)
+    for i, path in enumerate(kept):
+        X[i] = plan.convert(_decode(path, plan, headers[i]))
     y, ids = _labels_and_ids(folder, kept)
     return Dataset(X, y, folder.name, ids=ids)
+
+
+def _decode(path: Path, plan: _Plan, header: _Header):
+    """The pixels of an image whose header was read earlier; an error naming the file if they
+    do not decode, or if the file changed since (its size, time or identity on disk)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if header.stat is not None and _identity(path) != header.stat:
+        raise InvalidInputError(f"{path} changed after it was first read (it was rewritten during the "
+                                "run); restore it, or start again so that every image is read afresh")
+    try:
+        image = _read(path, plan.size)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidInputError(f"{path}: unreadable image ({exc}); fix or remove it, or pass "
+                                "skip_bad=True (--skip-bad) to skip such files") from exc
+    if plan.size is None and (image.height, image.width) != (plan.height, plan.width):
+        raise InvalidInputError(f"{path} is now {image.height}x{image.width}, not "
+                                f"{plan.height}x{plan.width}: it changed during the run")
+    return image
+
+
+def _identity(path: Path):
+    """What tells a file rewritten in place from the one first read: size, times, inode."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 class ImageFolderRows(RowSource):
@@ -70,8 +122,8 @@ class ImageFolderRows(RowSource):
         files = _list_images(folder, channels, alpha, size)
         # With skip_bad every image is decoded once here, so that one whose pixels are broken
         # is skipped (and counted) before training rather than found in the middle of an epoch.
-        headers, self.files = _open_all(folder, files, skip_bad, decode=False, verify=skip_bad)
-        self.plan = _Plan.of(headers, self.files, folder, channels, size, alpha)
+        self.headers, self.files = _open_all(folder, files, skip_bad, verify=skip_bad)
+        self.plan = _Plan.of(self.headers, self.files, folder, channels, size, alpha)
         self.name, self.workers = folder.name, workers
         self.dtype, self.native_shape = self.plan.dtype, self.plan.sample_shape
         self.sample_shape = self.native_shape
@@ -81,22 +133,11 @@ class ImageFolderRows(RowSource):
         return len(self.files)
 
     def _take(self, indices: np.ndarray) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
-
+        # Each image's header was read when the folder was opened; its pixels are decoded now
+        # (--skip-bad decodes every image up front instead, to skip those that fail).
         out = np.empty((len(indices), *self.native_shape), dtype=self.dtype)
         for row, i in enumerate(indices.tolist()):
-            path = self.files[i]
-            try:
-                image = _read(path)
-            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-                # Its header read when the folder was opened; its pixels (or the file, changed
-                # since) do not decode. --skip-bad decodes every image up front instead.
-                raise InvalidInputError(f"{path}: unreadable image ({exc}); fix or remove it and resume, "
-                                        "or pass skip_bad=True (--skip-bad) to skip such files") from exc
-            if self.plan.size is None and (image.height, image.width) != (self.plan.height, self.plan.width):
-                raise InvalidInputError(f"{path} is now {image.height}x{image.width}, not "
-                                        f"{self.plan.height}x{self.plan.width}: it changed during the run")
-            out[row] = self.plan.convert(image)
+            out[row] = self.plan.convert(_decode(self.files[i], self.plan, self.headers[i]))
         return out
 
 
@@ -111,16 +152,16 @@ def _list_images(folder: Path, channels, alpha: str, size) -> list[Path]:
     return files
 
 
-def _open_all(folder: Path, files: list[Path], skip_bad: bool, decode: bool, verify: bool = False):
-    """Every image (decoded, or only its header read, after checking it decodes if ``verify``),
-    and the paths of those that opened; an unreadable one is an error, or skipped and counted
-    with ``skip_bad``."""
+def _open_all(folder: Path, files: list[Path], skip_bad: bool, verify: bool = False):
+    """Every image's header (read after checking that its pixels decode if ``verify``), and the
+    paths of those that opened; an unreadable one is an error, or skipped and counted with
+    ``skip_bad``."""
     from PIL import Image, UnidentifiedImageError
 
     images, kept, bad = [], [], []
     for path in files:
         try:
-            images.append(_read(path) if decode else _header(path, verify))
+            images.append(_header(path, verify))
             kept.append(path)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
             if not skip_bad:
@@ -140,17 +181,19 @@ def _header(path: Path, verify: bool = False):
     them unless ``verify``: a file can have a sound header and broken pixels)."""
     from PIL import Image
 
+    stat = _identity(path)
     with Image.open(path) as image:  # open reads the header only
         if verify:
             image.load()
-        return _Header(image.size, image.mode, dict(image.info))
+        return _Header(image.size, image.mode, dict(image.info), stat)
 
 
 class _Header:
-    """What ``_Plan.of`` reads of an image: its size, mode and info (transparency)."""
+    """What ``_Plan.of`` reads of an image: its size, mode and info (transparency), and the
+    file's identity on disk when it was read."""
 
-    def __init__(self, size, mode, info):
-        self.size, self.mode, self.info = size, mode, info
+    def __init__(self, size, mode, info, stat=None):
+        self.size, self.mode, self.info, self.stat = size, mode, info, stat
         self.width, self.height = size
 
 

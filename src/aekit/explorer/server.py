@@ -11,6 +11,14 @@ validated (``session.py``); a refusal is a JSON ``{"error": message}`` with stat
 unexpected failure a JSON 500 whose traceback goes to the server's terminal, never to the page.
 Requests whose Host header is not the server's own are refused, so that a web page elsewhere
 cannot reach a loopback explorer through DNS rebinding.
+
+Strict HTTP, so that no request can smuggle another: a body is read only by a route that takes
+one, whole and within MAX_BODY_BYTES; any other request that announces a body (a GET with one,
+a refused or unknown request), a length that is not a plain decimal number, or a chunked body
+gets its answer and the connection is closed, so the unread bytes are never parsed as the next
+request. At most MAX_HEAVY_REQUESTS bodies are read and worked on at once (an uploaded image is
+decoded in memory); the others wait. Other methods get a JSON 405, malformed requests a JSON
+400, and a client that goes away mid-answer is not an error.
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from ..errors import InvalidInputError
 from .session import Explorer
 
 MAX_BODY_BYTES = 16 << 20  # an uploaded image in base64 and its JSON around it
+MAX_HEAVY_REQUESTS = 2  # bodies read and answered at once: bounds the memory uploads can take
+HEAVY_WAIT_SECONDS = 30  # a request that waits longer for its turn is answered 503
+ALLOWED_METHODS = "GET, HEAD, POST"
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
               "/explore.js": ("explore.js", "text/javascript; charset=utf-8"),
               "/explore.css": ("explore.css", "text/css; charset=utf-8")}
@@ -50,6 +61,9 @@ class ExplorerServer(ThreadingHTTPServer):
         self.explorer = explorer
         self.page = {route: (resources.files(__package__).joinpath("static", name).read_bytes(), kind)
                      for route, (name, kind) in PAGE_FILES.items()}
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise InvalidInputError(f"a port is an integer from 0 to 65535 (0 picks a free one), "
+                                    f"got {port!r}")
         try:
             super().__init__((host, port), _Handler)
         except OSError as exc:
@@ -61,6 +75,13 @@ class ExplorerServer(ThreadingHTTPServer):
         self.url = f"http://{shown}:{bound}/"
         named = {host, "localhost", "127.0.0.1", "[::1]"} if host not in ("0.0.0.0", "::", "") else None
         self.allowed_hosts = None if named is None else {f"{h}:{bound}" for h in named} | named
+        self.heavy = threading.BoundedSemaphore(MAX_HEAVY_REQUESTS)
+
+    def handle_error(self, request, client_address):
+        """A client that disconnects is not an error; anything else is a bug, printed once."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def start(self) -> threading.Thread:
         """Serve in a background thread (tests, notebooks); ``stop()`` ends it."""
@@ -88,8 +109,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         pass  # one line per request would drown the terminal while a slider moves
 
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError):  # the client went away: nothing to answer
+            self.close_connection = True
+
     # ------------------------------------------------------------------ routes
     def do_GET(self):
+        self._answer(self._get)
+
+    def do_HEAD(self):
         self._answer(self._get)
 
     def do_POST(self):
@@ -112,17 +142,25 @@ class _Handler(BaseHTTPRequestHandler):
                   "/api/encode": "encode"}
         if path not in routes:
             raise _NotFound(path)
-        return getattr(self.server.explorer, routes[path])(self._json_body())
+        if not self.server.heavy.acquire(timeout=HEAVY_WAIT_SECONDS):
+            raise _Refused(HTTPStatus.SERVICE_UNAVAILABLE, "the explorer is busy; try again")
+        try:
+            return getattr(self.server.explorer, routes[path])(self._json_body())
+        finally:
+            self.server.heavy.release()
 
     # ------------------------------------------------------------------ plumbing
     def _answer(self, route) -> None:
         url = urlsplit(self.path)
+        self._body_read = False
         try:
+            self._body_length = self._announced_length()
             self._check_host()
             answer = route(url.path, parse_qs(url.query))
             if not isinstance(answer, tuple):  # a page file is (bytes, type); the rest is JSON
                 answer = (json.dumps(answer, allow_nan=False).encode(), "application/json")
         except _Refused as exc:
+            self.close_connection = self.close_connection or exc.close
             return self._send_json({"error": str(exc)}, exc.status)
         except InvalidInputError as exc:
             return self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
@@ -132,6 +170,17 @@ class _Handler(BaseHTTPRequestHandler):
                                              "terminal"}, HTTPStatus.INTERNAL_SERVER_ERROR)
         self._send(HTTPStatus.OK, *answer)
 
+    def _announced_length(self) -> int:
+        """The body's length as announced; a request whose length cannot be trusted is refused."""
+        if "Transfer-Encoding" in self.headers:
+            raise _Refused(HTTPStatus.LENGTH_REQUIRED, "send the request with a Content-Length, not chunked")
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return 0
+        if len(lengths) > 1 or not lengths[0].strip().isdigit() or not lengths[0].strip().isascii():
+            raise _Refused(HTTPStatus.BAD_REQUEST, "Content-Length must be one non-negative whole number")
+        return int(lengths[0])
+
     def _check_host(self) -> None:
         allowed = self.server.allowed_hosts
         if allowed is not None and self.headers.get("Host", "") not in allowed:
@@ -139,33 +188,52 @@ class _Handler(BaseHTTPRequestHandler):
                                                  f"{self.server.url}")
 
     def _json_body(self) -> dict:
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise _Refused(HTTPStatus.LENGTH_REQUIRED, "the request needs a Content-Length") from None
+        length = self._body_length
+        if "Content-Length" not in self.headers:
+            raise _Refused(HTTPStatus.LENGTH_REQUIRED, "the request needs a Content-Length")
         if length > MAX_BODY_BYTES:
-            self.close_connection = True  # the body stays unread
             raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                            f"the request has {length:,} bytes; the explorer takes at most {MAX_BODY_BYTES:,}")
         if not self.headers.get("Content-Type", "").startswith("application/json"):
-            self.close_connection = True
             raise _Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the request as application/json")
         body = self.rfile.read(length)
+        if len(body) != length:
+            raise _Refused(HTTPStatus.BAD_REQUEST, "the request's body ended before its Content-Length")
+        self._body_read = True
         try:
             request = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            raise _Refused(HTTPStatus.BAD_REQUEST, "the request is nested too deeply") from None
+        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also integers of 4,300+ digits
             raise _Refused(HTTPStatus.BAD_REQUEST, f"the request is not valid JSON: {exc}") from None
         if not isinstance(request, dict):
             raise _Refused(HTTPStatus.BAD_REQUEST, "the request must be a JSON object")
         return request
 
+    def send_error(self, code, message=None, explain=None):
+        """The standard library's own refusals (a malformed request line or headers, a method
+        with no handler) as JSON, like every other answer; the connection is then closed."""
+        self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method this server does not have
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"use {ALLOWED_METHODS}"
+        if not hasattr(self, "command") or self.command is None or not hasattr(self, "request_version"):
+            self.command = "GET"
+        try:
+            self._send_json({"error": message or HTTPStatus(code).phrase}, HTTPStatus(code))
+        except (ConnectionError, TimeoutError):
+            pass
+
     def _send_json(self, payload: dict, status: HTTPStatus) -> None:
         self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json")
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        if getattr(self, "_body_length", 0) and not getattr(self, "_body_read", False):
+            self.close_connection = True  # its body is unread: it must not be taken for a request
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", ALLOWED_METHODS)
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
         if self.close_connection:
@@ -176,11 +244,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Refused(Exception):
-    def __init__(self, status: HTTPStatus, message: str):
+    """A request answered with ``status``; ``close``: then close the connection (the request
+    itself is suspect, or where its body ends is not known)."""
+
+    def __init__(self, status: HTTPStatus, message: str, close: bool = True):
         super().__init__(message)
-        self.status = status
+        self.status, self.close = status, close
 
 
 class _NotFound(_Refused):
     def __init__(self, path: str):
-        super().__init__(HTTPStatus.NOT_FOUND, f"no such page or route: {path[:100]}")
+        super().__init__(HTTPStatus.NOT_FOUND, f"no such page or route: {path[:100]}", close=False)

@@ -35,6 +35,10 @@ MAX_UPLOAD_PIXELS = 40_000_000  # an uploaded image larger than this is refused 
 # to the thousands a throughput-sized batch holds (14 ms instead of 0.3 ms for one 8x8 digit).
 INTERACTIVE_ROWS = 16
 SLIDER_SPAN = 3.0  # sliders run over the codes' centre +- this many standard deviations
+# Codes of real data lie within a few units of 0; a code far beyond this decodes to overflow and
+# projects to infinities. Input values must fit in 32-bit floats, as the model computes in them.
+MAX_ABS_CODE = 1e6
+MAX_ABS_VALUE = float(np.finfo(np.float32).max)
 
 
 class RequestError(InvalidInputError):
@@ -57,8 +61,11 @@ class Explorer:
 
     def __init__(self, model, X, y=None, *, window_channels: int | None = None, feature_names=None,
                  max_points: int = MAX_POINTS, random_state=0, anomaly_scores: bool = True):
-        if len(X) == 0:
-            raise InvalidInputError("the explorer needs at least one input to map")
+        if not isinstance(max_points, int) or isinstance(max_points, bool) or max_points < 2:
+            raise InvalidInputError(f"max_points must be an integer >= 2 (a map of one point shows no "
+                                    f"structure and calibrates no score), got {max_points!r}")
+        if len(X) < 2:
+            raise InvalidInputError(f"the explorer needs at least 2 inputs to map, got {len(X)}")
         rng = check_random_state(random_state)
         n = len(X)
         self.rows = np.sort(rng.choice(n, min(n, max_points), replace=False))
@@ -147,7 +154,7 @@ class Explorer:
         if "code" in request:
             code = self._code(request["code"], "code")
         elif "point" in request:
-            point = _vector(request["point"], 2, "point")
+            point = _vector(request["point"], 2, "point", MAX_ABS_CODE)
             code = self.projection.from_2d(point[None])[0]
         else:
             raise RequestError("give a code or a point to decode")
@@ -194,12 +201,18 @@ class Explorer:
             raise RequestError("give an image file or the input's values")
         with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
             code = self.model.transform(x[None].astype(np.float32)).astype(np.float64)[0]
+        if not np.all(np.isfinite(code)):
+            raise RequestError("the model's code of this input is not finite: its values lie far outside "
+                               "the data the model was trained on")
         answer = {"input": self._display(x[None])[0], "code": code.tolist(),
                   "xy": self.projection.to_2d(code[None])[0].tolist(),
                   "output": self._decode(code[None], request.get("label"))[0]}
         if self.scores is not None:
             with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
                 score = float(self.detector.anomaly_score(x[None].astype(np.float32))[0])
+            if not math.isfinite(score):
+                raise RequestError("the anomaly score of this input is not finite: its values lie far "
+                                   "outside the data the model was trained on")
             answer.update(self._standing(score))
         return answer
 
@@ -210,7 +223,7 @@ class Explorer:
                 "threshold": float(self.detector.threshold_)}
 
     def _code(self, values, name: str) -> np.ndarray:
-        return _vector(values, self.model.latent_dim, name)
+        return _vector(values, self.model.latent_dim, name, MAX_ABS_CODE)
 
     def _decode(self, codes: np.ndarray, label) -> list[dict]:
         label = decoding_label(self.model, label)
@@ -298,22 +311,28 @@ def _kind(model, window_channels) -> str:
     return "table"
 
 
-def _vector(values, size: int, name: str) -> np.ndarray:
-    """``values`` as ``size`` finite numbers, or a RequestError that says what is wrong."""
+def _vector(values, size: int, name: str, limit: float = MAX_ABS_VALUE) -> np.ndarray:
+    """``values`` as ``size`` finite numbers within +-``limit``, or a RequestError that says
+    what is wrong."""
     if not isinstance(values, list) or len(values) != size:
         raise RequestError(f"{name} must be a list of {size} numbers")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         raise RequestError(f"{name} must hold numbers only")
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.array([float(v) for v in values], dtype=np.float64)
+    except OverflowError:  # an integer of hundreds of digits
+        raise RequestError(f"{name} must hold numbers within +-{limit:.3g}") from None
     if not np.all(np.isfinite(array)):
         raise RequestError(f"{name} must hold finite numbers")
+    if np.any(np.abs(array) > limit):
+        raise RequestError(f"{name} must hold numbers within +-{limit:.3g}")
     return array
 
 
 def _integer(value, name: str, low: int, high: int) -> int:
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RequestError(f"{name} must be an integer") from None
     if not low <= number <= high:
         raise RequestError(f"{name} must lie in [{low}, {high}]")
