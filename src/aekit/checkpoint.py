@@ -178,7 +178,7 @@ def _split(tensors: dict, model, optimizer, generator, state: TrainState):
                  "exp_avg_sq": param.detach()}
         optim[index] = {name: _expect(tensors, f"optim.{index}.{name}", like)
                         for name, like in slots.items()}
-    broken = non_finite_tensor({**model_state, **(best or {})})
+    broken = non_finite_tensor({key: t for key, t in tensors.items() if key.startswith(("model.", "best."))})
     if broken is not None:
         raise _Damaged(f"the weights {broken!r} hold NaN or infinite values")
     for key, like in (("rng.torch", torch.get_rng_state()), ("rng.batches", generator.get_state())):

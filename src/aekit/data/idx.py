@@ -26,7 +26,16 @@ def _parse_header(head: bytes, path: Path) -> tuple[tuple[int, ...], np.dtype, i
     if ndim == 0 or len(head) < header:
         raise InvalidInputError(f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if 0 in shape:
+        raise InvalidInputError(f"{path}: its IDX header gives a dimension of size 0 (shape {shape}): it "
+                                "holds no samples")
     return shape, np.dtype(_DTYPES[head[2]]), header
+
+
+def _samples_shape(shape: tuple[int, ...], path: Path) -> None:
+    if len(shape) < 2:
+        raise InvalidInputError(f"{path}: an IDX file of one dimension ({shape[0]:,} values) holds labels "
+                                "or values, not samples; give the images' file (e.g. ...-images-idx3-ubyte)")
 
 
 def open_idx(path: str | Path) -> RowSource:
@@ -35,8 +44,7 @@ def open_idx(path: str | Path) -> RowSource:
     the cache (``aekit.data.converted``), a chunk at a time."""
     path = Path(path)
     shape, dtype, header = _parse_header(_head(path), path)
-    if len(shape) < 2:
-        raise InvalidInputError(f"{path}: holds labels or values ({shape}), not samples")
+    _samples_shape(shape, path)
     name = path.name.split(".")[0]
     if _packed(path) or dtype != np.uint8:
         folder = converted(path, "idx", {}, lambda out: _to_npy(path, shape, dtype, header, out / "X.npy"))
@@ -112,6 +120,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"{path}: cannot read ({exc})") from exc
     shape, dtype, header = _parse_header(raw, path)
+    _samples_shape(shape, path)
     expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         raise InvalidInputError(f"{path}: IDX data is {len(raw)} bytes, the header promises {expected} "
