@@ -3,7 +3,6 @@ out of a folder aekit owns, a replaced folder is never missing, trust is decided
 field that names code, and each bad input a user can reach is one line."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

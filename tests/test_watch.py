@@ -271,9 +271,10 @@ def two_channel_run(tmp_path_factory):
     frame = pd.DataFrame({"timestamp": np.arange(1000), "v1": values, "v2": 3 * np.cos(np.arange(1000) / 9)})
     frame[:700].to_csv(tmp_path / "healthy.csv", index=False)
     frame[700:].to_csv(tmp_path / "live.csv", index=False)
-    subprocess.run([sys.executable, "-m", "aekit", "train", "--model", "ae", "--data", str(tmp_path / "healthy.csv"),
-                    "--window", str(WINDOW), "--stride", "1", "--epochs", "5", "--quiet",
-                    "--out", str(tmp_path / "run")], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "aekit", "train", "--model", "ae",
+                    "--data", str(tmp_path / "healthy.csv"), "--window", str(WINDOW), "--stride", "1",
+                    "--epochs", "5", "--quiet", "--out", str(tmp_path / "run")],
+                   check=True, capture_output=True, timeout=300)
     return tmp_path
 
 

@@ -149,6 +149,7 @@ def _latent_map(codes, labels, path, title, method="pca") -> dict:
     """Draw the latent map where the codes allow one; say what was drawn, or why not."""
     if len(codes) < 2:
         return {"skipped": {path.name: f"a latent map needs at least 2 codes, got {len(codes)}"}}
+    latent.check_finite_codes(codes, "inputs on the latent map")
     projection = plots.latent_map(codes, labels, path, title=title, method=method)
     return {"figures": [path.name], "projection": projection}
 

@@ -109,6 +109,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         pass  # one line per request would drown the terminal while a slider moves
 
+    def parse_request(self) -> bool:
+        """The standard library's parsing, less HTTP/0.9 (a bare "GET /" line), whose answers
+        carry no status or headers: such a request is not answered, its connection closed."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.close_connection = True
+            return False
+        return True
+
     def handle(self):
         try:
             super().handle()
@@ -218,6 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
             code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"use {ALLOWED_METHODS}"
         if not hasattr(self, "command") or self.command is None or not hasattr(self, "request_version"):
             self.command = "GET"
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # refused before its version was read: a status line still
         try:
             self._send_json({"error": message or HTTPStatus(code).phrase}, HTTPStatus(code))
         except (ConnectionError, TimeoutError):

@@ -21,11 +21,11 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 
-from ..data.images import image_array
+from ..data.images import decode_reduced, image_array
 from ..data.stream import RowSource, select_rows
 from ..errors import AekitError, InvalidInputError
 from ..tasks.detect import AnomalyDetector
-from ..tasks.latent import code_scale, decoding_label, path_codes
+from ..tasks.latent import check_finite_codes, code_scale, decoding_label, path_codes
 
 MAX_POINTS = 2000  # codes on the map: enough to see the structure, light enough to redraw at once
 MAX_LABELS = 50  # more distinct labels than this are values, not groups: the map is not coloured
@@ -78,7 +78,7 @@ class Explorer:
         self.window_channels = window_channels
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
         self._labels(y)
-        self.codes = model.transform(self.inputs).astype(np.float64)
+        self.codes = check_finite_codes(model.transform(self.inputs).astype(np.float64), "mapped inputs")
         self.projection = _Projection(self.codes)
         self.xy = self.projection.to_2d(self.codes)
         self.centre, self.std = code_scale(model)
@@ -249,8 +249,8 @@ class Explorer:
                 if image.width * image.height > MAX_UPLOAD_PIXELS:
                     raise RequestError(f"the image has {image.width}x{image.height} pixels; the "
                                        f"explorer takes at most {MAX_UPLOAD_PIXELS:,}")
-                image.load()
-                pixels = image_array(image, channels, (height, width))
+                # Decoded no larger than needed: a large photo for an 8x8 model costs little.
+                pixels = image_array(decode_reduced(image, (height, width)), channels, (height, width))
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
             raise RequestError("the file is not an image Pillow can read (PNG, JPEG, BMP, ...)") from None
         # Image files hold 0-255; the model's data may use another range (0-1, 0-16): map onto it.

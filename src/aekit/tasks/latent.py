@@ -13,6 +13,17 @@ from sklearn.mixture import GaussianMixture
 from ..errors import InvalidInputError
 
 
+def check_finite_codes(codes: np.ndarray, what: str) -> np.ndarray:
+    """``codes``, or one clear error when some are NaN or infinite (an input far outside the
+    data the model was trained on overflows it), before a projection fails on them."""
+    bad = ~np.isfinite(codes).all(axis=1)
+    if bad.any():
+        raise InvalidInputError(f"the model's codes of {bad.sum():,} of the {len(codes):,} {what} are NaN "
+                                f"or infinite (first: input {int(np.argmax(bad))}): those inputs lie far "
+                                "outside the data the model was trained on, or the model is broken")
+    return codes
+
+
 def code_scale(model) -> tuple[np.ndarray, np.ndarray]:
     """(centre, standard deviation) of the codes: the prior for a VAE, the fitted Gaussian else."""
     if model.is_variational:
