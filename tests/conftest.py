@@ -31,6 +31,16 @@ def images():
     return X.astype(np.float32), y
 
 
+def one_line_error(capsys, code, *fragments) -> str:
+    """The CLI's answer to bad input: exit status 2 and one line ``aekit: error: ...`` holding
+    each of ``fragments``; returns the line."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("aekit: error:"), err
+    for fragment in fragments:
+        assert fragment in err[0], err[0]
+    return err[0]
+
+
 def fast(**overrides):
     """Parameters that keep a fit tiny and reproducible."""
     return {"epochs": 3, "batch_size": 32, "verbose": 0, "random_state": 0, **overrides}

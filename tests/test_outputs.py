@@ -17,20 +17,7 @@ from PIL import Image
 
 import aekit
 from aekit.cli import main
-from conftest import fast
-
-
-def _aekit(*args, timeout=300, **kwargs):
-    return subprocess.run([sys.executable, "-m", "aekit", *args], capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
-
-
-def _one_line_error(capsys, code, *fragments):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("aekit: error:"), err
-    for fragment in fragments:
-        assert fragment in err[0], err[0]
-    return err[0]
+from conftest import fast, one_line_error
 
 
 @pytest.fixture
@@ -60,7 +47,7 @@ def test_tensorboard_logs_are_never_written_or_deleted_through_a_link(table, tmp
     assert _train(table, run) == 0
     (run / "tensorboard").symlink_to(theirs)
     code = _train(table, run, "--log", "tensorboard")
-    _one_line_error(capsys, code, "tensorboard", "is a symbolic link")
+    one_line_error(capsys, code, "tensorboard", "is a symbolic link")
     assert [p.name for p in theirs.iterdir()] == ["events.out.tfevents.123.host"]
     assert (theirs / "events.out.tfevents.123.host").read_bytes() == b"their events"
 
@@ -73,7 +60,7 @@ def test_a_model_link_in_the_run_is_refused_before_training(table, tmp_path, cap
     (run / "model").symlink_to(elsewhere)
     (run / "checkpoint.safetensors").unlink()
     code = _train(table, run)
-    _one_line_error(capsys, code, "model", "link")
+    one_line_error(capsys, code, "model", "link")
     assert not (run / "checkpoint.safetensors").exists()  # refused before any epoch ran
 
 
@@ -82,7 +69,7 @@ def test_an_out_link_to_a_folder_is_named_a_link(table, tmp_path, capsys):
     real.mkdir()
     (tmp_path / "link").symlink_to(real)
     code = _train(table, tmp_path / "link")
-    _one_line_error(capsys, code, "is a symbolic link")
+    one_line_error(capsys, code, "is a symbolic link")
 
 
 _KILL_AFTER = textwrap.dedent("""
@@ -162,7 +149,7 @@ def test_a_lock_held_by_another_program_is_not_blamed_on_aekit(table, tmp_path, 
     finally:
         holder.kill()
         holder.wait()
-    line = _one_line_error(capsys, code, f"another process (PID {holder.pid})")
+    line = one_line_error(capsys, code, f"another process (PID {holder.pid})")
     assert "aekit process" not in line
 
 
@@ -226,7 +213,7 @@ def test_a_damaged_checkpoint_is_refused_before_anything_is_restored(table, tmp_
     _rewrite_checkpoint(run / "checkpoint.safetensors", edit)
     code = main(["train", "--data", str(table), "--model", "ae", "--epochs", "2", "--latent-dim", "2",
                  "--out", str(run), "--quiet", "--resume"])
-    _one_line_error(capsys, code, fragment)
+    one_line_error(capsys, code, fragment)
     assert (run / "model" / "model.safetensors").read_bytes() == model_before
 
 
@@ -255,7 +242,7 @@ def test_a_broken_metrics_json_is_one_line_naming_it(table, tmp_path, capsys):
     assert _train(table, run) == 0
     (run / "metrics.json").write_text("{broken")
     code = main(["export", str(run), "--out", str(tmp_path / "x")])
-    _one_line_error(capsys, code, "metrics.json", "not valid JSON")
+    one_line_error(capsys, code, "metrics.json", "not valid JSON")
 
 
 def test_a_run_folder_finds_its_data_from_any_working_directory(vectors, tmp_path, monkeypatch):
@@ -276,7 +263,7 @@ def test_export_to_an_empty_out_is_an_error(fitted, tmp_path, capsys, monkeypatc
     fitted.save(tmp_path / "m")
     monkeypatch.chdir(tmp_path)
     code = main(["export", str(tmp_path / "m"), "--out", ""])
-    _one_line_error(capsys, code, "empty")
+    one_line_error(capsys, code, "empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
@@ -311,7 +298,7 @@ def test_a_timestamp_cell_that_is_not_a_date_is_one_line(tmp_path, capsys):
     pd.DataFrame({"timestamp": stamps, "v": np.sin(np.arange(50))}).to_csv(tmp_path / "s.csv", index=False)
     code = main(["train", "--data", str(tmp_path / "s.csv"), "--window", "8", "--epochs", "1",
                  "--out", str(tmp_path / "run"), "--quiet"])
-    _one_line_error(capsys, code, "timestamp column 'timestamp'", "line 22", "'not a time'")
+    one_line_error(capsys, code, "timestamp column 'timestamp'", "line 22", "'not a time'")
 
 
 @pytest.mark.parametrize("write, fragment", [
@@ -324,7 +311,7 @@ def test_odd_idx_files_are_one_line(tmp_path, capsys, write, fragment):
     path = tmp_path / "odd-idx3-ubyte"
     write(path)
     code = main(["train", "--data", str(path), "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet"])
-    _one_line_error(capsys, code, fragment)
+    one_line_error(capsys, code, fragment)
 
 
 def test_an_image_rewritten_during_a_streamed_run_is_refused(tmp_path):

@@ -316,7 +316,13 @@ def test_an_image_folder_decoded_batch_by_batch_is_the_folder_read_whole(image_f
 def test_an_image_spoiled_during_a_streamed_run_is_named(image_folder):
     (image_folder / "b" / "broken.png").unlink()
     rows = load(image_folder, stream=True).X
-    (image_folder / "a" / "03.png").write_bytes((image_folder / "a" / "03.png").read_bytes()[:40])
+    sound = (image_folder / "a" / "03.png").read_bytes()
+    (image_folder / "a" / "03.png").write_bytes(sound[:40])
+    with pytest.raises(aekit.InvalidInputError, match=r"03.png changed after it was first read"):
+        rows.take(np.arange(len(rows)))
+    # Spoiled before the run: its header reads, its pixels do not; named when they are decoded.
+    (image_folder / "a" / "03.png").write_bytes(sound[:60])
+    rows = load(image_folder, stream=True).X
     with pytest.raises(aekit.InvalidInputError, match=r"03.png: unreadable image .*--skip-bad"):
         rows.take(np.arange(len(rows)))
 

@@ -20,20 +20,12 @@ from safetensors.torch import save_file
 import aekit
 from aekit.cli import main
 from aekit.data import load
-from conftest import fast
+from conftest import fast, one_line_error
 
 
 def _aekit(*args, timeout=120, **kwargs):
     return subprocess.run([sys.executable, "-m", "aekit.cli", *args], capture_output=True, text=True,
                           timeout=timeout, **kwargs)
-
-
-def _one_line_error(capsys, code, *fragments):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("aekit: error:"), err
-    for fragment in fragments:
-        assert fragment in err[0], err[0]
-    return err[0]
 
 
 @pytest.fixture
@@ -92,7 +84,7 @@ def test_train_refuses_an_out_folder_holding_your_files(bars, tmp_path, capsys):
     (out / "model").mkdir(parents=True)
     (out / "model" / "weights.h5").write_text("another tool's model")
     code = _train(bars, out)
-    _one_line_error(capsys, code, "holds files that aekit did not write")
+    one_line_error(capsys, code, "holds files that aekit did not write")
     assert (out / "model" / "weights.h5").read_text() == "another tool's model"
     assert sorted(p.name for p in out.rglob("*")) == ["model", "weights.h5"]
 
@@ -101,7 +93,7 @@ def test_an_empty_out_path_is_an_error_not_the_working_directory(bars, tmp_path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "keep.txt").write_text("mine")
-    _one_line_error(capsys, _train(bars, ""), "output path is empty")
+    one_line_error(capsys, _train(bars, ""), "output path is empty")
     assert (tmp_path / "model" / "keep.txt").read_text() == "mine"
 
 
@@ -118,10 +110,10 @@ def test_a_verb_never_takes_a_run_folder_for_its_output_folder(bars, tmp_path, c
     assert _train(bars, run) == 0
     capsys.readouterr()
     code = main(["encode", "--model", str(run), "--data", str(bars), "--out", str(run)])
-    _one_line_error(capsys, code, "is a run folder, not a verb's output folder")
+    one_line_error(capsys, code, "is a run folder, not a verb's output folder")
     assert aekit.load(run / "model").latent_dim == 2 and (run / "metrics.json").exists()
     assert main(["encode", "--model", str(run), "--data", str(bars)]) == 0
-    _one_line_error(capsys, _train(bars, run / "encode"), "is a verb's output folder, not a run folder")
+    one_line_error(capsys, _train(bars, run / "encode"), "is a verb's output folder, not a run folder")
 
 
 # ---------------------------------------------------------------- 3. one writer per run folder
@@ -190,7 +182,7 @@ def test_a_decompression_bomb_is_one_line_with_or_without_skip_bad(tmp_path, cap
     for i in range(3):
         Image.new("L", (8, 8), 9 * i).save(folder / f"ok{i}.png")
     monkeypatch.chdir(tmp_path)
-    _one_line_error(capsys, _train(folder, "r1"), "bomb.png", "--skip-bad")
+    one_line_error(capsys, _train(folder, "r1"), "bomb.png", "--skip-bad")
     assert _train(folder, "r2", "--skip-bad", "--model", "ae") == 0
     assert "skipped 1 unreadable image(s) of 4" in capsys.readouterr().err
 
@@ -373,7 +365,7 @@ def test_impossible_sizes_are_refused_before_allocating(args, fragment, bars, tm
     assert _train(bars, run) == 0
     capsys.readouterr()
     args = [a.format(tmp=tmp_path, run=run, bars=bars) for a in args]
-    _one_line_error(capsys, main(args), fragment)
+    one_line_error(capsys, main(args), fragment)
 
 
 def _two_small_images(tmp_path):
@@ -388,7 +380,7 @@ def test_an_image_folder_resized_to_an_impossible_size_is_refused(tmp_path, caps
     # 2 images at 30000x30000 need ~29 GiB to decode: more than 16 GiB, whatever this machine has.
     monkeypatch.setattr("aekit._memory.available_bytes", lambda: 16 << 30)
     folder = _two_small_images(tmp_path)
-    _one_line_error(capsys, main(["train", "--data", str(folder), "--size", "30000x30000",
+    one_line_error(capsys, main(["train", "--data", str(folder), "--size", "30000x30000",
                                   "--out", str(tmp_path / "r")]), "would need about")
 
 
@@ -398,7 +390,7 @@ def test_images_too_large_for_the_networks_weights_are_refused_before_building_i
     # weights (122 GiB to train on the CPU): refused in one line, with no run folder left behind.
     monkeypatch.setattr("aekit._memory.available_bytes", lambda: 16 << 30)
     folder = _two_small_images(tmp_path)
-    _one_line_error(capsys, main(["train", "--data", str(folder), "--size", "4000x4000",
+    one_line_error(capsys, main(["train", "--data", str(folder), "--size", "4000x4000",
                                   "--out", str(tmp_path / "r")]), "weights", "would need about")
     assert not (tmp_path / "r").exists()
     with pytest.raises(aekit.InvalidInputError, match=r"[\d,]{13} weights for samples of shape 1x4000x4000"):
@@ -415,15 +407,15 @@ def test_report_with_a_broken_summary_is_one_line(bars, tmp_path, capsys, conten
     assert main(["encode", "--model", str(run), "--data", str(bars)]) == 0
     (run / "encode" / "encode.json").write_text(content)
     capsys.readouterr()
-    _one_line_error(capsys, main(["report", str(run)]), "encode.json", fragment)
+    one_line_error(capsys, main(["report", str(run)]), "encode.json", fragment)
     (run / "metrics.json").write_text(content)
-    _one_line_error(capsys, main(["report", str(run)]), "metrics.json", fragment)
+    one_line_error(capsys, main(["report", str(run)]), "metrics.json", fragment)
 
 
 # ---------------------------------------------------------------- 9. no work thrown away
 def test_one_row_is_refused_before_anything_is_written(tmp_path, capsys):
     np.save(tmp_path / "one.npy", np.ones((1, 4), np.float32))
-    _one_line_error(capsys, _train(tmp_path / "one.npy", tmp_path / "run"), "1 sample")
+    one_line_error(capsys, _train(tmp_path / "one.npy", tmp_path / "run"), "1 sample")
     assert not (tmp_path / "run").exists()
 
 
@@ -464,7 +456,7 @@ def test_a_failed_verb_leaves_the_previous_outputs_whole(bars, tmp_path, capsys)
     assert main(["detect", "--model", str(run), "--data", str(bars)]) == 0
     before = {p.name: p.read_bytes() for p in (run / "detect").iterdir()}
     code = main(["detect", "--model", str(run), "--data", str(bars), "--anomaly-label", "nope"])
-    _one_line_error(capsys, code, "no input has the label 'nope'")
+    one_line_error(capsys, code, "no input has the label 'nope'")
     assert {p.name: p.read_bytes() for p in (run / "detect").iterdir()} == before
 
 

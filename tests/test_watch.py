@@ -175,21 +175,26 @@ def test_a_failed_or_closed_fine_tuning_leaves_the_model_watching(model, monkeyp
     assert watch.refits_ == [] and watch.model is model and np.isfinite(out["score"][WINDOW:]).all()
 
 
-@pytest.fixture(scope="module")
-def healthy_run(tmp_path_factory):
-    """A run trained by `aekit train --window` on a healthy CSV, and a live CSV with an incident."""
-    tmp_path = tmp_path_factory.mktemp("watch")
-    values = series(1200)
-    values[1000:1010] += 3.0
-    stamps = pd.date_range("2026-01-01", periods=len(values), freq="min")
-    frame = pd.DataFrame({"timestamp": stamps.astype(str), "value": values})
+def _trained_run(tmp_path, frame: pd.DataFrame, epochs: int):
+    """``tmp_path`` holding healthy.csv (the first 700 rows of ``frame``), live.csv (the rest)
+    and run/, trained by `aekit train --window` on healthy.csv."""
     frame[:700].to_csv(tmp_path / "healthy.csv", index=False)
     frame[700:].to_csv(tmp_path / "live.csv", index=False)
     subprocess.run([sys.executable, "-m", "aekit", "train", "--model", "ae",
                     "--data", str(tmp_path / "healthy.csv"), "--window", str(WINDOW), "--stride", "1",
-                    "--epochs", "20", "--quiet", "--out", str(tmp_path / "run")],
+                    "--epochs", str(epochs), "--quiet", "--out", str(tmp_path / "run")],
                    check=True, capture_output=True, timeout=300)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def healthy_run(tmp_path_factory):
+    """A run trained on a healthy CSV, and a live CSV with an incident."""
+    values = series(1200)
+    values[1000:1010] += 3.0
+    stamps = pd.date_range("2026-01-01", periods=len(values), freq="min")
+    frame = pd.DataFrame({"timestamp": stamps.astype(str), "value": values})
+    return _trained_run(tmp_path_factory.mktemp("watch"), frame, epochs=20)
 
 
 def test_watch_reads_stdin_and_writes_one_line_per_row(healthy_run):
@@ -245,18 +250,36 @@ def test_watch_fine_tunes_in_the_background_and_says_so(healthy_run):
     assert len(pd.read_csv(pd.io.common.StringIO(done.stdout))) == len(live.splitlines()) - 1
 
 
-def _watch(run, *args, input=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "aekit", "watch", "--model", str(run), *args],
-                          input=input, capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def watch_cli(capsys, tmp_path):
+    """`aekit watch` run in this process (fast: torch is loaded once), ``input`` given as a
+    file: what it prints and its exit status, as a finished subprocess would give them.
+    (Standard input is read by the same code: test_watch_reads_stdin_... feeds it for real.)"""
+    from types import SimpleNamespace
+
+    from aekit.cli import main
+
+    def run(model, *args, input=None):
+        if input is not None:
+            path = tmp_path / f"input-{len(list(tmp_path.glob('input-*')))}.csv"
+            path.write_text(input)
+            args = ("--data", str(path), *args)
+        capsys.readouterr()
+        code = main(["watch", "--model", str(model), *map(str, args)])
+        printed = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=printed.out, stderr=printed.err)
+
+    return run
 
 
-def test_watch_refuses_a_stream_that_lacks_the_models_column_and_ignores_extra_ones(healthy_run):
+def test_watch_refuses_a_stream_that_lacks_the_models_column_and_ignores_extra_ones(healthy_run,
+                                                                                    watch_cli):
     live = pd.read_csv(healthy_run / "live.csv")
-    done = _watch(healthy_run / "run", input=live.rename(columns={"value": "other"}).to_csv(index=False))
+    done = watch_cli(healthy_run / "run", input=live.rename(columns={"value": "other"}).to_csv(index=False))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "the model watches the column(s) ['value']; the header lacks ['value']" in done.stderr
-    plain = _watch(healthy_run / "run", input=live.to_csv(index=False))
-    wide = _watch(healthy_run / "run", input=live.assign(other=1.0)[["other", "timestamp", "value"]]
+    plain = watch_cli(healthy_run / "run", input=live.to_csv(index=False))
+    wide = watch_cli(healthy_run / "run", input=live.assign(other=1.0)[["other", "timestamp", "value"]]
                   .to_csv(index=False))
     assert wide.returncode == 0 and "column(s) ['other'] are not among the model's ['value']: ignored" \
         in wide.stderr
@@ -266,55 +289,48 @@ def test_watch_refuses_a_stream_that_lacks_the_models_column_and_ignores_extra_o
 @pytest.fixture(scope="module")
 def two_channel_run(tmp_path_factory):
     """A run of windows over two value columns that differ (so their order matters)."""
-    tmp_path = tmp_path_factory.mktemp("watch2")
-    values = series(1000)
-    frame = pd.DataFrame({"timestamp": np.arange(1000), "v1": values, "v2": 3 * np.cos(np.arange(1000) / 9)})
-    frame[:700].to_csv(tmp_path / "healthy.csv", index=False)
-    frame[700:].to_csv(tmp_path / "live.csv", index=False)
-    subprocess.run([sys.executable, "-m", "aekit", "train", "--model", "ae",
-                    "--data", str(tmp_path / "healthy.csv"), "--window", str(WINDOW), "--stride", "1",
-                    "--epochs", "5", "--quiet", "--out", str(tmp_path / "run")],
-                   check=True, capture_output=True, timeout=300)
-    return tmp_path
+    frame = pd.DataFrame({"timestamp": np.arange(1000), "v1": series(1000),
+                          "v2": 3 * np.cos(np.arange(1000) / 9)})
+    return _trained_run(tmp_path_factory.mktemp("watch2"), frame, epochs=5)
 
 
-def test_watch_matches_value_columns_by_name_not_position(two_channel_run):
+def test_watch_matches_value_columns_by_name_not_position(two_channel_run, watch_cli):
     live = pd.read_csv(two_channel_run / "live.csv")
-    in_order = _watch(two_channel_run / "run", input=live.to_csv(index=False))
-    swapped = _watch(two_channel_run / "run", input=live[["timestamp", "v2", "v1"]].to_csv(index=False))
+    in_order = watch_cli(two_channel_run / "run", input=live.to_csv(index=False))
+    swapped = watch_cli(two_channel_run / "run", input=live[["timestamp", "v2", "v1"]].to_csv(index=False))
     assert in_order.returncode == 0 and swapped.returncode == 0, swapped.stderr
     assert swapped.stdout == in_order.stdout
     assert len(pd.read_csv(pd.io.common.StringIO(in_order.stdout))) == len(live)
     # A model folder alone names no columns: the healthy data's header does, and the stream is
     # matched to it by name.
     model = two_channel_run / "run" / "model"
-    folder = _watch(model, "--normal-data", str(two_channel_run / "healthy.csv"),
+    folder = watch_cli(model, "--normal-data", str(two_channel_run / "healthy.csv"),
                     input=live[["v2", "timestamp", "v1"]].to_csv(index=False))
     assert folder.returncode == 0, folder.stderr
     assert folder.stdout == in_order.stdout
-    repeated = _watch(two_channel_run / "run", input="timestamp,v1,v1\n0,1,2\n")
+    repeated = watch_cli(two_channel_run / "run", input="timestamp,v1,v1\n0,1,2\n")
     assert repeated.returncode == 2 and "names the column(s) ['v1'] more than once" in repeated.stderr
 
 
-def test_an_unclosed_quote_loses_only_its_own_line(healthy_run):
+def test_an_unclosed_quote_loses_only_its_own_line(healthy_run, watch_cli):
     live = (healthy_run / "live.csv").read_text().splitlines()
     fed = "\n".join([live[0], live[1], f'{live[2].split(",")[0]},"0.5', *live[3:30]]) + "\n"
-    done = _watch(healthy_run / "run", input=fed)
+    done = watch_cli(healthy_run / "run", input=fed)
     assert done.returncode == 0, done.stderr
     assert "line 3: a quoted field is not closed on its line; skipped" in done.stderr
     out = pd.read_csv(pd.io.common.StringIO(done.stdout))
     assert out["timestamp"].tolist() == [line.split(",")[0] for line in [live[1], *live[3:30]]]
     quoted = "\n".join([live[0], *(f'"{a}","{b}"' for a, b in (line.split(",") for line in live[1:30]))])
-    done = _watch(healthy_run / "run", input=quoted + "\n")
+    done = watch_cli(healthy_run / "run", input=quoted + "\n")
     assert done.returncode == 0 and len(pd.read_csv(pd.io.common.StringIO(done.stdout))) == 29
 
 
-def test_an_oversized_line_is_skipped_and_the_watch_goes_on(healthy_run):
+def test_an_oversized_line_is_skipped_and_the_watch_goes_on(healthy_run, watch_cli):
     live = (healthy_run / "live.csv").read_text().splitlines()
     huge = f'{live[1].split(",")[0]},"0.5{" " * (200 << 10)}"'  # a field over csv's 128 KB limit
     giant = "x" * (3 << 20)  # over MAX_LINE_BYTES
     fed = "\n".join([live[0], live[1], huge, giant, *live[2:40]]) + "\n"
-    done = _watch(healthy_run / "run", input=fed)
+    done = watch_cli(healthy_run / "run", input=fed)
     assert done.returncode == 0, done.stderr
     assert "line 3" not in done.stderr
     assert "line 4: longer than 1,048,576 bytes; skipped" in done.stderr
@@ -370,31 +386,31 @@ def test_follow_goes_on_after_log_rotation(healthy_run, tmp_path, rotation):
     assert out["timestamp"].tolist() == [line.split(",")[0] for line in live[1:expected]]
 
 
-def test_watch_out_replaces_only_its_own_output(healthy_run, tmp_path):
+def test_watch_out_replaces_only_its_own_output(healthy_run, tmp_path, watch_cli):
     run = healthy_run / "run"
     live = healthy_run / "live.csv"
     before = live.read_bytes()
-    same = _watch(run, "--data", str(live), "--out", str(live))
+    same = watch_cli(run, "--data", str(live), "--out", str(live))
     assert same.returncode == 2 and "is this command's input" in same.stderr and live.read_bytes() == before
     config = run / "model" / "config.json"
     saved = config.read_bytes()
-    inside = _watch(run, "--data", str(live), "--out", str(config))
+    inside = watch_cli(run, "--data", str(live), "--out", str(config))
     assert inside.returncode == 2 and config.read_bytes() == saved
-    assert _watch(run, "--data", str(live), "--out", str(run / "model" / "alarms.csv")).returncode == 2
+    assert watch_cli(run, "--data", str(live), "--out", str(run / "model" / "alarms.csv")).returncode == 2
     assert not (run / "model" / "alarms.csv").exists()
     aekit.load(run / "model")
     mine = tmp_path / "notes.csv"
     mine.write_text("my,own\n1,2\n")
-    refused = _watch(run, "--data", str(live), "--out", str(mine))
+    refused = watch_cli(run, "--data", str(live), "--out", str(mine))
     assert refused.returncode == 2 and "not an output aekit wrote" in refused.stderr
     assert mine.read_text() == "my,own\n1,2\n"
     link = tmp_path / "link.csv"
     link.symlink_to(mine)
-    assert _watch(run, "--data", str(live), "--out", str(link)).returncode == 2
+    assert watch_cli(run, "--data", str(live), "--out", str(link)).returncode == 2
     assert mine.read_text() == "my,own\n1,2\n"
     out = tmp_path / "scores.csv"
-    first = _watch(run, "--data", str(live), "--out", str(out))
-    again = _watch(run, "--data", str(live), "--out", str(out))  # its own output: replaced
+    first = watch_cli(run, "--data", str(live), "--out", str(out))
+    again = watch_cli(run, "--data", str(live), "--out", str(out))  # its own output: replaced
     assert first.returncode == 0 and again.returncode == 0, again.stderr
     assert len(pd.read_csv(out)) == len(pd.read_csv(live))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -106,7 +106,7 @@ def _score_lines(lines, header: str, n_columns: int, stamp_at: int, value_at: li
 def _header(lines: _Lines, source: str) -> tuple[str, list[str]]:
     """The header line (after any blank lines) and its column names, which must be distinct."""
     for block in lines.blocks():
-        for number, line in block:
+        for at, (number, line) in enumerate(block):
             if line is _TOO_LONG:
                 raise InvalidInputError(f"{source}: line {number} is longer than {MAX_LINE_BYTES:,} bytes, "
                                         "not a header")
@@ -119,7 +119,7 @@ def _header(lines: _Lines, source: str) -> tuple[str, list[str]]:
             if repeated:
                 raise InvalidInputError(f"{source}: the header names the column(s) {repeated[:5]} more than "
                                         "once; give every column its own name")
-            lines.push_back(block[block.index((number, line)) + 1:])
+            lines.push_back(block[at + 1:])
             return line, columns
     raise InvalidInputError(f"{source}: no header line (expected timestamp and value column names)")
 
@@ -218,6 +218,8 @@ class _Lines:
     def __init__(self, source: str, follow: bool, poll_seconds: float, say):
         self.source, self.follow, self.poll_seconds, self.say = source, follow, poll_seconds, say
         self.path = None if source == "-" else Path(source)
+        if self.path is not None and self.path.is_dir():
+            raise InvalidInputError(f"{source} is a folder: give the CSV file to watch")
         try:
             self.fd = sys.stdin.buffer.fileno() if self.path is None else os.open(self.path, os.O_RDONLY)
         except OSError as exc:
@@ -249,7 +251,10 @@ class _Lines:
             if self._pushed:
                 pushed, self._pushed = self._pushed, []
                 yield pushed
-            chunk = os.read(self.fd, READ_BYTES)
+            try:
+                chunk = os.read(self.fd, READ_BYTES)
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read {self.source}: {exc.strerror or exc}") from None
             if chunk:
                 block = self._split(chunk)
                 if block:

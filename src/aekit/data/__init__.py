@@ -21,7 +21,7 @@ from ..errors import InvalidInputError
 from . import builtins
 from .dataset import Dataset, Windows
 from .datasets import is_hugging_face_folder, load_hugging_face
-from .idx import idx_size, open_idx, read_idx
+from .idx import check_samples, idx_size, open_idx, read_idx
 from .images import IMAGE_SUFFIXES, ImageFolderRows, read_image_folder
 from .named import NAMED_SETS, load_named
 from .stream import DiskArray
@@ -131,6 +131,7 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     if suffix == ".npz":
         return _read_npz(path, array, label_column, streaming)
     if _is_idx(path):
+        check_samples(path)
         return Dataset(open_idx(path) if streaming else read_idx(path), None, path.name.split(".")[0])
     if suffix in IMAGE_SUFFIXES:
         raise InvalidInputError(f"{path}: give the folder that holds the images, not one image")

@@ -32,6 +32,11 @@ def _parse_header(head: bytes, path: Path) -> tuple[tuple[int, ...], np.dtype, i
     return shape, np.dtype(_DTYPES[head[2]]), header
 
 
+def check_samples(path: Path) -> None:
+    """Refuse an IDX file of one dimension (labels) given where samples are expected."""
+    _samples_shape(_parse_header(_head(path), path)[0], path)
+
+
 def _samples_shape(shape: tuple[int, ...], path: Path) -> None:
     if len(shape) < 2:
         raise InvalidInputError(f"{path}: an IDX file of one dimension ({shape[0]:,} values) holds labels "
@@ -120,7 +125,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"{path}: cannot read ({exc})") from exc
     shape, dtype, header = _parse_header(raw, path)
-    _samples_shape(shape, path)
     expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         raise InvalidInputError(f"{path}: IDX data is {len(raw)} bytes, the header promises {expected} "
