@@ -6,9 +6,9 @@ BIN     = $(VENV)/bin
 
 .PHONY: demo test test-slow bench bench-quick docs-figures lint clean
 
-$(BIN)/aekit-installed: pyproject.toml
+$(BIN)/aekit-installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	touch $@
 
 # The main job: train a VAE on the embedded 8x8 digits and write a run folder.
@@ -23,7 +23,7 @@ test: $(BIN)/aekit-installed
 
 
 $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,bench]"
 	touch $@
 
 BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular \
