@@ -30,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from aekit.model import AutoencoderNet, ModelConfig
 from aekit.nn.custom import CustomNetwork
-from aekit.train import use_bf16
+from aekit.training import use_bf16
 from common import write_result
 
 

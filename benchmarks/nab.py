@@ -41,7 +41,7 @@ from scipy import special
 from sklearn.ensemble import IsolationForest
 
 import aekit
-from aekit.tasks.watch import RunningScores
+from aekit.detectors import RunningScores
 from common import shared_data, write_result
 from nab_score import best_threshold, corpus_score, detections, prepare, probation_rows
 

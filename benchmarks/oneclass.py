@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import aekit
-from aekit.tasks.detect import detection_metrics
+from aekit.detectors import detection_metrics
 from common import RESULTS, load_fashion_mnist, write_result
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",

@@ -2,7 +2,7 @@
 
 Trains aekit VAEs of several sizes for one epoch on synthetic data of the right shape, in fp32 and
 in bf16 autocast, and reports training samples/s and the ratio. The answer sets
-``aekit.train.use_bf16`` (precision="auto").
+``aekit.training.use_bf16`` (precision="auto").
 
     python benchmarks/precision.py [--quick]
 """

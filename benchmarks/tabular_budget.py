@@ -4,7 +4,7 @@ exploration for issue #12's time target: no slower than 2x PyOD's AutoEncoder)
 ADBench's 24 sets, the protocol of tabular.py, seeds 0..N-1. Each candidate is
 ``AnomalyDetector(VAE(network="mlp", ...))`` with the shipped scoring (model score plus the
 5-NN distance); candidates differ in the hidden widths and the minimum number of training
-steps that ``epochs="auto"`` gives table rows (``aekit.train.AUTO_MIN_STEPS_VECTORS``: 2,000 when
+steps that ``epochs="auto"`` gives table rows (``aekit.training.config.AUTO_MIN_STEPS_VECTORS``: 2,000 when
 this ran, 1,000 since, from its result). PyOD's AutoEncoder is timed on the same splits as the
 reference. Prints per-set AUROC and seconds; writes
 results/tabular_budget.json.
@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 import aekit
-import aekit.train
+import aekit.training.config
 from common import shared_data, write_result
 from tabular import split
 
@@ -45,7 +45,7 @@ CANDIDATES = {  # name -> (hidden widths as a function of the feature count or N
 
 def run_candidate(name, train, test, seed):
     widths, min_steps = CANDIDATES[name]
-    aekit.train.AUTO_MIN_STEPS_VECTORS = min_steps
+    aekit.training.config.AUTO_MIN_STEPS_VECTORS = min_steps
     hidden = None if widths is None else widths(train.shape[1])
     model = aekit.VAE(network="mlp", hidden_dims=hidden, verbose=0)
     return aekit.AnomalyDetector(model, random_state=seed).fit(train).anomaly_score(test)

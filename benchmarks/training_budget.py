@@ -2,7 +2,7 @@
 
 One-class Fashion-MNIST (as benchmarks/oneclass.py) with few training images per class: the
 default ``aekit.AnomalyDetector()`` trained under several minimum step budgets
-(``aekit.train.AUTO_MIN_STEPS``, what ``epochs="auto"`` stretches small data sets to; 0 is the
+(``aekit.training.config.AUTO_MIN_STEPS``, what ``epochs="auto"`` stretches small data sets to; 0 is the
 old behaviour, 50 epochs whatever the size), against PCA's reconstruction error with as many
 components as the detector's latent dimension (8) and with 90% of the variance. Reported: mean
 AUROC over the chosen classes and the seconds for all of them.
@@ -20,8 +20,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 import aekit
-from aekit import train
-from aekit.tasks.detect import detection_metrics
+from aekit.training import config as train
+from aekit.detectors import detection_metrics
 from common import load_fashion_mnist, write_result
 from oneclass import CLASSES
 

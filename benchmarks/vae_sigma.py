@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 
 import aekit
-from aekit.tasks.detect import detection_metrics
+from aekit.detectors import detection_metrics
 from common import write_result
 
 

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 import aekit
@@ -135,3 +136,40 @@ def test_a_table_with_text_fails_in_one_line(tmp_path):
     result = _aekit("train", "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), "--quiet")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "column 'b', row 1 (line 3 of the file): 'oops'" in result.stderr
+
+
+@pytest.mark.parametrize("model, preset", [("ae", aekit.AutoEncoder), ("dae", aekit.DenoisingAutoEncoder),
+                                           ("vae", aekit.VAE), ("cvae", aekit.ConditionalVAE)])
+def test_aekit_train_and_the_python_preset_train_identical_weights_by_default(model, preset, tmp_path):
+    """One source of truth for defaults: `aekit train` with only a seed is the preset with only
+    a random_state, on the same table."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(160, 5)) @ rng.normal(size=(5, 5)), columns=list("abcde"))
+    table["kind"] = rng.integers(0, 2, size=len(table))
+    table.to_csv(tmp_path / "table.csv", index=False)
+    assert main(["train", "--model", model, "--data", str(tmp_path / "table.csv"), "--label-column", "kind",
+                 "--seed", "3", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    features = pd.read_csv(tmp_path / "table.csv")
+    labels = features.pop("kind").to_numpy()
+    python = preset(random_state=3, verbose=0).fit(features, labels if model == "cvae" else None)
+    cli = load_file(tmp_path / "run" / "model" / "model.safetensors")
+    weights = python.model_.state_dict()
+    assert set(cli) == set(weights)
+    for name, tensor in weights.items():
+        assert torch.equal(cli[name], tensor), name
+
+
+def test_the_cli_defaults_are_the_librarys():
+    from aekit.cli import build_parser
+
+    args = build_parser().parse_args(["train"])
+    vae, dae = aekit.VAE(), aekit.DenoisingAutoEncoder()
+    assert (args.batch_size, args.lr, args.latent_dim, args.epochs, args.beta, args.network,
+            args.likelihood) == (vae.batch_size, vae.learning_rate, vae.latent_dim, vae.epochs, vae.beta,
+                                 vae.network, vae.likelihood)
+    assert (args.corruption, args.corruption_level, args.mask_mode, args.patch_size) == \
+        (dae.corruption, dae.corruption_level, dae.mask_mode, dae.patch_size)
+    detect = build_parser().parse_args(["detect", "--model", "m"])
+    assert detect.contamination == aekit.AnomalyDetector().contamination

@@ -8,7 +8,7 @@ import pytest
 
 import aekit
 from aekit.cli import main
-from aekit.tasks.detect import detection_metrics, total_variation
+from aekit.detectors import detection_metrics, total_variation
 from conftest import fast
 
 

@@ -9,8 +9,9 @@ import torch
 from safetensors.torch import load_file
 
 import aekit
-from aekit import train
+from aekit import training as train
 from aekit.cli import main
+from aekit.data.in_memory import ArrayRows
 from aekit.model import AutoencoderNet, ModelConfig
 from conftest import fast
 
@@ -46,7 +47,7 @@ def test_divergence_is_reported_at_its_first_step_although_the_host_checks_later
     n, seed, poisoned_step = 80, 3, 37  # 37: neither 1 nor a multiple of CHECK_EVERY
     assert poisoned_step % train.CHECK_EVERY and train.CHECK_EVERY < poisoned_step
     generator = torch.Generator().manual_seed(seed)  # replays the loop's split and first order
-    train_idx, _ = train._split(n, 0.0, generator)
+    train_idx, _ = train.loop._split(n, 0.0, generator)
     order = train_idx[torch.randperm(n, generator=generator)]
     X = torch.rand(n, 4)
     X[order[poisoned_step - 1]] = 7777.0  # the one row the preprocessing turns into NaN
@@ -55,7 +56,7 @@ def test_divergence_is_reported_at_its_first_step_although_the_host_checks_later
     config = train.TrainConfig(epochs=2, batch_size=1, validation_fraction=0.0, random_state=seed, verbose=0)
     expected = rf"at epoch 1, step {poisoned_step} \(reconstruction"
     with pytest.raises(aekit.TrainingDivergedError, match=expected):
-        train.fit(model, X, None, preprocess, config)
+        train.fit(model, ArrayRows(X.numpy()), None, preprocess, config)
 
 
 def test_a_model_runs_where_its_device_says_and_records_where_it_was_fitted(tmp_path, vectors):
@@ -138,11 +139,11 @@ def test_a_compiled_fit_trains_the_plain_weights_and_saves_a_plain_model_folder(
 def test_data_too_large_for_the_gpu_trains_through_pinned_buffers_to_the_same_weights(images, monkeypatch):
     """Data left on the host (as when it does not fit on the GPU) goes through the pinned double
     buffer; the weights are those of resident data."""
-    from aekit import estimators
+    from aekit.data import feeding
 
     X, _ = images
     resident = aekit.VAE(latent_dim=2, device="cuda", deterministic=True, **fast()).fit(X)
-    monkeypatch.setattr(estimators, "_resident", lambda tensor, device: tensor)
+    monkeypatch.setattr(feeding, "resident", lambda tensor, device: tensor)
     streamed = aekit.VAE(latent_dim=2, device="cuda", deterministic=True, **fast()).fit(X)
     for name, tensor in resident.model_.state_dict().items():
         assert torch.equal(tensor, streamed.model_.state_dict()[name])

@@ -199,7 +199,7 @@ def test_precision_auto_picks_bf16_only_for_large_weight_matrices(vectors):
                                  **fast(epochs=1, **kw)).fit(X)
     first, second = big(), big()
     # 784 x 400 = 313,600 weights: measured faster in bf16 on a CPU with AMX, slower without it
-    assert first.precision_ == ("bf16" if aekit.train.cpu_has_amx() else "fp32")
+    assert first.precision_ == ("bf16" if aekit.training.cpu_has_amx() else "fp32")
     assert big(precision="bf16").precision_ == "bf16"
     assert all(torch.equal(v, second.model_.state_dict()[k]) for k, v in first.model_.state_dict().items())
     assert big(precision="fp32").precision_ == "fp32"
@@ -287,3 +287,26 @@ def test_fine_tune_is_reproducible_and_checks_its_input(vectors):
         est.fine_tune(vectors[:, :3])
     with pytest.raises(sklearn.exceptions.NotFittedError):
         aekit.AutoEncoder().fine_tune(vectors)
+
+
+def test_inference_batch_size_is_a_context_of_the_caller_not_a_mode_of_the_model(vectors):
+    """Within the block a model pads to the rows asked for (results agree across calls made
+    inside); nothing is stored on the model, and another thread keeps the default size."""
+    import threading
+
+    ae = aekit.AutoEncoder(latent_dim=2, epochs=2, verbose=0, random_state=0).fit(vectors)
+    before = dict(vars(ae))
+    with aekit.inference_batch_size(4):
+        one_by_one = np.concatenate([ae.score_samples(vectors[i:i + 1]) for i in range(6)])
+        together = ae.score_samples(vectors[:6])
+        seen = {}
+        thread = threading.Thread(target=lambda: seen.update(
+            rows=aekit.estimators.inference._ROWS.get()))
+        thread.start()
+        thread.join()
+    assert np.array_equal(one_by_one, together)
+    assert seen["rows"] is None  # the other thread's calls are not affected
+    assert vars(ae).keys() == before.keys()
+    with pytest.raises(ValueError, match="positive integer"):
+        with aekit.inference_batch_size(0):
+            pass

@@ -255,10 +255,10 @@ def test_a_bug_answers_500_without_a_traceback(server, monkeypatch, capsys):
 # ---------------------------------------------------------------------------- the command
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from aekit import commands
+    from aekit import verbs
 
     run = tmp_path_factory.mktemp("explore") / "run"
-    commands.train(source="digits", preset="AutoEncoder", out=run,
+    verbs.train.train(source="digits", preset="AutoEncoder", out=run,
                    params={"latent_dim": 2, "epochs": 1, "verbose": 0})
     return run
 
@@ -281,12 +281,12 @@ def test_the_command_serves_a_run_until_ctrl_c(run):
 
 
 def test_data_read_from_disk_is_mapped_without_loading_it_whole(run, tmp_path):
-    from aekit import commands
+    from aekit import verbs
     from aekit.data.stream import RowSource
 
     X = load("digits").X
     np.save(tmp_path / "digits.npy", X)
-    explorer = commands.explorer(model=run / "model", source=str(tmp_path / "digits.npy"),
+    explorer = verbs.explore.explorer(model=run / "model", source=str(tmp_path / "digits.npy"),
                                  data_options={"stream": True}, max_points=100)
     assert isinstance(load(str(tmp_path / "digits.npy"), stream=True).X, RowSource)
     assert explorer.info()["n_rows"] == len(X) and len(explorer.inputs) == 100
@@ -294,12 +294,12 @@ def test_data_read_from_disk_is_mapped_without_loading_it_whole(run, tmp_path):
 
 
 def test_the_command_refuses_a_model_folder_without_data_and_a_busy_port(run, capsys):
-    from aekit import commands
+    from aekit import verbs
     from aekit.cli import main
 
     assert main(["explore", str(run / "model")]) == 2
     assert "give the data to map with --data" in capsys.readouterr().err
-    blocker = serve(Explorer(commands.load_model(run), load("digits").X[:20], anomaly_scores=False))
+    blocker = serve(Explorer(verbs.common.load_model(run), load("digits").X[:20], anomaly_scores=False))
     try:
         port = str(blocker.server_address[1])
         assert main(["explore", str(run), "--port", port, "--max-points", "20"]) == 2

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import aekit
-from aekit import train
+from aekit import training as train
 from aekit.cli import main
 from aekit.model import AutoencoderNet, ModelConfig
 from aekit.nn.networks import make_networks
@@ -94,8 +94,8 @@ def test_auto_epochs_train_small_data_longer_and_explicit_epochs_exactly(monkeyp
     X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
     common = {"latent_dim": 2, "batch_size": 16, "patience": None, "verbose": 0, "random_state": 0}
     assert aekit.AutoEncoder(epochs=7, **common).fit(X).n_iter_ == 7
-    monkeypatch.setattr(train, "AUTO_MIN_STEPS_VECTORS", 400)  # 54 training rows: 4 steps an epoch
-    monkeypatch.setattr(train, "AUTO_MIN_STEPS", 240)  # images (and windows) have their own minimum
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS_VECTORS", 400)  # 54 training rows: 4 steps an epoch
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS", 240)  # images (and windows) have their own minimum
     auto = aekit.AutoEncoder(**common).fit(X)
     assert auto.n_iter_ == 100 and len(auto.history_["train_loss"]) == 100
     images = np.random.default_rng(0).random((60, 1, 8, 8)).astype(np.float32)

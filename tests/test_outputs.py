@@ -246,7 +246,7 @@ def test_a_broken_metrics_json_is_one_line_naming_it(table, tmp_path, capsys):
 
 
 def test_a_run_folder_finds_its_data_from_any_working_directory(vectors, tmp_path, monkeypatch):
-    from aekit import commands
+    from aekit import verbs
 
     work = tmp_path / "work"
     work.mkdir()
@@ -255,7 +255,7 @@ def test_a_run_folder_finds_its_data_from_any_working_directory(vectors, tmp_pat
     assert _train("data.csv", "run") == 0
     assert json.loads((work / "run" / "metrics.json").read_text())["source"] == str(work / "data.csv")
     monkeypatch.chdir(tmp_path)
-    explorer = commands.explorer(model=work / "run")
+    explorer = verbs.explore.explorer(model=work / "run")
     assert explorer.n_rows == len(vectors)
 
 

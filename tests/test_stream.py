@@ -162,7 +162,7 @@ def test_a_streamed_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path
 
 
 def test_max_memory_sizes_are_read_as_people_write_them(capsys):
-    from aekit.cli import _bytes
+    from aekit.data.options import byte_size as _bytes
 
     assert _bytes("500M") == 500 << 20 and _bytes("4G") == 4 << 30 and _bytes("2GiB") == 2 << 30
     assert _bytes("1000") == 1000

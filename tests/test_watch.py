@@ -339,7 +339,7 @@ def test_an_oversized_line_is_skipped_and_the_watch_goes_on(healthy_run, watch_c
 
 
 def test_lines_are_buffered_in_linear_memory(tmp_path):
-    from aekit.watching import _TOO_LONG, _Lines
+    from aekit.verbs.watch import _TOO_LONG, _Lines
 
     path = tmp_path / "one_line.csv"
     path.write_bytes(b"a,b\n" + b"7" * (8 << 20) + b"\n1,2\n" + b"3," + b"4" * (2 << 20))

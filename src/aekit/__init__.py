@@ -4,6 +4,7 @@ Every model is a composition of five choices (corruption, networks, bottleneck, 
 objective weights); the presets below fix some of them and follow scikit-learn's contract.
 """
 
+from .detectors import AnomalyDetector, StreamDetector
 from .errors import (
                      AekitError,
                      InvalidInputError,
@@ -13,17 +14,16 @@ from .errors import (
                      UnsupportedOperationError,
                      UntrustedCodeError,
 )
-from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder
+from .estimators import VAE, AutoEncoder, ConditionalVAE, DenoisingAutoEncoder, inference_batch_size
 from .explorer import explore
 from .export import export_onnx
 from .nn.custom import CustomNetwork
 from .persistence import load
-from .tasks.detect import AnomalyDetector
-from .tasks.watch import StreamDetector
 
 __version__ = "0.1.0"
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
-           "StreamDetector", "explore", "export_onnx", "load", "CustomNetwork", "AekitError",
+           "StreamDetector",
+           "inference_batch_size", "explore", "export_onnx", "load", "CustomNetwork", "AekitError",
            "InvalidInputError", "ModelFileError", "OutputError", "TrainingDivergedError",
            "UnsupportedOperationError", "UntrustedCodeError", "__version__"]

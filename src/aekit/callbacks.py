@@ -1,6 +1,6 @@
 """Watching a long fit: objects whose ``on_epoch_end(report)`` ``fit`` calls after each epoch.
 
-``report`` is a :class:`aekit.train.EpochReport` (epoch, losses, learning rate, samples/s,
+``report`` is a :class:`aekit.training.EpochReport` (epoch, losses, learning rate, samples/s,
 seconds). A callback runs on the main process only, and whatever random numbers it draws (a
 VAE's reconstructions) do not change the training run's own.
 

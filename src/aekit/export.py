@@ -25,11 +25,12 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._atomic import atomic_dir
+from .detectors import AnomalyDetector, StreamDetector
 from .errors import InvalidInputError, OutputError, UnsupportedOperationError
 from .estimators import BaseAutoEncoder
 
@@ -47,15 +48,16 @@ def export_onnx(model, folder) -> dict:
     except ImportError as exc:
         raise UnsupportedOperationError("exporting to ONNX needs the onnx package: "
                                         "pip install 'aekit[onnx]'") from exc
-    stream = None
-    if hasattr(model, "running_") and hasattr(model, "detector_"):  # a StreamDetector
-        stream, model = model, model.detector_
+    stream = model if isinstance(model, StreamDetector) else None
+    if stream is not None:
+        model = stream.detector_  # (set when the stream is made)
+    if not isinstance(model, (AnomalyDetector, BaseAutoEncoder)):
+        raise InvalidInputError("export needs a fitted aekit model, AnomalyDetector or StreamDetector")
+    check_is_fitted(model, "threshold_" if isinstance(model, AnomalyDetector) else "model_")
     # A copy: the graphs are traced on the CPU, and the caller's model stays where it is.
     model = copy.deepcopy(model)
-    detector = model if hasattr(model, "threshold_") else None
+    detector = model if isinstance(model, AnomalyDetector) else None
     estimator = detector.model_ if detector is not None else model
-    if not isinstance(estimator, BaseAutoEncoder) or not hasattr(estimator, "model_"):
-        raise InvalidInputError("export needs a fitted aekit model, AnomalyDetector or StreamDetector")
     if estimator.model_.config.n_classes:
         raise UnsupportedOperationError("conditional models are not exported to ONNX yet: their decoder "
                                         "needs a label input")
@@ -81,19 +83,13 @@ def export_onnx(model, folder) -> dict:
             manifest["files"]["score"] = "score.onnx"
             manifest["detector"] = _export_score(detector, example, tmp / "score.onnx")
         if stream is not None:
-            # Where the running distribution stands: the healthy scores for a stream that has
-            # seen no row, the new model's recent scores after a continual-learning swap.
-            initial = stream.running_.scores
-            manifest["stream"] = {"window": stream.window, "channels": stream.channels,
-                                  "sequences": stream.sequences, "history": stream.history,
-                                  "smoothing": stream.smoothing, "alarm_level": stream.alarm_level,
-                                  "initial_scores": initial.tolist()}
+            manifest["stream"] = stream.export_manifest()
         (tmp / "aekit-onnx.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
 def _export_score(detector, example: torch.Tensor, path) -> dict:
-    graph = _Score(detector)
+    graph = detector.score_graph()
     inputs, names = (example,), ["x"]
     if graph.k:
         inputs, names = (example, graph.noise), ["x", "noise"]
@@ -134,56 +130,6 @@ class _Decoder(nn.Module):
     def forward(self, z):
         mean = self.net.likelihood.mean(self.net.decode(z))
         return self.scaler.inverse(mean).reshape(-1, *self.input_shape)
-
-
-class _Score(nn.Module):
-    """The detector's anomaly_score: the model's score, the neighbour distance, standardised
-    and added as AnomalyDetector._combine does."""
-
-    def __init__(self, detector):
-        super().__init__()
-        estimator = detector.model_
-        self.net, self.scaler, self.kind = estimator.model_, estimator.scaler_, detector.score_
-        self.sample_shape = tuple(estimator.sample_shape_)
-        if self.kind == "elbo":  # an average over 16 noise draws: not one graph input
-            raise UnsupportedOperationError("score='elbo' is not exported to ONNX; use 'log_likelihood' or "
-                                            "'reconstruction'")
-        self.k = estimator._score_k if self.kind == "log_likelihood" else 0
-        if self.k:  # the noise aekit's own scores use (BaseAutoEncoder._bound's first draw)
-            generator = torch.Generator().manual_seed(estimator.seed_)
-            self.noise = torch.randn(self.k, 1, estimator.latent_dim, generator=generator)
-        self.floor = float(getattr(detector, "detail_floor_", 0.0))
-        self.standardise = list(detector.standardise_) if len(detector.standardise_) > 1 else None
-        self.n_neighbors = detector.n_neighbors_
-        if detector.neighbors_ is not None:
-            self.register_buffer("reference", torch.from_numpy(np.asarray(detector.reference_, np.float32)))
-
-    def forward(self, x, noise=None):
-        raw = x.reshape(-1, *self.sample_shape)
-        data = self.scaler.transform(raw)
-        if self.kind == "reconstruction":
-            params = self.net.decode(self.net.encode(data, sample=False).mean)
-            scores = [self.net.likelihood.nll_per_dim(params.unsqueeze(0), data)[0].flatten(1).sum(1)]
-        elif self.kind == "relative":
-            params = self.net.decode(self.net.encode(data, sample=False).mean)
-            rebuilt = self.scaler.inverse(self.net.likelihood.mean(params))
-            error = (rebuilt - raw).abs().flatten(1).sum(1)
-            # total_variation, with slices: ONNX has no diff
-            detail = ((raw[..., 1:, :] - raw[..., :-1, :]).abs().flatten(1).sum(1)
-                      + (raw[..., 1:] - raw[..., :-1]).abs().flatten(1).sum(1))
-            scores = [error / detail.clamp(min=self.floor)]
-        else:  # log_likelihood: the importance-sampled bound with the given noise
-            scores = [-self.net(data, k=self.k, eps=noise).bound]
-        if self.n_neighbors:
-            scores.append(self._neighbor_distance(data.flatten(1)))
-        if self.standardise is None:
-            return scores[0]
-        return sum((s - m) / sd for s, (m, sd) in zip(scores, self.standardise, strict=True))
-
-    def _neighbor_distance(self, rows):
-        squared = (rows.pow(2).sum(1, keepdim=True) - 2 * rows @ self.reference.T
-                   + self.reference.pow(2).sum(1)).clamp(min=0)
-        return torch.topk(squared, self.n_neighbors, dim=1, largest=False).values[:, -1].sqrt()
 
 
 def _check_replaceable(folder: Path) -> None:

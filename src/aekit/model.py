@@ -2,7 +2,7 @@
 
 corruption -> encoder -> bottleneck -> decoder -> likelihood, weighted by the objective.
 :class:`ModelConfig` names the choices (it is what ``config.json`` stores);
-:class:`AutoencoderNet` (the torch module; the estimators are in ``estimators.py``) builds them;
+:class:`AutoencoderNet` (the torch module; the estimators are in ``aekit.estimators``) builds them;
 :meth:`AutoencoderNet.forward` returns a :class:`ForwardResult`
 that training, scoring and every task read, so no task re-derives the model's maths.
 

@@ -2,7 +2,7 @@
 
 ``config.json`` holds everything needed to rebuild the model: the preset (looked up in
 ``REGISTRY``, filled by ``@register``) and its parameters, the fitted state the estimator
-describes (``_fitted_state``: the five choices, the data's shape, preprocessing, ...), the aekit
+learned (``fitted_state``: the five choices, the data's shape, preprocessing, ...), the aekit
 version, the SHA-256 of the weights file, and a SHA-256 of its own content. Loading verifies
 both checksums, checks every tensor shape the config implies against the safetensors header
 before building anything, and never unpickles or runs code from the folder.
@@ -25,10 +25,12 @@ from safetensors.torch import load_file, save_file
 
 from ._atomic import atomic_dir, remove_stale_temporaries, safetensors_os_error
 from ._jsonio import digest, read_object
+from ._params import check_params
 from .checkpoint import non_finite_tensor
 from .errors import InvalidInputError, ModelFileError, OutputError, UntrustedCodeError
 from .model import AutoencoderNet, ModelConfig
 from .nn.custom import CustomNetwork, is_saveable
+from .preprocessing import Scaler
 
 # Version 3: the "conv" network's decoder changed its layers (issue 12: its last transposed
 # convolution writes the output); version-2 folders of every other network still load.
@@ -87,7 +89,7 @@ def check_replaceable(path: Path) -> None:
 def save_model(estimator, path) -> None:
     from . import __version__
 
-    state = estimator._fitted_state()
+    state = fitted_state(estimator)
     network = estimator.model_.config.network
     if isinstance(network, CustomNetwork) and is_saveable(network):
         raise InvalidInputError(f"this model cannot be saved: {is_saveable(network)}")
@@ -138,6 +140,18 @@ def load(path, *, trust_code: bool = False):
     True
     """
     folder = Path(path)
+    config = _verified_config(folder)
+    _check_trusted(folder, config, trust_code)
+    try:
+        return _rebuild(folder, config)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError, AttributeError) as exc:
+        raise ModelFileError(f"{folder} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+def _verified_config(folder: Path) -> dict:
+    """``config.json`` of a model folder, its format and both checksums verified."""
     if not (folder.exists() or folder.is_symlink()):
         remove_stale_temporaries(folder)  # puts back a model a killed save had moved aside
     if not (folder / CONFIG).is_file():
@@ -166,33 +180,105 @@ def load(path, *, trust_code: bool = False):
     if _sha256(weights) != config.get("weights_sha256"):
         raise ModelFileError(f"{weights} does not match the checksum in {CONFIG}: "
                              "the folder was truncated or edited; save the model again")
-    _check_trusted(folder, config, trust_code)
-    try:
-        cls = REGISTRY[config["estimator"]]
-        params = dict(config["params"])
-        fitted = config["fitted"]
-        if isinstance(params.get("network"), dict):
-            if params["network"] != fitted["model"]["network"]:
-                raise ModelFileError(f"{folder / CONFIG}: the network of its parameters and of its fitted "
-                                     "model differ; aekit writes them alike")
-            params["network"] = CustomNetwork.from_dict(params["network"])
-        estimator = cls(**params)
-        estimator._check_params()
-        net_config = ModelConfig.from_dict(fitted["model"])
-        _check_shapes(net_config, weights)
-        net = AutoencoderNet(net_config)
-        tensors = load_file(str(weights))
-        broken = non_finite_tensor(tensors)
-        if broken is not None:
-            raise ModelFileError(f"{weights}: tensor {broken!r} holds NaN or infinite values; this model "
-                                 "cannot compute anything: train it again")
-        net.load_state_dict(tensors)
-        estimator._restore_fitted_state(fitted, net)
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError, AttributeError) as exc:
-        raise ModelFileError(f"{folder} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    return config
+
+
+def _rebuild(folder: Path, config: dict):
+    """The estimator a verified (and trusted) config describes, with its weights."""
+    weights = folder / WEIGHTS
+    cls = REGISTRY[config["estimator"]]
+    params = dict(config["params"])
+    fitted = config["fitted"]
+    if isinstance(params.get("network"), dict):
+        if params["network"] != fitted["model"]["network"]:
+            raise ModelFileError(f"{folder / CONFIG}: the network of its parameters and of its fitted "
+                                 "model differ; aekit writes them alike")
+        params["network"] = CustomNetwork.from_dict(params["network"])
+    estimator = cls(**params)
+    check_params(cls.__name__, estimator.get_params(), cls._parameter_constraints)
+    net_config = ModelConfig.from_dict(fitted["model"])
+    _check_shapes(net_config, weights)
+    net = AutoencoderNet(net_config)
+    tensors = load_file(str(weights))
+    broken = non_finite_tensor(tensors)
+    if broken is not None:
+        raise ModelFileError(f"{weights}: tensor {broken!r} holds NaN or infinite values; this model "
+                             "cannot compute anything: train it again")
+    net.load_state_dict(tensors)
+    restore_fitted_state(estimator, fitted, net)
     return estimator
+
+
+# Optional fitted attributes and their keys in the saved state.
+_OPTIONAL_STATE = {"feature_names_in_": "feature_names", "classes_": "classes",
+                   "class_prior_": "class_prior", "code_mean_": "code_mean", "code_cov_": "code_cov"}
+
+
+def fitted_state(estimator) -> dict:
+    """Everything a fit learned besides the weights, as JSON values (``config.json``'s
+    ``"fitted"``); :func:`restore_fitted_state` is its inverse."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator, "model_")
+    state = {"model": estimator.model_.config.to_dict(), "preprocessing": estimator.scaler_.to_dict(),
+             "device": estimator.device_, "input_shape": list(estimator.input_shape_),
+             "seed": int(estimator.seed_), "n_iter": int(estimator.n_iter_), "history": estimator.history_,
+             "precision": estimator.precision_}
+    for attr, key in _OPTIONAL_STATE.items():
+        if hasattr(estimator, attr):
+            state[key] = np.asarray(getattr(estimator, attr)).tolist()
+    return state
+
+
+def restore_fitted_state(estimator, state: dict, net: AutoencoderNet) -> None:
+    """Set ``estimator``'s fitted attributes from ``state`` and the network ``net`` built from its
+    config; raises ValueError on anything inconsistent (a damaged or edited state)."""
+    estimator.input_shape_ = tuple(state["input_shape"])
+    if estimator.sample_shape_ != net.config.sample_shape or net.config.bottleneck != estimator._bottleneck:
+        raise ValueError("the input shape or bottleneck does not match the network's config")
+    if net.config.latent_dim != estimator.latent_dim:
+        raise ValueError(f"latent_dim {estimator.latent_dim} does not match the network's "
+                         f"{net.config.latent_dim}")
+    estimator.n_features_in_ = int(np.prod(estimator.input_shape_))
+    estimator.scaler_ = Scaler.from_dict(state["preprocessing"], estimator.sample_shape_)
+    estimator.seed_, estimator.n_iter_ = _count(state["seed"]), _count(state["n_iter"])
+    estimator.history_ = state["history"]
+    if not (isinstance(estimator.history_, dict) and state["precision"] in ("fp32", "bf16")):
+        raise ValueError("history must be an object and precision fp32 or bf16")
+    estimator.precision_ = state["precision"]
+    if not isinstance(state["device"], str):
+        raise ValueError("device must be a string")
+    estimator.device_ = state["device"]  # where the fit ran; `device` says where this model runs
+    if "feature_names" in state:
+        names = state["feature_names"]
+        if not (isinstance(names, list) and len(names) == estimator.n_features_in_
+                and all(isinstance(n, str) for n in names)):
+            raise ValueError(f"feature_names must be {estimator.n_features_in_} strings")
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    if estimator.is_conditional:
+        estimator.classes_ = np.asarray(state["classes"])
+        estimator.class_prior_ = _finite(state["class_prior"], (net.config.n_classes,))
+        prior_sum = estimator.class_prior_.sum()
+        if estimator.classes_.shape != (net.config.n_classes,) or abs(prior_sum - 1) > 1e-6:
+            raise ValueError("classes and class_prior do not match the network")
+    if not estimator.is_variational:
+        k = estimator.latent_dim
+        estimator.code_mean_ = _finite(state["code_mean"], (k,))
+        estimator.code_cov_ = _finite(state["code_cov"], (k, k))
+    estimator.model_ = net.eval()  # on the CPU: inference moves it to `device` when first used
+
+
+def _count(value) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise ValueError(f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _finite(values, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != shape or not np.isfinite(array).all():
+        raise ValueError(f"expected finite numbers of shape {shape}")
+    return array
 
 
 def code_references(config: dict) -> list:

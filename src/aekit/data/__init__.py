@@ -24,57 +24,41 @@ from .datasets import is_hugging_face_folder, load_hugging_face
 from .idx import check_samples, idx_size, open_idx, read_idx
 from .images import IMAGE_SUFFIXES, ImageFolderRows, read_image_folder
 from .named import NAMED_SETS, load_named
+from .options import DataOptions
 from .stream import DiskArray
 from .table_stream import is_table_folder, stream_series, stream_table
 from .table_stream import size_in_memory as table_size_in_memory
 from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_series, read_table
 
-__all__ = ["load", "Dataset", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLICIES"]
+__all__ = ["load", "Dataset", "DataOptions", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLICIES"]
 
 BUILTINS = tuple(builtins.BUILTINS)
 
 
-def load(source: str | Path, *, split: str = "train", count: int | None = None,
-         size: int | tuple[int, int] | None = None, channels: int | None = None,
-         alpha: str = "composite", skip_bad: bool = False, array: str | None = None,
-         label_column: str | None = None, id_column: str | None = None,
-         feature_columns: list[str] | None = None, missing: str = "error",
-         window: int | None = None, stride: int | None = None, timestamp_column: str | None = None,
-         time_order: str = "auto", stream: bool | str = "auto", max_memory: int | None = None,
-         workers: int = 0, random_state: int = 0) -> Dataset:
+def load(source: str | Path, **options) -> Dataset:
     """Load data from a name or a path.
 
-    Parameters
-    ----------
-    source : a built-in or named set, or a path (folder of images, of .npy or of table shards;
-        .npy, .npz, IDX, .csv, .tsv, .parquet; a Hugging Face dataset saved with save_to_disk)
-    split : "train" or "test", for named IDX sets (any split name for a Hugging Face DatasetDict)
-    count, random_state : how many samples generated built-ins (shapes, parabola, photos) make,
-        and their seed
-    size : image side (int) or (H, W): resizes an image folder; the side of shapes/photos
-    channels : 1 or 3 for image folders (default: RGB if any image has colour)
-    alpha : transparent images: "composite" over white (default), "drop" the alpha channel,
-        or "keep" it as one more channel
-    skip_bad : skip unreadable images in a folder (with a warning giving the count)
-    array : the array of an .npz archive that holds the samples (default: "X"), or the column
-        of a Hugging Face dataset (default: image, img, pixel_values, x, X or features)
-    label_column, id_column, feature_columns : columns of a table (``label_column`` also names
-        an .npz archive's array of labels; default "y")
-    missing : "error" (default), "drop" or "impute" (median) for missing or non-numeric cells
-    window, stride, timestamp_column : turn a table into sliding windows over its rows
-    time_order : rows whose timestamps step back or repeat: "auto" (default) keeps the file's
-        order with a warning when at most 1% of steps do (a clock set back) and refuses more
-        (a shuffled file); "sort" sorts by time; "file" keeps the file's order; "error" refuses
-    stream : read the samples from disk a batch at a time (``X`` is then an
-        ``aekit.data.stream.RowSource``) instead of loading them: True, False, or "auto"
-        (default): when they would take more than ``max_memory``. Every source streams but
-        the built-ins: .npy files and folders of .npy shards, .npz archives written by
-        ``np.savez``, raw IDX files in place; image folders decoded a batch at a time; .gz IDX,
-        CSV/Parquet tables (and folders of them) and time series after one conversion pass
-        into aekit's cache; Hugging Face dataset folders from their Arrow files (docs/data.md)
-    max_memory : bytes of data to load into memory at most with ``stream="auto"`` (default:
-        half of the memory available now)
-    workers : decode a streamed image folder in this many worker processes (0: two threads)
+    ``source`` is a built-in or named set, or a path (folder of images, of .npy or of table
+    shards; .npy, .npz, IDX, .csv, .tsv, .parquet; a Hugging Face dataset saved with
+    save_to_disk). ``options`` are the fields of :class:`~aekit.data.options.DataOptions`
+    (each is also a flag of every CLI verb that reads data), among them:
+
+    * ``split``: "train" or "test", for named IDX sets (any split of a Hugging Face DatasetDict);
+    * ``label_column``, ``id_column``, ``feature_columns``: columns of a table
+      (``label_column`` also names an .npz archive's array of labels; default "y"); ``array``:
+      the .npz array (default "X") or Hugging Face column that holds the samples;
+    * ``missing``: "error", "drop" or "impute" (median) for missing or non-numeric cells;
+    * ``window``, ``stride``, ``timestamp_column``, ``time_order``: a table as sliding windows
+      over its rows; rows whose timestamps step back or repeat are kept in the file's order
+      with a warning when at most 1% of steps do ("auto"), else refused ("sort" sorts them);
+    * ``size``, ``channels``, ``alpha``, ``skip_bad``: how image folders are decoded (``size``
+      is also the side of the generated ``shapes``/``photos``; ``count`` and ``random_state``
+      how many samples generated built-ins make, and their seed);
+    * ``stream``: read the samples from disk a batch at a time (``X`` is then an
+      ``aekit.data.stream.RowSource``) instead of loading them: True, False, or "auto": when
+      they would take more than ``max_memory`` (default: half of the memory available). Every
+      source streams but the built-ins (docs/data.md); ``workers``: decode a streamed image
+      folder in this many worker processes (0: two threads).
 
     Examples
     --------
@@ -85,20 +69,14 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     >>> load("shapes", count=4, size=32).factors["shape"].tolist()
     [2, 1, 1, 0]
     """
-    if stream not in (True, False, "auto"):
-        raise InvalidInputError(f"stream must be True, False or 'auto', got {stream!r}")
+    opts = DataOptions.of(options)
+    if opts.stream not in (True, False, "auto"):
+        raise InvalidInputError(f"stream must be True, False or 'auto', got {opts.stream!r}")
     name = str(source)
-    generated = {"count": count, "random_state": random_state}
-    generated = {k: v for k, v in generated.items() if v is not None}
-    if name == "digits":
-        return builtins.digits()
-    if name == "parabola":
-        return builtins.parabola(**generated)
-    if name in ("shapes", "photos"):
-        side = {"size": _side(size)} if size is not None else {}
-        return getattr(builtins, name)(**generated, **side)
+    if name in BUILTINS:
+        return _builtin(name, opts)
     if name in NAMED_SETS:
-        return load_named(name, split, stream=stream is True)
+        return load_named(name, opts.split, stream=opts.stream is True)
     path = Path(name)
     if not path.exists():
         raise InvalidInputError(f"no data at {name!r}: give a path, or one of "
@@ -106,30 +84,53 @@ def load(source: str | Path, *, split: str = "train", count: int | None = None,
     if path.is_file() and path.stat().st_size == 0:
         raise InvalidInputError(f"{path}: the file is empty")
     if is_hugging_face_folder(path):
-        return _hugging_face(path, split, array, label_column, stream, max_memory)
-    streaming = _should_stream(path, stream, max_memory, window, stride)
-    if is_table_folder(path) or (path.is_file() and path.suffix.lower() in TABLE_SUFFIXES and streaming):
-        return _table(path, streaming, window, stride, timestamp_column, label_column, id_column,
-                      feature_columns, missing, time_order)
-    if path.is_dir() and any(path.glob("*.npy")):
-        return _shards(path, streaming)
-    if path.is_dir() and streaming:
-        rows = ImageFolderRows(path, channels, _pair(size), skip_bad, alpha, workers)
-        return Dataset(rows, rows.labels, rows.name, ids=rows.ids)
+        return _hugging_face(path, opts)
+    streaming = _should_stream(path, opts.stream, opts.max_memory, opts.window, opts.stride)
     if path.is_dir():
-        return read_image_folder(path, channels, _pair(size), skip_bad, alpha)
+        return _folder(path, streaming, opts)
+    return _file(path, streaming, opts)
+
+
+def _builtin(name: str, opts: DataOptions) -> Dataset:
+    if name == "digits":
+        return builtins.digits()
+    generated = {"random_state": opts.random_state}
+    if opts.count is not None:
+        generated["count"] = opts.count
+    if name == "parabola":
+        return builtins.parabola(**generated)
+    side = {"size": _side(opts.size)} if opts.size is not None else {}
+    return getattr(builtins, name)(**generated, **side)
+
+
+def _folder(path: Path, streaming: bool, opts: DataOptions) -> Dataset:
+    """A folder: of table shards, of .npy shards, or of images."""
+    if is_table_folder(path):
+        return _table(path, streaming, opts)
+    if any(path.glob("*.npy")):
+        return _shards(path, streaming)
+    if streaming:
+        rows = ImageFolderRows(path, opts.channels, _pair(opts.size), opts.skip_bad, opts.alpha, opts.workers)
+        return Dataset(rows, rows.labels, rows.name, ids=rows.ids)
+    return read_image_folder(path, opts.channels, _pair(opts.size), opts.skip_bad, opts.alpha)
+
+
+def _file(path: Path, streaming: bool, opts: DataOptions) -> Dataset:
+    """One file: a table (or time series), an array, an archive or an IDX file."""
     suffix = path.suffix.lower()
+    if suffix in TABLE_SUFFIXES and streaming:
+        return _table(path, streaming, opts)
     if suffix in TABLE_SUFFIXES:
-        if window is not None:
-            return read_series(path, window, stride, timestamp_column,
-                               feature_columns, missing, time_order)
-        return read_table(path, label_column, id_column, feature_columns, missing)
-    if window is not None:
+        if opts.window is not None:
+            return read_series(path, opts.window, opts.stride, opts.timestamp_column,
+                               opts.feature_columns, opts.missing, opts.time_order)
+        return read_table(path, opts.label_column, opts.id_column, opts.feature_columns, opts.missing)
+    if opts.window is not None:
         raise InvalidInputError(f"{path}: --window applies to time-series tables (.csv, .parquet)")
     if suffix == ".npy":
         return Dataset(DiskArray.open(path) if streaming else _read_npy(path), None, path.stem)
     if suffix == ".npz":
-        return _read_npz(path, array, label_column, streaming)
+        return _read_npz(path, opts.array, opts.label_column, streaming)
     if _is_idx(path):
         check_samples(path)
         return Dataset(open_idx(path) if streaming else read_idx(path), None, path.name.split(".")[0])
@@ -172,24 +173,24 @@ def _size_in_memory(path: Path) -> int:
     return path.stat().st_size
 
 
-def _hugging_face(path: Path, split: str, column, label_column, stream, max_memory) -> Dataset:
+def _hugging_face(path: Path, opts: DataOptions) -> Dataset:
     """A Hugging Face dataset folder: its Arrow files are read a batch at a time when streaming
     (always with ``stream=True``; with "auto" when its samples exceed the budget)."""
-    rows = load_hugging_face(path, split, column, label_column)
+    rows = load_hugging_face(path, opts.split, opts.array, opts.label_column)
     labels = rows.labels() if rows.has_labels else None
-    budget = available_bytes() // 2 if max_memory is None else max_memory
-    if stream is False or (stream == "auto" and rows.nbytes <= budget):
+    budget = available_bytes() // 2 if opts.max_memory is None else opts.max_memory
+    if opts.stream is False or (opts.stream == "auto" and rows.nbytes <= budget):
         return Dataset(rows[0:len(rows)], labels, rows.name)
     return Dataset(rows, labels, rows.name)
 
 
-def _table(path: Path, streaming: bool, window, stride, timestamp_column, label_column, id_column,
-           feature_columns, missing, time_order) -> Dataset:
+def _table(path: Path, streaming: bool, opts: DataOptions) -> Dataset:
     """A table or a folder of them, converted to rows read from disk (loaded if not streaming)."""
-    if window is not None:
-        data = stream_series(path, window, stride, timestamp_column, feature_columns, missing, time_order)
+    if opts.window is not None:
+        data = stream_series(path, opts.window, opts.stride, opts.timestamp_column, opts.feature_columns,
+                             opts.missing, opts.time_order)
     else:
-        data = stream_table(path, label_column, id_column, feature_columns, missing)
+        data = stream_table(path, opts.label_column, opts.id_column, opts.feature_columns, opts.missing)
     if streaming:
         return data
     X = data.X[0:len(data.X)]

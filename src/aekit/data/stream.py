@@ -85,6 +85,20 @@ class RowSource(abc.ABC):
     native_shape: tuple[int, ...]
     sample_shape: tuple[int, ...]
     feature_names: list[str] | None = None  # a table's column names, as a DataFrame's columns
+    # What a source can do, declared by each kind (never probed): reads may run in several
+    # threads at once; training batches are read in this many worker processes; ``labels()``
+    # gives a label per row; the rows are one array in memory (``array``, in the sample shape).
+    thread_safe: bool = False
+    workers: int = 0
+    has_labels: bool = False
+    in_memory: bool = False
+
+    @property
+    def array(self) -> np.ndarray:
+        raise TypeError(f"{self.name} is read a batch at a time: it is not one array in memory")
+
+    def labels(self) -> np.ndarray:
+        raise TypeError(f"{self.name} has no labels")
 
     def named(self, feature_names: list[str]) -> RowSource:
         """The same rows, their features named (estimators record them as ``feature_names_in_``)."""
@@ -165,8 +179,7 @@ class _Subset(RowSource):
         self.parent, self.indices = parent, indices
         self.name, self.dtype = parent.name, parent.dtype
         self.native_shape = self.sample_shape = parent.sample_shape
-        self.thread_safe = getattr(parent, "thread_safe", False)
-        self.workers = getattr(parent, "workers", 0)
+        self.thread_safe, self.workers = parent.thread_safe, parent.workers
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -182,7 +195,7 @@ class ColumnRows(RowSource):
         self.parent, self.columns = parent, np.asarray(columns, dtype=np.int64)
         self.name, self.dtype = parent.name, parent.dtype
         self.native_shape = self.sample_shape = (len(self.columns),)
-        self.thread_safe = getattr(parent, "thread_safe", False)
+        self.thread_safe = parent.thread_safe
 
     def __len__(self) -> int:
         return len(self.parent)
@@ -201,7 +214,7 @@ class WindowRows(RowSource):
         self.name = getattr(series, "name", "series")
         self.dtype = np.dtype(series.dtype)
         self.native_shape = self.sample_shape = (series.shape[1] * window,)
-        self.thread_safe = getattr(series, "thread_safe", True)
+        self.thread_safe = series.thread_safe if isinstance(series, RowSource) else True
 
     def __len__(self) -> int:
         return len(self.starts)

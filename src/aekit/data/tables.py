@@ -76,6 +76,30 @@ def _row_label(path: Path, row: int) -> str:
     return f"row {row}"
 
 
+def _column_numbers(raw, name: str, path: Path, missing: str, at) -> np.ndarray:
+    """One column's cells as float64 (NaN where missing), or why they cannot be features."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_timedelta64_dtype(raw):
+        raise InvalidInputError(
+            f"{path}: column {name!r} holds dates or durations, not a feature; pass it as the id or "
+            "timestamp column (--id-column, --timestamp-column), or choose --feature-columns")
+    numbers = pd.to_numeric(raw, errors="coerce")
+    text = numbers.isna() & raw.notna()
+    if text.any():
+        if text.mean() > 0.5:  # mostly text: a label, an id or a category, not a feature
+            raise InvalidInputError(
+                f"{path}: column {name!r} holds text ({raw[text].iloc[0]!r} in "
+                f"{at(np.argmax(text.values))}); pass it as the label or id "
+                "column, or choose the feature columns")
+        if missing == "error":
+            row = int(np.argmax(text.values))
+            raise InvalidInputError(
+                f"{path}: column {name!r}, {at(row)}: {raw.iloc[row]!r} is not a "
+                "number; fix the file, or choose missing='drop' or 'impute' (--missing)")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def numeric_block(frame, columns: list[str], path: Path, missing: str,
                   first_row: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The columns as float32 and a mask of the rows kept, after the missing-value policy.
@@ -83,8 +107,6 @@ def numeric_block(frame, columns: list[str], path: Path, missing: str,
     ``frame`` is the whole table, or a chunk of it starting at row ``first_row``: a chunk is
     not imputed (its missing values stay NaN until every chunk has been seen: see
     ``table_stream``) and may lose all its rows to ``missing="drop"``."""
-    import pandas as pd
-
     chunk = first_row is not None
 
     def at(row) -> str:  # the row as the user finds it in the file
@@ -94,25 +116,7 @@ def numeric_block(frame, columns: list[str], path: Path, missing: str,
         raise InvalidInputError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, name in enumerate(columns):
-        raw = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_timedelta64_dtype(raw):
-            raise InvalidInputError(
-                f"{path}: column {name!r} holds dates or durations, not a feature; pass it as the id or "
-                "timestamp column (--id-column, --timestamp-column), or choose --feature-columns")
-        numbers = pd.to_numeric(raw, errors="coerce")
-        text = numbers.isna() & raw.notna()
-        if text.any():
-            if text.mean() > 0.5:  # mostly text: a label, an id or a category, not a feature
-                raise InvalidInputError(
-                    f"{path}: column {name!r} holds text ({raw[text].iloc[0]!r} in "
-                    f"{at(np.argmax(text.values))}); pass it as the label or id "
-                    "column, or choose the feature columns")
-            if missing == "error":
-                row = int(np.argmax(text.values))
-                raise InvalidInputError(
-                    f"{path}: column {name!r}, {at(row)}: {raw.iloc[row]!r} is not a "
-                    "number; fix the file, or choose missing='drop' or 'impute' (--missing)")
-        values[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        values[:, j] = _column_numbers(frame[name], name, path, missing, at)
     huge = np.abs(values) > np.finfo(np.float32).max  # would become infinite as float32
     if huge.any():
         row, col = np.argwhere(huge)[0]

@@ -22,9 +22,11 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 
 from ..data.images import decode_reduced, image_array
-from ..data.stream import RowSource, select_rows
+from ..data.in_memory import in_memory
+from ..data.stream import select_rows
+from ..detectors import AnomalyDetector
 from ..errors import AekitError, InvalidInputError
-from ..tasks.detect import AnomalyDetector
+from ..estimators import inference_batch_size
 from ..tasks.latent import check_finite_codes, code_scale, decoding_label, path_codes
 
 MAX_POINTS = 2000  # codes on the map: enough to see the structure, light enough to redraw at once
@@ -70,7 +72,7 @@ class Explorer:
         n = len(X)
         self.rows = np.sort(rng.choice(n, min(n, max_points), replace=False))
         sample = select_rows(X, self.rows)
-        self.inputs = np.asarray(sample[0:len(sample)] if isinstance(sample, RowSource) else sample)
+        self.inputs = in_memory(sample)
         self.model, self.n_rows = model, n
         self._lock = threading.Lock()  # one model call at a time: the server answers in threads
         self.shape = tuple(model.input_shape_)
@@ -199,7 +201,7 @@ class Explorer:
             x = _vector(request["values"], math.prod(self.shape), "values").reshape(self.shape)
         else:
             raise RequestError("give an image file or the input's values")
-        with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
+        with self._lock, inference_batch_size(INTERACTIVE_ROWS):
             code = self.model.transform(x[None].astype(np.float32)).astype(np.float64)[0]
         if not np.all(np.isfinite(code)):
             raise RequestError("the model's code of this input is not finite: its values lie far outside "
@@ -208,7 +210,7 @@ class Explorer:
                   "xy": self.projection.to_2d(code[None])[0].tolist(),
                   "output": self._decode(code[None], request.get("label"))[0]}
         if self.scores is not None:
-            with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
+            with self._lock, inference_batch_size(INTERACTIVE_ROWS):
                 score = float(self.detector.anomaly_score(x[None].astype(np.float32))[0])
             if not math.isfinite(score):
                 raise RequestError("the anomaly score of this input is not finite: its values lie far "
@@ -227,7 +229,7 @@ class Explorer:
 
     def _decode(self, codes: np.ndarray, label) -> list[dict]:
         label = decoding_label(self.model, label)
-        with self._lock, self.model._small_batches(INTERACTIVE_ROWS):
+        with self._lock, inference_batch_size(INTERACTIVE_ROWS):
             decoded = self.model.inverse_transform(codes.astype(np.float32),
                                                    **({} if label is None else {"y": label}))
         return self._display(decoded)

@@ -21,6 +21,7 @@ model that takes over is reported on stderr with its row.
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import sys
@@ -29,11 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.tables import numeric_block, read_frame, timestamp_column_of
-from .errors import InvalidInputError
-from .runs import RunFolder
-from .stream_output import claim_stream_output
-from .tasks.watch import StreamDetector
+from ..data.options import positive_int
+from ..data.tables import numeric_block, read_frame, timestamp_column_of
+from ..detectors import StreamDetector
+from ..errors import InvalidInputError
+from ..runs import RunFolder
+from ..stream_output import claim_stream_output
+from .base import TRUST_CODE, Verb, opt
+from .common import load_model
 
 READ_BYTES = 1 << 16
 MAX_LINE_BYTES = 1 << 20  # a row of a few thousand values fits many times over
@@ -190,7 +194,7 @@ def _model_channels(estimator, run) -> list[str] | None:
     if names is not None and all(str(n).endswith("]") and "[t+" in str(n) for n in names):
         return list(dict.fromkeys(str(n).rsplit("[t+", 1)[0] for n in names))
     if run is not None and run.metrics.is_file():
-        from ._jsonio import read_object
+        from .._jsonio import read_object
 
         recorded = read_object(run.metrics).get("value_columns")
         if isinstance(recorded, list) and recorded and all(isinstance(c, str) for c in recorded):
@@ -330,3 +334,49 @@ class _Lines:
         self._restarts.add(self.number + 1)
         self.say(f"{self.source} {why}: reading it from its start")
         return True
+
+
+# ---------------------------------------------------------------------- the command line
+def _run(args):
+    """Score a live series; Ctrl-C (or the reader downstream closing the pipe) ends it cleanly."""
+    estimator = load_model(args.model, args.device, args.trust_code)
+    try:
+        n = watch(estimator=estimator, model_path=args.model, source=args.data,
+                  normal_source=args.normal_data, out=args.out, follow=args.follow,
+                  timestamp_column=args.timestamp_column, history=args.history,
+                  smoothing=args.smoothing, alarm_level=args.alarm_level, refit_every=args.refit_every,
+                  refit_steps=args.refit_steps)
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.stderr.write("aekit: watch: stopped\n")
+        return None
+    print(f"aekit: watch: scored {n} rows", file=sys.stderr)
+    return None
+
+
+_STREAM = {name: p.default for name, p in inspect.signature(StreamDetector).parameters.items()}
+VERB = Verb("watch", "score a live series row by row (CSV lines on stdin or a growing file): score, how "
+            "unusual, alarm", _run, data=False, model=False, options=[
+                opt("--model", required=True,
+                    help="a run folder from aekit train --window, or its model folder"),
+                opt("--data", default="-", help="CSV with a header: - for stdin (default) or a file"),
+                opt("--follow", action="store_true",
+                    help="at the end of the file, wait for more rows (tail -f)"),
+                opt("--normal-data", help="the healthy period's CSV, to calibrate the scores (default: the "
+                    "data "
+                    "the run was trained on)"),
+                opt("--out", help="where the score lines go (default: stdout)"),
+                opt("--timestamp-column", help="default: 'timestamp' or 'time', else the first column"),
+                opt("--history", type=positive_int, default=_STREAM["history"],
+                    help=f"recent scores that define normal (default: {_STREAM['history']})"),
+                opt("--smoothing", type=positive_int, default=_STREAM["smoothing"],
+                    help=f"recent scores averaged before comparing (default: {_STREAM['smoothing']})"),
+                opt("--alarm-level", type=float, default=_STREAM["alarm_level"],
+                    help="how unusual (0-1) a row must be to raise an alarm "
+                         f"(default: {_STREAM['alarm_level']})"),
+                opt("--refit-every", type=positive_int, metavar="ROWS",
+                    help="continual learning: every ROWS rows, fine-tune a copy of the model in the "
+                         "background on the recent rows that raised no alarm (default: never)"),
+                opt("--refit-steps", type=positive_int, default=_STREAM["refit_steps"],
+                    help=f"optimisation steps of each fine-tuning (default: {_STREAM['refit_steps']})"),
+                TRUST_CODE,
+            ])

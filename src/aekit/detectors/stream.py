@@ -1,0 +1,303 @@
+"""Watching a live series: score each row as it arrives, from the window of rows that ends there.
+
+:class:`StreamDetector` wraps a model trained on sliding windows of a healthy period (``aekit
+train --window W`` or an estimator fitted on such windows). Per row it emits
+
+* ``score``: the model's anomaly score of the window ending at that row (causal by
+  construction: the window holds that row and the ones before it, never a later one);
+* ``unusual``: how unusual the recent scores are, in [0, 1]: the mean of the last ``smoothing``
+  scores, placed on a Gaussian fitted to the last ``history`` scores (its CDF). This is
+  Numenta's "anomaly likelihood" idea (Ahmad et al., 2017), which NAB's best detectors use: a
+  score's meaning is relative to the scores the series usually gets, and the running
+  distribution absorbs a lasting change of level (drift) instead of alarming on it forever;
+* ``alarm``: True on the row where ``unusual`` reaches ``alarm_level``: one alarm per
+  episode, not one per row of it (an episode ends when ``unusual`` drops below the level).
+
+The running distribution starts from the healthy period's scores, so alarms are possible from
+the first full window. Scoring rows one at a time or many at once gives the same numbers.
+
+Continual learning (``refit_every=N``): every N rows, a copy of the model is fine-tuned in a
+background thread on the windows of the last ``history`` rows that were in no alarm episode
+(``BaseAutoEncoder.fine_tune``), so a machine whose normal slowly changes (wear, seasons, a new
+load) keeps a model of its present normal, and the distribution is not left wider and wider
+by the old model's growing errors. The copy takes over N rows after it started, at that exact
+row (waiting for it if it is not done): training has N rows' time, and a replay of a recording
+gives the numbers the live run gave, however fast the rows come. At the swap, the running
+distribution and the smoothing window are refilled with the new model's scores of the recent
+windows, as if it had been watching all along: a swap alone raises no alarm.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from ..data.layout import window_layout
+from ..errors import InvalidInputError
+from ..estimators import inference_batch_size
+from .anomaly import AnomalyDetector
+from .running import RunningScores, unusual
+
+# Windows per model call while streaming, every call padded to it (one shape, so scores do not
+# depend on how rows are grouped). Larger calls stream blocks faster and single rows slower; at
+# 256 the temporal VAE does 15,058 rows/s in blocks and 60 one at a time (benchmarks/nab.py),
+# and a row every 17 ms is still far quicker than machines report.
+STREAM_BATCH_ROWS = 256
+MIN_REFIT_WINDOWS = 100  # fewer healthy recent windows than this: keep the model as it is
+
+
+class StreamDetector:
+    """Score a live series one row (or a batch of rows) at a time.
+
+    Parameters
+    ----------
+    model : fitted aekit estimator
+        Trained on windows of ``window`` rows of the series' value columns: flat windows
+        (``window * channels`` values, channel after channel, as ``aekit.data.load(...,
+        window=W)`` gives them) or ``(channels, window)`` sequences (``network="temporal"``).
+    normal : array of shape (n_rows, channels) or (n_rows,)
+        Rows of a healthy period (e.g. those the model was trained on): their windows' scores
+        standardise the score and start the running distribution.
+    score : str, default="auto"
+        The window's anomaly score, as :class:`AnomalyDetector`'s ``score``, except that "auto"
+        is the reconstruction error for every model: on NAB's series the temporal VAE found as
+        much by it as by its importance-sampled -log p(x) (standard score 61.1 against 61.0),
+        and streamed 5.5x as many rows per second (benchmarks/nab.py).
+    history : int, default=2000
+        How many recent scores the running distribution holds: about how long a lasting
+        change takes to become the new normal.
+    smoothing : int, default=10
+        How many recent scores are averaged before they are compared: one odd window is
+        noise, a run of them is an event.
+    alarm_level : float, default=0.9999
+        ``unusual`` at or above which rows are in an alarm episode; its first row raises the
+        alarm.
+    refit_every : int or None, default=None
+        Continual learning: fine-tune a copy of the model every this many rows on the recent
+        rows that raised no alarm, in the background; it takes over ``refit_every`` rows later.
+        None: the model stays as given.
+    refit_steps : int, default=200
+        Optimisation steps of each fine-tuning (``fine_tune(steps=...)``).
+
+    Attributes
+    ----------
+    refits_ : list of dict
+        One entry per model that took over: the ``row`` (counted from the first row given)
+        where it did, the healthy ``windows`` it was tuned on and the ``seconds`` it took.
+
+    Examples
+    --------
+    >>> import numpy as np, aekit
+    >>> t = np.arange(3000)
+    >>> healthy = np.sin(t / 10)[:, None].astype(np.float32)
+    >>> windows = np.lib.stride_tricks.sliding_window_view(healthy[:, 0], 16)
+    >>> model = aekit.AutoEncoder(latent_dim=4, epochs=5, verbose=0, random_state=0).fit(windows)
+    >>> watch = aekit.StreamDetector(model, healthy)
+    >>> out = watch.update_many(np.sin(np.arange(3000, 3100) / 10)[:, None])
+    >>> sorted(out), len(out["score"])
+    (['alarm', 'score', 'unusual'], 100)
+    """
+
+    def __init__(self, model, normal, *, score: str = "auto", history: int = 2000, smoothing: int = 10,
+                 alarm_level: float = 0.9999, refit_every: int | None = None, refit_steps: int = 200):
+        if not _is_int(history) or history < 2 or not _is_int(smoothing) or smoothing < 1:
+            raise InvalidInputError(f"history must be an integer >= 2 and smoothing >= 1, got {history!r} "
+                                    f"and {smoothing!r}")
+        if not 0 < alarm_level <= 1:
+            raise InvalidInputError(f"alarm_level must be in (0, 1], got {alarm_level!r}")
+        if refit_every is not None and (not _is_int(refit_every) or refit_every < 1):
+            raise InvalidInputError(f"refit_every must be None or an integer >= 1, got {refit_every!r}")
+        if not _is_int(refit_steps) or refit_steps < 1:
+            raise InvalidInputError(f"refit_steps must be an integer >= 1, got {refit_steps!r}")
+        normal = _as_rows(normal)
+        self.channels = normal.shape[1]
+        self.window, self.sequences = window_layout(model.input_shape_, self.channels)
+        if len(normal) < self.window + 1:
+            raise InvalidInputError(f"the healthy period has {len(normal)} rows: at least {self.window + 1} "
+                                    f"are needed for windows of {self.window}")
+        self.model, self.score = model, "reconstruction" if score == "auto" else score
+        self.history, self.smoothing, self.alarm_level = history, smoothing, alarm_level
+        self.refit_every, self.refit_steps = refit_every, refit_steps
+        # The model's own score, without neighbour distances: the healthy windows overlap
+        # their neighbours in time, so their distances would be smaller than a new window's.
+        with inference_batch_size(STREAM_BATCH_ROWS):  # the scores the stream's will be compared with
+            self.detector_ = AnomalyDetector.from_fitted(model, self._windows(normal), score=self.score,
+                                                         n_neighbors=None, device=model.device)
+        self.running_ = RunningScores(self.detector_.validation_scores_, history=history,
+                                      smoothing=smoothing)
+        self._buffer = np.empty((0, self.channels), dtype=np.float32)
+        self._above = False  # whether the last row was at or above the alarm level
+        # Continual learning: the recent rows and whether each was in an alarm episode.
+        self._rows_seen = 0
+        self._recent = np.empty((0, self.channels), dtype=np.float32)
+        self._recent_above = np.empty(0, dtype=bool)
+        self._refit: _Refit | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.refits_: list[dict] = []
+
+    def update(self, row) -> dict:
+        """Take one row (its value columns) and return its ``score``, ``unusual`` and ``alarm``
+        (NaN, NaN and False while the first window fills)."""
+        return {key: values[0] for key, values in self.update_many(np.reshape(row, (1, -1))).items()}
+
+    def update_many(self, rows) -> dict[str, np.ndarray]:
+        """Take consecutive rows ((n, channels) or (n,)) and return per row ``score``,
+        ``unusual`` and ``alarm`` arrays, exactly as ``update`` row by row would."""
+        rows = _as_rows(rows)
+        if rows.shape[1] != self.channels:
+            raise InvalidInputError(f"expected rows of {self.channels} value column(s), got {rows.shape[1]}")
+        if self.refit_every is None:
+            return self._update(rows)
+        parts, start = [], 0
+        while start < len(rows):  # split at the refit rows, where the model may change
+            stop = min(len(rows), start + self.refit_every - self._rows_seen % self.refit_every)
+            parts.append(self._update(rows[start:stop]))
+            start = stop
+            if self._rows_seen % self.refit_every == 0:
+                self._take_over()
+                self._start_refit()
+        if not parts:
+            return self._update(rows)
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+    def close(self) -> None:
+        """Stop continual learning: a fine-tuning under way stops at its next epoch."""
+        if self._refit is not None:
+            self._refit.cancel.set()
+            self._refit = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _update(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        series = np.concatenate([self._buffer, rows])
+        n_waiting = self.window - 1 - len(self._buffer)  # rows still filling the first window
+        scores = np.full(len(rows), np.nan)
+        if len(series) >= self.window:
+            scores[max(n_waiting, 0):] = self._score(self._windows(series))
+        self._buffer = series[-(self.window - 1):]
+        level = unusual(self.running_.update_many(scores))
+        above = level >= self.alarm_level
+        alarm = above & ~np.concatenate([[self._above], above[:-1]])  # an episode's first row only
+        self._above = bool(above[-1]) if len(above) else self._above
+        self._rows_seen += len(rows)
+        if self.refit_every is not None:
+            keep = self.history + self.window - 1  # the rows of the last `history` windows
+            self._recent = np.concatenate([self._recent, rows])[-keep:]
+            self._recent_above = np.concatenate([self._recent_above, above])[-keep:]
+        return {"score": scores, "unusual": level, "alarm": alarm}
+
+    def _start_refit(self) -> None:
+        """Fine-tune a copy of the model on the recent windows that hold no alarmed row."""
+        if len(self._recent) < self.window + MIN_REFIT_WINDOWS:
+            return
+        windows = self._windows(self._recent)
+        alarmed = np.lib.stride_tricks.sliding_window_view(self._recent_above, self.window).any(axis=1)
+        windows = windows[~alarmed]
+        if len(windows) < MIN_REFIT_WINDOWS:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="aekit-refit")
+        # Copied here, between two scoring calls, not while the live model is in use.
+        tuned = copy.deepcopy(self.model).set_params(verbose=0)
+        self._refit = _Refit(len(windows), threading.Event())
+        self._refit.future = self._pool.submit(self._fine_tuned, tuned, windows, self._refit.cancel)
+
+    def _fine_tuned(self, model, windows: np.ndarray, cancel: threading.Event):
+        start = time.perf_counter()
+        model.fine_tune(windows, steps=self.refit_steps, callbacks=[_StopWhenSet(cancel)])
+        with inference_batch_size(STREAM_BATCH_ROWS):  # the shape its stream scores will have
+            detector = AnomalyDetector.from_fitted(model, windows, score=self.score, n_neighbors=None,
+                                                   device=model.device)
+        return model, detector, time.perf_counter() - start
+
+    def _take_over(self) -> None:
+        """The fine-tuned copy replaces the model (waiting for it if it is not done)."""
+        refit, self._refit = self._refit, None
+        if refit is None:
+            return
+        try:
+            model, detector, seconds = refit.future.result()
+        except Exception as exc:  # noqa: BLE001 (a failed refit must not stop the watch)
+            warnings.warn(f"continual learning: the fine-tuning that was to take over at row "
+                          f"{self._rows_seen} failed ({exc}); the current model goes on", stacklevel=3)
+            return
+        self.model, self.detector_ = model, detector
+        # The new model's scores of the recent windows, alarmed ones included, as if it had
+        # watched them: the running distribution and the smoothing go on without a jump. (Its
+        # scores of only the windows it was tuned on would be too low a baseline, and an empty
+        # smoothing window too noisy a first score: both raised alarms at the swap.)
+        recent = self._score(self._windows(self._recent))
+        self.running_ = RunningScores(recent, history=self.history, smoothing=self.smoothing,
+                                      recent=recent[-self.smoothing:])
+        self.refits_.append({"row": self._rows_seen, "windows": refit.windows, "seconds": round(seconds, 2)})
+
+    def _score(self, windows: np.ndarray) -> np.ndarray:
+        # Padding each call to the model's throughput-sized batch (thousands of windows) would
+        # cost ~100 ms a row when rows come one at a time.
+        with inference_batch_size(STREAM_BATCH_ROWS):
+            return self.detector_.anomaly_score(windows)
+
+    def export_manifest(self) -> dict:
+        """What an exported stream needs besides the score graph (``aekit-onnx.json``'s
+        ``"stream"``): the window layout, the running distribution's settings, and where it stands
+        (the healthy scores for a stream that has seen no row, the new model's recent scores after
+        a continual-learning swap)."""
+        return {"window": self.window, "channels": self.channels, "sequences": self.sequences,
+                "history": self.history, "smoothing": self.smoothing, "alarm_level": self.alarm_level,
+                "initial_scores": self.running_.scores.tolist()}
+
+    def _windows(self, series: np.ndarray) -> np.ndarray:
+        """The model's inputs for every full window of ``series`` (T, channels)."""
+        windows = np.lib.stride_tricks.sliding_window_view(series, self.window, axis=0)  # (n, C, W)
+        windows = np.ascontiguousarray(windows, dtype=np.float32)
+        return windows if self.sequences else windows.reshape(len(windows), -1)
+
+
+class _Refit:
+    """A fine-tuning under way: its healthy windows, its stop signal and its result."""
+
+    def __init__(self, windows: int, cancel: threading.Event):
+        self.windows, self.cancel = windows, cancel
+        self.future: Future | None = None
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _StopWhenSet:
+    """A training callback that ends the fine-tuning at the next epoch once ``event`` is set."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def on_epoch_end(self, report) -> None:
+        if self.event.is_set():
+            raise _Cancelled
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_rows(values) -> np.ndarray:
+    rows = np.asarray(values, dtype=np.float32)
+    rows = rows[:, None] if rows.ndim == 1 else rows
+    if rows.ndim != 2:
+        raise InvalidInputError(f"expected rows of value columns ((n,) or (n, channels)), got shape "
+                                f"{rows.shape}")
+    if not np.isfinite(rows).all():
+        raise InvalidInputError("the rows hold NaN or infinite values")
+    return rows

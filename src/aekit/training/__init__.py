@@ -1,0 +1,20 @@
+"""The training side: how a fit is configured (``config``), where it runs (``environment``,
+``precision``), its batches (``batch``, fed by ``aekit.data.feeding``) and the loop (``loop``)."""
+
+from .config import (
+    AUTO_EPOCHS,
+    AUTO_MIN_STEPS,
+    AUTO_MIN_STEPS_VECTORS,
+    LR_SCHEDULES,
+    PRECISIONS,
+    TrainConfig,
+    auto_min_steps,
+    planned_epochs,
+    train_config,
+)
+from .loop import CHECK_EVERY, EpochReport, evaluate_loss, fit
+from .precision import cpu_has_amx, use_bf16
+
+__all__ = ["AUTO_EPOCHS", "AUTO_MIN_STEPS", "AUTO_MIN_STEPS_VECTORS", "LR_SCHEDULES", "PRECISIONS",
+           "TrainConfig", "auto_min_steps", "planned_epochs", "train_config", "CHECK_EVERY",
+           "EpochReport", "evaluate_loss", "fit", "cpu_has_amx", "use_bf16"]

@@ -1,0 +1,88 @@
+"""How to train: ``TrainConfig``, built in one place from an estimator's parameters, and the
+rules that turn it into a plan (epochs for small data, the learning-rate schedule)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+PRECISIONS = ("auto", "fp32", "bf16")
+LR_SCHEDULES = ("constant", "cosine")
+
+# What the estimators' epochs="auto" asks for: 50 epochs, or more where they make fewer than
+# AUTO_MIN_STEPS optimisation steps. 50 epochs of 500 images are ~150-200 steps, which left
+# one-class detectors below PCA's reconstruction error; one-class Fashion-MNIST at 500 images
+# per class, mean AUROC of three classes: 89.3 at 50 epochs, 92.9 at 1,000 steps, 93.6 at
+# 2,000, 93.5 at 4,000 (benchmarks/training_budget.py). Table rows (flat vectors) need fewer:
+# on 24 ADBench tables (2 seeds) the default detector scored a mean AUROC of 0.9208 with
+# 1,000 steps and 0.9209 with 2,000, in 62% of the time (benchmarks/tabular_budget.py). Flat
+# windows for an MLP are flat vectors too: on NAB that MLP lost up to 3.4 points at the default
+# alarm level (benchmarks/NOTES.md); windows' default temporal network keeps 2,000.
+AUTO_EPOCHS = 50
+AUTO_MIN_STEPS = 2000  # images and (channels, time) windows
+AUTO_MIN_STEPS_VECTORS = 1000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; built by :func:`train_config` from parameters already validated."""
+
+    epochs: int = 50
+    min_steps: int = 0  # small data sets train more epochs, up to this many steps (planned_epochs)
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    validation_fraction: float = 0.1
+    patience: int | None = 10  # epochs without validation improvement before stopping
+    precision: str = "auto"
+    random_state: int = 0
+    verbose: int = 1
+    binarize: bool = False  # train on a fresh Bernoulli draw of each [0, 1] batch
+    compile: bool = False  # torch.compile the encoder and decoder
+
+
+def train_config(params: dict, sample_shape: tuple[int, ...], seed: int) -> TrainConfig:
+    """The one builder of a fit's ``TrainConfig``, from an estimator's ``get_params()``."""
+    auto = params["epochs"] == "auto"
+    return TrainConfig(
+        epochs=AUTO_EPOCHS if auto else params["epochs"],
+        min_steps=auto_min_steps(sample_shape) if auto else 0,
+        batch_size=params["batch_size"], learning_rate=params["learning_rate"],
+        lr_schedule=params["lr_schedule"], validation_fraction=params["validation_fraction"],
+        patience=params["patience"], precision=params["precision"], random_state=seed,
+        verbose=int(params["verbose"]), binarize=bool(params.get("binarize", False)),
+        compile=params["compile"])
+
+
+def fine_tune_config(params: dict, sample_shape: tuple[int, ...], seed: int, *, steps: int,
+                     learning_rate: float, precision: str) -> TrainConfig:
+    """A fit's config turned into a nudge: at least ``steps`` steps at ``learning_rate``, in the
+    precision the fit used, without early stopping or compiling."""
+    return replace(train_config(params, sample_shape, seed), epochs=1, min_steps=steps,
+                   learning_rate=learning_rate, patience=None, precision=precision, compile=False)
+
+
+def auto_min_steps(sample_shape: tuple[int, ...]) -> int:
+    """The fewest steps epochs="auto" trains on samples of ``sample_shape``."""
+    return AUTO_MIN_STEPS_VECTORS if len(sample_shape) == 1 else AUTO_MIN_STEPS
+
+
+def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> tuple[int, int | None]:
+    """Epochs and patience for data with ``steps_per_epoch``: ``config.epochs``, stretched to at
+    least ``config.min_steps`` steps; patience stretches in proportion, so early stopping waits
+    for the same share of the training (on 500 images, 10 epochs are 40 steps: noise in the
+    loss of 50 validation images, not a plateau)."""
+    if steps_per_epoch * config.epochs >= config.min_steps:
+        return config.epochs, config.patience
+    epochs = math.ceil(config.min_steps / steps_per_epoch)
+    patience = None if config.patience is None else math.ceil(config.patience * epochs / config.epochs)
+    return epochs, patience
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The step size at ``step``: constant, or cosine decay to 1% of the initial rate (large
+    steps early, fine-tuning late)."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    progress = min(1.0, step / max(1, total_steps))
+    return config.learning_rate * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
