@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 import aekit
 
 PACKAGE = Path(aekit.__file__).parent
@@ -78,7 +80,7 @@ def test_the_graph_sees_relative_imports():
 # exporter use those; the verbs use everything; the command line only parses, through the verbs.
 FLOORS = [
     ("base", ("aekit.errors", "aekit._params", "aekit._memory", "aekit._jsonio",
-              "aekit._atomic")),
+              "aekit._atomic", "aekit._moved")),
     ("data", ("aekit.data", "aekit.nn", "aekit.preprocessing")),
     ("model", ("aekit.model", "aekit.checkpoint", "aekit._distributed", "aekit._device")),
     ("training", ("aekit.training", "aekit.persistence")),
@@ -180,3 +182,22 @@ def test_files_and_functions_stay_small():
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{_module_name(path)}.{node.name}: {length} lines")
     assert not long, long
+
+
+def test_moved_names_still_work_with_a_deprecation_warning():
+    import warnings
+
+    import aekit.commands
+    import aekit.tasks.detect
+    import aekit.train
+    from aekit import detectors, training, verbs
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert aekit.tasks.detect.AnomalyDetector is detectors.AnomalyDetector
+        assert aekit.train.TrainConfig is training.TrainConfig
+        assert aekit.commands.train is verbs.train.train
+        assert aekit.commands.load_model is verbs.common.load_model
+    assert len(caught) == 4 and all(w.category is DeprecationWarning for w in caught)
+    with pytest.raises(AttributeError):
+        aekit.commands.no_such_verb  # noqa: B018

@@ -240,3 +240,19 @@ def test_tables_are_standardised_on_training_data_and_outputs_come_back_in_units
     np.testing.assert_allclose(ae.scaler_.shift, X.mean(0), rtol=1e-5)
     reconstruction = ae.reconstruct(X[:50])
     assert abs(reconstruction[:, 0].mean() - 1000) < 10 and abs(reconstruction[:, 1].mean() + 3) < 0.01
+
+
+def test_load_names_an_unknown_option_and_its_options_are_the_clis_flags():
+    """DataOptions is the one list: load refuses a misspelt option by name, and every option with
+    a flag is a flag of every verb that reads data, with the same default."""
+    import dataclasses
+
+    from aekit.cli import build_parser
+    from aekit.data.options import DataOptions
+
+    with pytest.raises(aekit.InvalidInputError, match="windw"):
+        load("digits", windw=8)
+    args = build_parser().parse_args(["encode", "--model", "m"])
+    for option in dataclasses.fields(DataOptions):
+        if option.metadata["cli"] is not None:
+            assert getattr(args, option.name) == option.default, option.name

@@ -1,15 +1,5 @@
-"""Deprecated: the detectors moved to :mod:`aekit.detectors` (same names)."""
+"""Deprecated: the stream detector moved to :mod:`aekit.detectors` (same names)."""
 
-from __future__ import annotations
+from .._moved import forwarder
 
-import warnings
-
-from .. import detectors
-
-
-def __getattr__(name: str):
-    value = getattr(detectors, name)  # AttributeError for names that never existed
-    warnings.warn(f"aekit.tasks.watch.{name} moved to aekit.detectors.{name}; "
-                  "aekit.tasks.watch will be removed",
-                  DeprecationWarning, stacklevel=2)
-    return value
+__getattr__ = forwarder(__name__, "aekit.detectors")
