@@ -20,8 +20,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 import aekit
-from aekit.training import config as train
 from aekit.detectors import detection_metrics
+from aekit.training import config as train
 from common import load_fashion_mnist, write_result
 from oneclass import CLASSES
 
