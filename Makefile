@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test test-slow bench bench-quick docs-figures lint clean
+.PHONY: demo test wheel-check test-slow bench bench-quick docs-figures lint clean
 
 $(BIN)/aekit-installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(BIN)/aekit-installed
 
 test: $(BIN)/aekit-installed
 	$(BIN)/python -m pytest
+
+# The built wheel in a fresh environment that already holds torch: pip must leave it as it was.
+wheel-check:
+	.ci/wheel-check
 
 
 $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed

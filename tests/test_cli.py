@@ -173,3 +173,12 @@ def test_the_cli_defaults_are_the_librarys():
         (dae.corruption, dae.corruption_level, dae.mask_mode, dae.patch_size)
     detect = build_parser().parse_args(["detect", "--model", "m"])
     assert detect.contamination == aekit.AnomalyDetector().contamination
+
+
+def test_version_names_aekit_torch_and_python(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"aekit {aekit.__version__} (torch {torch.__version__}, Python ")
+    assert aekit.__version__ != "0+unknown"  # read from the installed package's metadata

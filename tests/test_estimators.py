@@ -310,3 +310,13 @@ def test_inference_batch_size_is_a_context_of_the_caller_not_a_mode_of_the_model
     with pytest.raises(ValueError, match="positive integer"):
         with aekit.inference_batch_size(0):
             pass
+
+
+def test_estimators_and_detectors_show_their_parameters_as_html_in_notebooks():
+    """scikit-learn's HTML repr: what a notebook shows for a bare estimator as a cell's output."""
+    vae = aekit.VAE(latent_dim=3, beta=2.0)
+    shown = vae._repr_html_()
+    assert "VAE" in shown and "latent_dim" in shown and "beta" in shown
+    detector = aekit.AnomalyDetector(aekit.AutoEncoder(latent_dim=2), contamination=0.05)
+    shown = detector._repr_html_()
+    assert "AnomalyDetector" in shown and "AutoEncoder" in shown and "0.05" in shown

@@ -215,9 +215,32 @@ def test_the_server_serves_the_page_and_answers_in_json(server):
     status, headers, body = _call(server, "/")
     assert status == 200 and b"explore.js" in body
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]  # no page may frame it
     status, headers, body = _call(server, "/api/decode", {"point": [0, 0]})
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert set(json.loads(body)) == {"code", "xy", "output"}
+
+
+def test_in_a_notebook_explore_returns_at_once_and_shows_the_page_inline(digits, monkeypatch):
+    """A notebook cell must not block: explore serves in the background and its result, shown as
+    the cell's output, is the page in a frame that Jupyter's local page may show."""
+    import aekit
+    import aekit.explorer
+
+    X, y = digits
+    model = AutoEncoder(latent_dim=2, epochs=1, random_state=0, verbose=0).fit(X[:100])
+    monkeypatch.setattr(aekit.explorer, "in_notebook", lambda: True)
+    server = aekit.explore(model, X[:100], y[:100])  # would block forever outside a notebook
+    try:
+        shown = server._repr_html_()
+        assert f'<iframe src="{server.url}"' in shown
+        status, headers, body = _call(server, "/")
+        assert status == 200 and b"explore.js" in body
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors http://localhost:* http://127.0.0.1:*" in policy
+        assert "frame-ancestors 'none'" not in policy
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("path, body, headers, raw, status, message", [

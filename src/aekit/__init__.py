@@ -20,7 +20,18 @@ from .export import export_onnx
 from .nn.custom import CustomNetwork
 from .persistence import load
 
-__version__ = "0.1.0"
+
+def _installed_version() -> str:
+    """The version pip installed (the package metadata: one source, pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aekit")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 __all__ = ["AutoEncoder", "DenoisingAutoEncoder", "VAE", "ConditionalVAE", "AnomalyDetector",
            "StreamDetector",

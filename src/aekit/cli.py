@@ -23,8 +23,20 @@ from .verbs import VERBS, Verb
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
+def _version() -> str:
+    """What a bug report needs: aekit's version and the torch and Python it runs with."""
+    import platform
+
+    import torch
+
+    from . import __version__
+
+    return f"aekit {__version__} (torch {torch.__version__}, Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aekit", description="Autoencoders made practical.")
+    parser.add_argument("--version", action="version", version=_version())
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb in VERBS:
         p = verbs.add_parser(verb.name, help=verb.help, description=verb.help)

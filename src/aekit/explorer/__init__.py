@@ -12,7 +12,7 @@ import sys
 import warnings
 import webbrowser
 
-from .server import ExplorerServer
+from .server import LOCAL_PAGES, ExplorerServer
 from .session import MAX_POINTS, Explorer, RequestError
 
 __all__ = ["MAX_POINTS", "Explorer", "ExplorerServer", "RequestError", "explore", "serve",
@@ -31,24 +31,35 @@ def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 0) -> Explore
 
 
 def explore(model, X, y=None, *, host: str = "127.0.0.1", port: int = 0, open_browser: bool = False,
-            block: bool = True, feature_names=None, window_channels: int | None = None,
+            block: bool | None = None, feature_names=None, window_channels: int | None = None,
             max_points: int = MAX_POINTS) -> ExplorerServer:
     """Explore ``model``'s latent space in the browser, with ``X`` (labels ``y``) on the map.
 
     Prints the page's address. ``block=True`` serves until Ctrl-C; ``block=False`` serves in a
-    background thread and returns the server at once (a notebook: ``server.url``, and
-    ``server.stop()``). ``feature_names`` labels a table's columns;
+    background thread and returns the server at once (``server.url``, ``server.stop()``). The
+    default blocks in a terminal and not in a Jupyter notebook, where the returned server, as a
+    cell's output, shows the page inline. ``feature_names`` labels a table's columns;
     ``window_channels`` draws flat windows of a series with that many value columns as lines.
     """
     explorer = Explorer(model, X, y, feature_names=feature_names, window_channels=window_channels,
                         max_points=max_points)
     server = serve(explorer, host, port)
+    if block is None:
+        block = not in_notebook()
+        if not block:  # shown inline: Jupyter's page (on this machine) may frame it
+            server.frame_ancestors = LOCAL_PAGES
     if block:
         serve_until_interrupted(server, open_browser)
     else:
         _announce(server, open_browser, "server.stop() stops it")
         server.start()
     return server
+
+
+def in_notebook() -> bool:
+    """Whether this code runs in a Jupyter kernel (where a cell's output can show a page)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def serve_until_interrupted(server: ExplorerServer, open_browser: bool = False) -> None:

@@ -23,6 +23,7 @@ decoded in memory); the others wait. Other methods get a JSON 405, malformed req
 
 from __future__ import annotations
 
+import html
 import json
 import socket
 import sys
@@ -43,9 +44,12 @@ ALLOWED_METHODS = "GET, HEAD, POST"
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
               "/explore.js": ("explore.js", "text/javascript; charset=utf-8"),
               "/explore.css": ("explore.css", "text/css; charset=utf-8")}
+CONTENT_POLICY = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'"
+# Pages that may show the explorer in a frame: none, unless it was started for a notebook, whose
+# page (Jupyter's, on this machine) then may; no other site can frame it (clickjacking).
+NO_FRAMES = "'none'"
+LOCAL_PAGES = "http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*"
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-                               "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -76,6 +80,14 @@ class ExplorerServer(ThreadingHTTPServer):
         named = {host, "localhost", "127.0.0.1", "[::1]"} if host not in ("0.0.0.0", "::", "") else None
         self.allowed_hosts = None if named is None else {f"{h}:{bound}" for h in named} | named
         self.heavy = threading.BoundedSemaphore(MAX_HEAVY_REQUESTS)
+        self.frame_ancestors = NO_FRAMES
+
+    def _repr_html_(self) -> str:
+        """A notebook cell's output: the page in a frame, and its address."""
+        url = html.escape(self.url, quote=True)
+        return (f'<iframe src="{url}" width="100%" height="760" style="border:1px solid #ddd" '
+                f'title="aekit explorer"></iframe><p><a href="{url}" target="_blank">{url}</a> '
+                "(<code>server.stop()</code> stops it)</p>")
 
     def handle_error(self, request, client_address):
         """A client that disconnects is not an error; anything else is a bug, printed once."""
@@ -246,6 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if status == HTTPStatus.METHOD_NOT_ALLOWED:
             self.send_header("Allow", ALLOWED_METHODS)
+        self.send_header("Content-Security-Policy",
+                         f"{CONTENT_POLICY}; frame-ancestors {self.server.frame_ancestors}")
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
         if self.close_connection:
