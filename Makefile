@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test wheel-check test-slow bench bench-quick docs-figures lint clean
+.PHONY: demo test docs wheel-check test-slow bench bench-quick docs-figures lint clean
 
 $(BIN)/aekit-installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(BIN)/aekit-installed
 
 test: $(BIN)/aekit-installed
 	$(BIN)/python -m pytest
+
+# The documentation site (user guide, API reference, CLI pages, executed tutorials) -> site/
+docs: $(BIN)/aekit-installed
+	$(BIN)/mkdocs build
 
 # The built wheel in a fresh environment that already holds torch: pip must leave it as it was.
 wheel-check:

@@ -35,11 +35,21 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _parsers()[0]
+
+
+def verb_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each verb's own parser (what ``aekit VERB --help`` prints; the site's CLI pages)."""
+    return _parsers()[1]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(prog="aekit", description="Autoencoders made practical.")
     parser.add_argument("--version", action="version", version=_version())
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    by_name = {}
     for verb in VERBS:
-        p = verbs.add_parser(verb.name, help=verb.help, description=verb.help)
+        p = by_name[verb.name] = verbs.add_parser(verb.name, help=verb.help, description=verb.help)
         if verb.model:
             p.add_argument("--model", required=True, help="a run folder (from aekit train) or a model folder")
             p.add_argument("--out", help=f"output folder (default: RUN/{verb.name} for a run folder, "
@@ -56,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         for flags, kwargs in verb.options:
             p.add_argument(*flags, **kwargs)
         p.set_defaults(verb_entry=verb)
-    return parser
+    return parser, by_name
 
 
 def _error(exc: BaseException, prefix: str = "error") -> None:
