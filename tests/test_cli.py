@@ -182,3 +182,15 @@ def test_version_names_aekit_torch_and_python(capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"aekit {aekit.__version__} (torch {torch.__version__}, Python ")
     assert aekit.__version__ != "0+unknown"  # read from the installed package's metadata
+
+
+def test_every_option_with_a_default_says_it_in_its_help():
+    import argparse
+
+    from aekit.cli import verb_parsers
+
+    for name, parser in verb_parsers().items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in formatter._get_help_string(action), (name, action.option_strings)

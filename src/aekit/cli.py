@@ -23,6 +23,17 @@ from .verbs import VERBS, Verb
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it already says it (or has none)."""
+
+    def _get_help_string(self, action) -> str:
+        help_text = action.help or ""
+        if (action.option_strings and "default" not in help_text
+                and action.default not in (None, False, argparse.SUPPRESS)):
+            help_text += " (default: %(default)s)"
+        return help_text.strip()
+
+
 def _version() -> str:
     """What a bug report needs: aekit's version and the torch and Python it runs with."""
     import platform
@@ -49,7 +60,8 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     by_name = {}
     for verb in VERBS:
-        p = by_name[verb.name] = verbs.add_parser(verb.name, help=verb.help, description=verb.help)
+        p = by_name[verb.name] = verbs.add_parser(verb.name, help=verb.help, description=verb.help,
+                                                  formatter_class=_HelpWithDefaults)
         if verb.model:
             p.add_argument("--model", required=True, help="a run folder (from aekit train) or a model folder")
             p.add_argument("--out", help=f"output folder (default: RUN/{verb.name} for a run folder, "

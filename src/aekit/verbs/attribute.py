@@ -58,5 +58,6 @@ VERB = Verb("attribute", "add an attribute vector (mean code of one group minus 
                 opt("--group-a", help="label of the inputs that have the attribute"),
                 opt("--group-b", help="label of the inputs that lack it (and are shown changed)"),
                 opt("--factor", help="a generative factor instead (shapes: size, x, y, rotation)"),
-                opt("--strengths", type=floats, default=[0, 0.5, 1, 1.5]),
+                opt("--strengths", type=floats, default=[0, 0.5, 1, 1.5],
+                    help="multiples of the vector added, comma-separated"),
             ])

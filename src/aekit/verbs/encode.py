@@ -32,6 +32,7 @@ def encode(*, model, source, out, data_options=None, fmt="parquet", projection="
 
 VERB = Verb("encode", "write the codes of the data (with ids and labels) and a latent map",
             lambda a: encode(**with_data(a), fmt=a.format, projection=a.projection), options=[
-                opt("--format", choices=["parquet", "csv", "npz", "npy"], default="parquet"),
+                opt("--format", choices=["parquet", "csv", "npz", "npy"], default="parquet",
+                    help="file format of the codes"),
                 opt("--projection", choices=["pca", "tsne"], default="pca", help="latent map of > 2-D codes"),
             ])

@@ -46,6 +46,6 @@ def _run(args):
 
 VERB = Verb("interpolate", "decode the linear and spherical paths between two samples' codes", _run, options=[
     opt("--pair", type=int_list, default=[0, 1], help="two sample indices (default: 0,1)"),
-    opt("--steps", type=positive_int, default=10),
+    opt("--steps", type=positive_int, default=10, help="images along each path"),
     opt("--label", help="class to decode with (conditional models)"),
 ])

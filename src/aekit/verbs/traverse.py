@@ -44,7 +44,7 @@ VERB = Verb("traverse", "decode sweeps of each latent dimension (-3..+3 standard
                                label=a.label), options=[
                 opt("--index", type=int, help="sweep around this sample of --data (default: the origin)"),
                 opt("--dims", type=int_list, help="comma-separated dimensions (default: the first 10)"),
-                opt("--steps", type=positive_int, default=9),
+                opt("--steps", type=positive_int, default=9, help="images per dimension"),
                 opt("--span", type=float, default=3.0, help="standard deviations each way (default: 3)"),
                 opt("--label", help="class to decode with (conditional models)"),
             ])
