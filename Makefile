@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test docs wheel-check test-slow bench bench-quick docs-figures lint clean
+.PHONY: demo test docs wheel-check oldest-deps test-slow bench bench-quick docs-figures lint clean
 
 $(BIN)/aekit-installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ docs: $(BIN)/aekit-installed
 # The built wheel in a fresh environment that already holds torch: pip must leave it as it was.
 wheel-check:
 	.ci/wheel-check
+
+# The oldest release of each dependency (pyproject's lower bounds) with the core tests.
+oldest-deps:
+	.ci/oldest-deps
 
 
 $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
