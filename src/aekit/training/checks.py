@@ -47,12 +47,11 @@ class Progress:
     """The progress bar (on terminals, process 0 only): epoch, loss, samples/s, data wait."""
 
     def __init__(self, config: TrainConfig, run, group: Group):
-        self.batch_size, self.shown = config.batch_size, run.state.global_step
-        self.epochs = run.epochs
+        self.batch_size, self.epochs = config.batch_size, run.epochs
         self.bar = tqdm(total=run.total_steps, initial=run.state.global_step, unit="step", leave=False,
                         disable=True if config.verbose == 0 or not group.is_main else None,
                         dynamic_ncols=True)
-        self.started, self.checked, self.steps_done = time.perf_counter(), 0, 0
+        self.started, self.checked = time.perf_counter(), 0
 
     def start_epoch(self, epoch: int) -> None:
         self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")

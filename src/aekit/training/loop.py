@@ -22,7 +22,7 @@ from .._distributed import SINGLE, Group
 from ..data.feeding import BatchFeed
 from ..data.stream import RowSource
 from ..model import AutoencoderNet
-from .batch import make_batch, rows_wanted
+from .batch import code_noise, make_batch, rows_wanted
 from .checks import Progress, check_finite, fingerprint
 from .config import TrainConfig, learning_rate, planned_epochs
 from .precision import use_bf16
@@ -201,8 +201,6 @@ def evaluate_loss(model: AutoencoderNet, feed: BatchFeed, y, preprocess, group: 
     """Mean objective (at full KL weight, no corruption) over the ``rows`` of the feed's data (all
     rows by default), in large batches gathered one at a time; in a group of processes each
     evaluates its share of every batch, with the noise a single one would draw."""
-    from .batch import code_noise
-
     model.eval()
     device = feed.device
     rows = torch.arange(len(feed.rows)) if rows is None else rows
