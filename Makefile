@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test docs wheel-check oldest-deps test-slow bench bench-quick docs-figures lint clean
+.PHONY: demo test docs speed-check wheel-check oldest-deps test-slow bench bench-quick docs-figures lint clean
 
 $(BIN)/aekit-installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ docs: $(BIN)/aekit-installed
 wheel-check:
 	.ci/wheel-check
 
+# CI's guard against speed regressions: aekit's time per step against a plain PyTorch loop of the
+# same model, in one process (a ratio, so it holds on any CPU; ~15 s).
+speed-check: $(BIN)/aekit-installed
+	cd benchmarks && ../$(BIN)/python speed_check.py
+
 # The oldest release of each dependency (pyproject's lower bounds) with the core tests.
 oldest-deps:
 	.ci/oldest-deps
@@ -38,7 +43,7 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,bench]"
 	touch $@
 
-BENCHMARKS = precision speed profile_step digits_likelihood vae_sigma representation tabular \
+BENCHMARKS = precision speed profile_step profile_fit digits_likelihood vae_sigma representation tabular \
              oneclass density nab time_to_loss ddp out_of_core dataset_workers table_stream \
              conv_speed training_budget explore_latency
 

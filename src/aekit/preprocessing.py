@@ -40,6 +40,7 @@ def summarize(X) -> Summary:
     streamed and an in-memory pass give the same numbers."""
     image = X.ndim == 4
     axes = (0, 2, 3) if image else (0,)
+    squares = "ichw,ichw->c" if image else "i...,i...->..."  # sums of squares over `axes`
     count, mean, m2 = 0, 0.0, 0.0
     lo = hi = entry_lo = entry_hi = None
     values: set[float] = set()  # the distinct values while there are at most two
@@ -52,10 +53,11 @@ def summarize(X) -> Summary:
             low, high = c_lo.min(), c_hi.max()
             values |= {float(low), float(high)}
             binary = len(values) <= 2 and bool(((chunk == low) | (chunk == high)).all())
-        wide = chunk.astype(np.float64)
+        wide = chunk.astype(np.float64)  # a copy: centred in place below
         n_b = wide.size // (wide.shape[1] if image else math.prod(wide.shape[1:]))
         mean_b = wide.mean(axis=axes, keepdims=True)
-        m2_b = ((wide - mean_b) ** 2).sum(axis=axes, keepdims=True)
+        wide -= mean_b
+        m2_b = np.einsum(squares, wide, wide).reshape(mean_b.shape)  # no squared temporary
         total = count + n_b
         delta = mean_b - mean
         mean = mean + delta * (n_b / total)

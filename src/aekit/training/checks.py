@@ -17,19 +17,42 @@ from ..model import AutoencoderNet
 from .config import TrainConfig
 
 
-def check_finite(terms: torch.Tensor, start: int, stop: int, epoch: int, group: Group,
-                 batch_size: int, n_train: int) -> None:
-    """Raise for the first step in [start, stop) whose loss was not finite (one host read). The
-    loss is the global batch's, so every process finds the same step and raises together."""
-    bad = (~torch.isfinite(terms[start:stop, 0].cpu())).nonzero()
-    if len(bad):
-        step = start + int(bad[0])
-        loss, nll_sum, kl_sum = group.sum(terms[step].clone()).tolist()
-        rows = min(batch_size, n_train - step * batch_size)
-        raise TrainingDivergedError(
-            f"loss became {loss / group.size} at epoch {epoch + 1}, step {step + 1} "
-            f"(reconstruction NLL {nll_sum / rows:.4g}, KL {kl_sum / rows:.4g}). "
-            "Try a lower learning_rate, scaled inputs (scaler='auto'), or a smaller beta.")
+class StepLosses:
+    """Each step's loss, kept on the device until the loop looks (every ``CHECK_EVERY`` steps
+    and at the end of an epoch): a step records its detached outputs and launches no kernel of
+    its own, and a look is one host read. A non-finite loss is reported at the step where it
+    first occurred, with that step's reconstruction and KL terms."""
+
+    def __init__(self, group: Group, batch_size: int, n_train: int):
+        self.group, self.batch_size, self.n_train = group, batch_size, n_train
+        self.pending: list = []  # (loss, per-input NLL, per-input KL) since the last look
+        self.losses: list[float] = []  # this epoch's, read
+
+    def start_epoch(self) -> None:
+        self.pending, self.losses = [], []
+
+    def add(self, out) -> None:
+        self.pending.append((out.loss.detach(), out.nll.detach(), out.kl.detach()))
+
+    def check(self, epoch: int) -> float:
+        """Read the pending losses; raise for the first that is not finite (the loss is the
+        global batch's, so every process finds the same step and raises together). Returns
+        the latest loss."""
+        read = torch.stack([loss for loss, _, _ in self.pending]).double().cpu()
+        bad = (~torch.isfinite(read)).nonzero()
+        if len(bad):
+            step = len(self.losses) + int(bad[0])
+            loss, nll, kl = self.pending[int(bad[0])]
+            terms = torch.stack([loss.double(), nll.double().sum(), kl.double().sum()])
+            loss, nll_sum, kl_sum = self.group.sum(terms).tolist()
+            rows = min(self.batch_size, self.n_train - step * self.batch_size)
+            raise TrainingDivergedError(
+                f"loss became {loss / self.group.size} at epoch {epoch + 1}, step {step + 1} "
+                f"(reconstruction NLL {nll_sum / rows:.4g}, KL {kl_sum / rows:.4g}). "
+                "Try a lower learning_rate, scaled inputs (scaler='auto'), or a smaller beta.")
+        self.losses.extend(read.tolist())
+        self.pending = []
+        return self.losses[-1]
 
 
 def fingerprint(model: AutoencoderNet, config: TrainConfig, X: RowSource, y: torch.Tensor | None) -> str:
@@ -57,13 +80,13 @@ class Progress:
         self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
         self.started, self.checked = time.perf_counter(), 0
 
-    def step(self, steps: int, loss: torch.Tensor, waited: float) -> None:
+    def step(self, steps: int, loss: float, waited: float) -> None:
         """After ``steps`` steps of this epoch (the loss was checked up to there)."""
         self.bar.update(steps - self.checked)
         self.checked = steps
         elapsed = self.seconds()
         shown = {"data_wait": f"{waited / elapsed:.0%}"} if waited else {}
-        self.bar.set_postfix(loss=f"{loss.item():.4g}", samples_s=f"{steps * self.batch_size / elapsed:,.0f}",
+        self.bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{steps * self.batch_size / elapsed:,.0f}",
                              **shown, refresh=False)
 
     def validated(self, train_loss: float, val_loss: float, n_train: int) -> None:

@@ -23,14 +23,14 @@ from ..data.feeding import BatchFeed
 from ..data.stream import RowSource
 from ..model import AutoencoderNet
 from .batch import code_noise, make_batch, rows_wanted
-from .checks import Progress, check_finite, fingerprint
+from .checks import Progress, StepLosses, fingerprint
 from .config import TrainConfig, learning_rate, planned_epochs
 from .precision import use_bf16
 
 # How often the loop looks at the loss on the host. Reading a value from an accelerator waits
-# for all queued work, so the loop records each step's loss terms on the device and inspects
-# them every CHECK_EVERY steps and at the end of each epoch; a non-finite loss is still reported
-# at the first step where it occurred.
+# for all queued work, so the loop keeps each step's loss on the device (``StepLosses``) and
+# reads them every CHECK_EVERY steps and at the end of each epoch; a non-finite loss is still
+# reported at the first step where it occurred.
 CHECK_EVERY = 25
 
 
@@ -64,6 +64,7 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
     objective, bf16 = model.config.objective, use_bf16(config.precision, model)
     run.state.precision = "bf16" if bf16 else "fp32"
     progress = Progress(config, run, group)
+    losses = StepLosses(group, config.batch_size, len(run.train_idx))
     for epoch in range(run.state.epoch, run.epochs):
         if run.state.stopped_early:
             break
@@ -71,7 +72,7 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
         steps = run.epoch_batches()
         wanted = [rows_wanted(model, config, group, idx) for idx in steps]  # this process's reads
         run.feed.start_epoch(wanted)
-        terms = torch.zeros(len(steps), 3, dtype=torch.float64, device=run.device)  # loss, NLL, KL sums
+        losses.start_epoch()
         progress.start_epoch(epoch)
         for step, idx in enumerate(steps):
             lr = learning_rate(config, run.state.global_step, run.total_steps)
@@ -83,17 +84,14 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
             with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = net(batch.x, batch.y, k=objective.importance_samples, kl_weight=kl_weight,
                           corrupted=batch.corrupted, eps=batch.eps, batch_mean=group.batch_mean(len(idx)))
-            terms[step] = torch.stack([out.loss.detach().double(), out.nll.detach().double().sum(),
-                                       out.kl.detach().double().sum()])
+            losses.add(out)
             run.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             run.optimizer.step()
             run.state.global_step += 1
             if (step + 1) % CHECK_EVERY == 0 or step + 1 == len(steps):
-                check_finite(terms, progress.checked, step + 1, epoch, group, config.batch_size,
-                             len(run.train_idx))
-                progress.step(step + 1, terms[step, 0], run.feed.waited)
-        run.end_epoch(epoch, terms, lr, preprocess, progress, callbacks)
+                progress.step(step + 1, losses.check(epoch), run.feed.waited)
+        run.end_epoch(epoch, losses.losses, lr, preprocess, progress, callbacks)
     progress.close()
     return run.finish()
 
@@ -128,8 +126,7 @@ class _Run:
             # parameter names (and so model folders and checkpoints) unchanged.
             model.encoder.compile()
             model.decoder.compile()
-        self.sizes = torch.full((self.steps_per_epoch,), float(config.batch_size), dtype=torch.float64,
-                                device=self.device)
+        self.sizes = torch.full((self.steps_per_epoch,), float(config.batch_size), dtype=torch.float64)
         self.sizes[-1] = len(self.train_idx) - config.batch_size * (self.steps_per_epoch - 1)
 
     def epoch_batches(self) -> list[torch.Tensor]:
@@ -139,11 +136,13 @@ class _Run:
         size = self.config.batch_size
         return [order[step * size:(step + 1) * size] for step in range(self.steps_per_epoch)]
 
-    def end_epoch(self, epoch: int, terms, lr: float, preprocess, progress: Progress, callbacks) -> None:
+    def end_epoch(self, epoch: int, losses: list[float], lr: float, preprocess, progress: Progress,
+                  callbacks) -> None:
         data_wait = self.feed.end_epoch()
         state, history = self.state, self.state.history
         state.epoch = epoch + 1
-        history["train_loss"].append(float((terms[:, 0] * self.sizes).sum().item() / len(self.train_idx)))
+        weighted = torch.tensor(losses, dtype=torch.float64) * self.sizes
+        history["train_loss"].append(float(weighted.sum().item() / len(self.train_idx)))
         history["lr"].append(lr)
         if len(self.val_idx):
             val = evaluate_loss(self.model, self.feed, self.y, preprocess, self.group, rows=self.val_idx)
