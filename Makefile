@@ -45,7 +45,7 @@ $(BIN)/aekit-bench-installed: $(BIN)/aekit-installed
 
 BENCHMARKS = precision speed profile_step profile_fit digits_likelihood vae_sigma representation tabular \
              oneclass density nab time_to_loss ddp out_of_core dataset_workers table_stream \
-             conv_speed training_budget explore_latency
+             conv_speed training_budget explore_latency false_alarms
 
 # Full runs (minutes; keep the machine otherwise idle), then docs/benchmarks.md from their JSON.
 # Slow tests: every benchmark's --quick mode, with the peers (pythae, PyOD) installed.

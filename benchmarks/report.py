@@ -39,6 +39,9 @@ TARGETS = {
              "(issues #2, #5): ≥ 1.5× at 128 and ≥ 3× at 512.",
     "speed_check": "CI's guard (issue #32): aekit's time per step over a plain PyTorch loop's, same model, "
                    "same process; the run fails above `floor`.",
+    "false_alarms": "Target (issue #33): on normal data not seen in training, the realised false-alarm "
+                    "rate is within a stated tolerance of the rate asked for (`contamination`), for tables, "
+                    "images and windows, including the README's `--normal-data` path (`from_fitted`).",
     "profile_fit": "Issue #32: what a fit adds to a plain loop of the same model: per-step medians, "
                    "operators per step (`extra_ops`: where aekit spends more) and fixed costs.",
     "time_to_loss": "Target (issue #5): with each tool's defaults, ≥ 10× less time than pythae needs to "

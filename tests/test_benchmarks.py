@@ -27,6 +27,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("representation", marks=needs_fashion_mnist),
     pytest.param("oneclass", marks=needs_fashion_mnist),
     pytest.param("nab", marks=needs_shared_data),
+    pytest.param("false_alarms", marks=[needs_shared_data, needs_fashion_mnist]),
     pytest.param("tabular", marks=[needs_shared_data, pytest.mark.skipif(
         importlib.util.find_spec("pyod") is None, reason="pip install -e '.[bench]'")]),
     pytest.param("speed", marks=[needs_fashion_mnist, needs_pythae]),

@@ -82,7 +82,7 @@ def test_neighbour_distances_of_normal_rows_leave_the_row_itself_out():
     X = rng.normal(size=(50, 3)).astype(np.float32)
     X[1] = X[0]  # a duplicate still counts as a neighbour
     ae = aekit.AutoEncoder(latent_dim=2, **fast(epochs=2)).fit(X)
-    detector = aekit.AnomalyDetector.from_fitted(ae, X, n_neighbors=3)
+    detector = aekit.AnomalyDetector.from_fitted(ae, X, n_neighbors=3, calibration_rows=np.arange(len(X)))
     Z = detector._preprocessed(X)
     distances = cdist(Z, Z)
     np.fill_diagonal(distances, np.inf)
@@ -150,7 +150,8 @@ def test_detect_verb_on_a_labelled_table(tmp_path, planted):
     summary = json.loads((out / "detect.json").read_text())
     assert summary["auroc"] > 0.95 and set(summary["figures"]) == {"most_anomalous.png", "roc_pr.png"}
     scores = pd.read_csv(out / "scores.csv")
-    assert list(scores.columns) == ["id", "label", "score", "flagged"] and scores["id"][0] == "row0"
+    assert list(scores.columns) == ["id", "label", "score", "p_value", "surprise", "flagged"]
+    assert scores["id"][0] == "row0"
     flagged = (out / "flagged_ids.txt").read_text().split()
     assert len(flagged) == summary["n_flagged"] and all(f.startswith("row") for f in flagged)
 

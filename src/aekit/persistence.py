@@ -211,7 +211,8 @@ def _rebuild(folder: Path, config: dict):
 
 # Optional fitted attributes and their keys in the saved state.
 _OPTIONAL_STATE = {"feature_names_in_": "feature_names", "classes_": "classes",
-                   "class_prior_": "class_prior", "code_mean_": "code_mean", "code_cov_": "code_cov"}
+                   "class_prior_": "class_prior", "code_mean_": "code_mean", "code_cov_": "code_cov",
+                   "training_data_sha256_": "training_data_sha256"}
 
 
 def fitted_state(estimator) -> dict:
@@ -255,6 +256,12 @@ def restore_fitted_state(estimator, state: dict, net: AutoencoderNet) -> None:
                 and all(isinstance(n, str) for n in names)):
             raise ValueError(f"feature_names must be {estimator.n_features_in_} strings")
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    if "training_data_sha256" in state:  # absent from models saved before it was recorded
+        digest = state["training_data_sha256"]
+        if not (isinstance(digest, str) and len(digest) == 64
+                and all(c in "0123456789abcdef" for c in digest)):
+            raise ValueError("training_data_sha256 must be 64 hexadecimal digits")
+        estimator.training_data_sha256_ = digest
     if estimator.is_conditional:
         estimator.classes_ = np.asarray(state["classes"])
         estimator.class_prior_ = _finite(state["class_prior"], (net.config.n_classes,))

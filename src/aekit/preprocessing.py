@@ -10,13 +10,14 @@ in chunks (:func:`summarize`), the same for data in memory and data read from di
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .data.stream import row_chunks
+from .data.stream import digest_chunk, digest_header, row_chunks
 
 METHODS = ("auto", "minmax", "standard", "none")
 
@@ -32,12 +33,14 @@ class Summary:
     mean: np.ndarray  # per channel (images) or per feature (vectors), float64
     std: np.ndarray
     binary: bool  # at most two distinct values: Bernoulli data
+    sha256: str  # of the data's bytes, as ``data.stream.update_digest`` hashes them
 
 
 def summarize(X) -> Summary:
     """One pass over ``X`` (an array or a ``DiskArray``, shape ``(n, *sample_shape)``) in the
     chunks of ``row_chunks``; means and variances are merged chunk by chunk (Chan et al.), so a
-    streamed and an in-memory pass give the same numbers."""
+    streamed and an in-memory pass give the same numbers. The same pass hashes the data: a model
+    records what it was trained on without reading it twice."""
     image = X.ndim == 4
     axes = (0, 2, 3) if image else (0,)
     squares = "ichw,ichw->c" if image else "i...,i...->..."  # sums of squares over `axes`
@@ -45,7 +48,10 @@ def summarize(X) -> Summary:
     lo = hi = entry_lo = entry_hi = None
     values: set[float] = set()  # the distinct values while there are at most two
     binary = True
+    h = hashlib.sha256()
+    digest_header(h, X)
     for chunk in row_chunks(X):
+        digest_chunk(h, chunk)
         c_lo, c_hi = chunk.min(axis=0), chunk.max(axis=0)
         entry_lo = c_lo if entry_lo is None else np.minimum(entry_lo, c_lo)
         entry_hi = c_hi if entry_hi is None else np.maximum(entry_hi, c_hi)
@@ -65,7 +71,7 @@ def summarize(X) -> Summary:
         count = total
     lo, hi = entry_lo.min(), entry_hi.max()
     std = np.sqrt(m2 / count)
-    return Summary(float(lo), float(hi), entry_lo, entry_hi, mean[0], std[0], binary)
+    return Summary(float(lo), float(hi), entry_lo, entry_hi, mean[0], std[0], binary, h.hexdigest())
 
 
 @dataclass

@@ -379,6 +379,15 @@ def update_digest(h, data) -> None:
     row chunks: the same bytes give the same digest wherever they are held."""
     if hasattr(data, "detach"):  # a torch tensor
         data = data.detach().cpu().numpy()
-    h.update(str((tuple(data.shape), str(np.dtype(data.dtype)))).encode())
+    digest_header(h, data)
     for chunk in row_chunks(data):
-        h.update(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8))
+        digest_chunk(h, chunk)
+
+
+def digest_header(h, data) -> None:
+    """The shape and dtype, hashed first: the same bytes in another layout differ."""
+    h.update(str((tuple(data.shape), str(np.dtype(data.dtype)))).encode())
+
+
+def digest_chunk(h, chunk: np.ndarray) -> None:
+    h.update(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8))

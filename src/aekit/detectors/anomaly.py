@@ -7,6 +7,8 @@ for more normal inputs, ``decision_function`` is negative for outliers, ``predic
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.mixture import GaussianMixture
@@ -16,10 +18,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _params as P
 from ..data.in_memory import as_rows
-from ..data.stream import chunk_rows, row_chunks, select_rows
+from ..data.stream import chunk_rows, row_chunks, select_rows, update_digest
 from ..errors import InvalidInputError
 from ..estimators import VAE, BaseAutoEncoder
+from ..training import held_out_rows
 from . import scoring
+from .calibration import Calibration
 from .scoring import SCORES, ScoreGraph, combine, model_scores, total_variation
 
 # The neighbour distance compares an input with at most this many normal rows (a random sample
@@ -60,8 +64,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Also score how unusual the code is: -log density of a Gaussian mixture fitted to the
         normal codes. Every score in use is standardised on validation data, and they are added.
     contamination : float, default=0.01
-        The fraction of normal inputs allowed above the threshold: the threshold is the
-        (1 - contamination) quantile of the validation scores.
+        The false-alarm rate accepted: the share of normal inputs allowed above the threshold.
+        The threshold is set on the scores of held-out normal inputs the model did not train on
+        (``aekit.detectors.Calibration``): their conformal quantile where they resolve the rate,
+        else the quantile of a tail fitted to their highest scores.
     validation_fraction : float, default=0.2
         Normal inputs held out from training to set the threshold and standardise scores.
     random_state : int or None, default=None
@@ -74,6 +80,10 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Scores above it are flagged.
     validation_scores_ : ndarray
         The held-out normal inputs' scores the threshold was set from.
+    calibration_ : Calibration
+        Those scores and the tail fitted to their highest: ``p_value`` and ``surprise``.
+    calibrated_on_ : str
+        Which normal rows set the threshold, in words.
 
     Examples
     --------
@@ -111,17 +121,27 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         if self.random_state is not None and "random_state" in model.get_params():
             model.set_params(random_state=self.random_state)
         model.fit(select_rows(X, order[n_val:]))
+        self.calibrated_on_ = f"{n_val} normal rows held out from training (validation_fraction)"
         return self._calibrate(model, X, train_rows=order[n_val:], val_rows=order[:n_val])
 
     @classmethod
-    def from_fitted(cls, model, X_normal, **params) -> AnomalyDetector:
-        """Wrap an already trained model; ``X_normal`` sets the threshold and is the normal data
-        that neighbour distances (and the code density) refer to."""
+    def from_fitted(cls, model, X_normal, *, calibration_rows=None, **params) -> AnomalyDetector:
+        """Wrap an already trained model; ``X_normal`` is the normal data that neighbour
+        distances (and the code density) refer to, and sets the threshold. A threshold set on
+        rows the model was trained on would be too low (a model explains its training rows
+        better than anything new), so when ``X_normal`` is the model's own training data only
+        the rows its fit held out set it; ``calibrated_on_`` says which rows did.
+        ``calibration_rows``: the indices of the rows that set it instead."""
         detector = cls(model=model, **params)
         model.set_params(device=detector.device)
         X_normal = as_rows(X_normal)
         every_row = np.arange(len(X_normal))
-        return detector._calibrate(model, X_normal, train_rows=every_row, val_rows=every_row)
+        if calibration_rows is None:
+            val_rows, detector.calibrated_on_ = unseen_rows(model, X_normal)
+        else:
+            val_rows = np.asarray(calibration_rows)
+            detector.calibrated_on_ = f"{len(val_rows)} normal rows chosen by the caller"
+        return detector._calibrate(model, X_normal, train_rows=every_row, val_rows=val_rows)
 
     def _calibrate(self, model, normal, train_rows, val_rows):
         """Fit what scoring needs on the ``normal`` rows: the code density on ``train_rows``,
@@ -149,7 +169,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.standardise_ = [(r.mean(), r.std() or 1.0) for r in raw]
         val = self._combine(raw)
         self.validation_scores_ = val
-        self.threshold_ = float(np.quantile(val, 1 - self.contamination))
+        self.calibration_ = Calibration.fit(val)
+        self.threshold_ = self.calibration_.threshold(self.contamination)
         self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
         return self
 
@@ -237,6 +258,18 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self, "threshold_")
         return self._combine(self._raw_scores(as_rows(X)))
 
+    def p_value(self, X) -> np.ndarray:
+        """The probability that a normal input scores at least as high as each of ``X``
+        (calibrated on the held-out normal inputs; see ``aekit.detectors.Calibration``)."""
+        check_is_fitted(self, "threshold_")
+        return self.calibration_.p_value(self.anomaly_score(X))
+
+    def surprise(self, X) -> np.ndarray:
+        """``-log10`` of :meth:`p_value`: 2 means one normal input in a hundred scores this high;
+        it keeps growing beyond the highest held-out score instead of saturating."""
+        check_is_fitted(self, "threshold_")
+        return self.calibration_.surprise(self.anomaly_score(X))
+
     def score_samples(self, X) -> np.ndarray:
         return -self.anomaly_score(X)
 
@@ -250,3 +283,24 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         """Per-dimension reconstruction error (in the input's shape): where an input is odd."""
         check_is_fitted(self, "threshold_")
         return self.model_.reconstruction_error(as_rows(X), per_dim=True)
+
+
+def unseen_rows(model, X) -> tuple[np.ndarray, str]:
+    """The rows of normal data ``X`` that ``model`` did not train on, and which they are in
+    words: all of them unless ``X`` is the model's training data (the same bytes), where only
+    the rows its fit held out for validation qualify."""
+    every_row = np.arange(len(X))
+    recorded = getattr(model, "training_data_sha256_", None)
+    if recorded is None:
+        return every_row, (f"all {len(X)} normal rows (the model does not record its training data; "
+                           "they must not include it)")
+    h = hashlib.sha256()
+    update_digest(h, X)
+    if h.hexdigest() != recorded:
+        return every_row, f"all {len(X)} normal rows (not the model's training data)"
+    rows = held_out_rows(len(X), model.validation_fraction, model.seed_).numpy()
+    if len(rows) < 2:
+        return every_row, (f"all {len(X)} normal rows, the model's own training data: its fit held "
+                           "none out, so false alarms will exceed the rate asked for (train with "
+                           "validation_fraction > 0, or pass normal data it did not train on)")
+    return np.sort(rows), f"the {len(rows)} normal rows the model's fit held out (not trained on)"

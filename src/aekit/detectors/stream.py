@@ -125,9 +125,13 @@ class StreamDetector:
         self.refit_every, self.refit_steps = refit_every, refit_steps
         # The model's own score, without neighbour distances: the healthy windows overlap
         # their neighbours in time, so their distances would be smaller than a new window's.
+        # The running distribution starts from every healthy window's score; `unusual` and the
+        # alarm level are the stream's own policy, not the batch detector's threshold.
+        windows = self._windows(normal)
         with inference_batch_size(STREAM_BATCH_ROWS):  # the scores the stream's will be compared with
-            self.detector_ = AnomalyDetector.from_fitted(model, self._windows(normal), score=self.score,
-                                                         n_neighbors=None, device=model.device)
+            self.detector_ = AnomalyDetector.from_fitted(model, windows, score=self.score, n_neighbors=None,
+                                                         device=model.device,
+                                                         calibration_rows=np.arange(len(windows)))
         self.running_ = RunningScores(self.detector_.validation_scores_, history=history,
                                       smoothing=smoothing)
         self._buffer = np.empty((0, self.channels), dtype=np.float32)

@@ -123,6 +123,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         except ValueError as exc:  # a parameter out of range: say which, in our error type
             raise InvalidInputError(str(exc)) from exc
         self.seed_ = seed
+        self.training_data_sha256_ = summary.sha256  # which rows `held_out_rows` refers to
         require_memory_for_weights(config, device)
         with seeded(seed, device), deterministic(self.deterministic, device):
             # Initialised on the CPU, then moved: one seed gives the same initial weights anywhere.

@@ -156,3 +156,25 @@ VARIATIONAL_DOC = """
         of grey-level digits and clothes. Validation uses the intensities themselves, whose
         Bernoulli cross-entropy is the expected loss over binarisations. Score binarised data.
 """
+
+
+ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    model_ : aekit.model.AutoencoderNet
+        The trained network (encoder, bottleneck, decoder, likelihood).
+    scaler_ : aekit.preprocessing.Scaler
+        The preprocessing fitted on the training data, applied per batch.
+    history_ : dict
+        ``train_loss``, ``val_loss`` and ``lr`` per epoch.
+    n_iter_ : int
+        Epochs trained.
+    precision_ : {"fp32", "bf16"}
+        The arithmetic the fit trained in.
+    seed_ : int
+        The seed the fit drew all its randomness from (``random_state``, or one drawn).
+    training_data_sha256_ : str
+        A SHA-256 of the training data's bytes (shape and dtype included): with ``seed_``,
+        ``aekit.training.held_out_rows`` tells which of them the fit held out for validation,
+        which ``AnomalyDetector.from_fitted`` uses to set thresholds on rows not trained on.
+"""

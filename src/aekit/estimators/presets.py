@@ -8,13 +8,13 @@ from __future__ import annotations
 from ..persistence import register
 from . import parameters
 from .base import BaseAutoEncoder
-from .parameters import COMMON_DOC, VARIATIONAL_DOC, corruption_doc
+from .parameters import ATTRIBUTES_DOC, COMMON_DOC, VARIATIONAL_DOC, corruption_doc
 
 
 @register
 class AutoEncoder(BaseAutoEncoder):
     __doc__ = """A classic autoencoder: deterministic code, trained to reconstruct its input.
-    """ + COMMON_DOC + """
+    """ + COMMON_DOC + ATTRIBUTES_DOC + """
     Examples
     --------
     >>> import numpy as np, aekit
@@ -55,7 +55,7 @@ class AutoEncoder(BaseAutoEncoder):
 @register
 class DenoisingAutoEncoder(BaseAutoEncoder):
     __doc__ = """An autoencoder that sees a corrupted input and is rewarded for the clean one.
-    """ + COMMON_DOC + corruption_doc("gaussian", 0.3) + """
+    """ + COMMON_DOC + corruption_doc("gaussian", 0.3) + ATTRIBUTES_DOC + """
     Examples
     --------
     >>> import numpy as np, aekit
@@ -107,7 +107,7 @@ class VAE(BaseAutoEncoder):
 
     Trains on the ELBO (or, with ``importance_samples > 1``, the tighter IWAE bound);
     ``sample`` draws from the prior, ``log_likelihood`` estimates log p(x) by importance sampling.
-    """ + _VAE_SECTIONS + """
+    """ + _VAE_SECTIONS + ATTRIBUTES_DOC + """
     Examples
     --------
     >>> import numpy as np, aekit
@@ -169,7 +169,7 @@ class ConditionalVAE(VAE):
     a valid ELBO on log p(x|y) for any q, so ``log_likelihood(X, y)`` estimates log p(x|y).
     Methods that decode (``reconstruct``, ``inverse_transform``, ``sample``,
     ``score_samples``, ``log_likelihood``) take ``y``.
-    """ + _VAE_SECTIONS + """
+    """ + _VAE_SECTIONS + ATTRIBUTES_DOC + """
     Examples
     --------
     >>> import numpy as np, aekit

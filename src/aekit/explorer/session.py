@@ -103,10 +103,12 @@ class Explorer:
             self.label_names, self.label_index = names.tolist(), index
 
     def _anomaly_scores(self):
-        """The detector ``aekit detect`` would build, calibrated on the mapped inputs: their
-        scores are what a new input's percentile is read against."""
+        """The detector ``aekit detect`` would build, calibrated on every mapped input (each left
+        out of its own neighbours): their scores colour the map and are what a new input's
+        percentile is read against."""
         try:
-            self.detector = AnomalyDetector.from_fitted(self.model, self.inputs)
+            self.detector = AnomalyDetector.from_fitted(self.model, self.inputs,
+                                                         calibration_rows=np.arange(len(self.inputs)))
         except AekitError:  # e.g. a conditional model, whose scores need labels
             return None
         return np.asarray(self.detector.validation_scores_, dtype=np.float64)

@@ -176,6 +176,12 @@ class _Run:
         return self.state
 
 
+def held_out_rows(n: int, validation_fraction: float, seed: int) -> torch.Tensor:
+    """The rows of ``n`` that a fit with this seed kept aside for validation: never trained on
+    (their loss chose when to stop). Empty when the fit held none out."""
+    return _split(n, validation_fraction, torch.Generator().manual_seed(seed))[1]
+
+
 def _split(n: int, fraction: float, generator: torch.Generator):
     perm = torch.randperm(n, generator=generator)
     n_val = int(n * fraction)

@@ -22,8 +22,11 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
            device=None, trust_code=False) -> Path:
     """Score every input, flag those above a threshold, and draw where the anomalies are.
 
-    The threshold is the (1 - contamination) quantile of the scores of ``normal_source`` (data
-    known to be normal), or, without it, of ``source`` itself (flag that fraction).
+    With ``normal_source`` (data known to be normal), ``contamination`` is the false-alarm rate
+    accepted: the threshold and each input's ``p_value`` and ``surprise`` (-log10 p) are
+    calibrated on normal rows the model did not train on (the rows its fit held out, when
+    ``normal_source`` is its training data). Without it, the top ``contamination`` of
+    ``source`` itself is flagged, and p-values are relative to ``source``.
     """
     import pandas as pd
 
@@ -44,15 +47,19 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
     scores = detector.anomaly_score(data.X)
     flagged = scores > detector.threshold_
     ids = data.ids if data.ids is not None else np.arange(len(scores))
-    table = pd.DataFrame({"id": ids, "score": scores, "flagged": flagged})
+    p_value = detector.calibration_.p_value(scores)
+    table = pd.DataFrame({"id": ids, "score": scores, "p_value": p_value, "surprise": -np.log10(p_value),
+                          "flagged": flagged})
     if data.y is not None:
         table.insert(1, "label", data.y)
     with atomic_path(out / "scores.csv") as tmp:
         table.to_csv(tmp, index=False)
     write_text(out / "flagged_ids.txt", "".join(f"{i}\n" for i in ids[flagged]))
     summary = {"data": data.name, "n": len(scores), "n_flagged": int(flagged.sum()),
-               "threshold": detector.threshold_, "threshold_from": normal.name if normal_source else
-               f"the top {contamination:.1%} of {data.name}", "score": detector.score_,
+               "threshold": detector.threshold_, "false_alarm_rate": contamination,
+               "threshold_from": f"{normal.name}: {detector.calibrated_on_}" if normal_source else
+               f"the top {contamination:.1%} of {data.name}", "calibration": detector.calibration_.describe(),
+               "score": detector.score_,
                "n_neighbors": detector.n_neighbors_, "figures": []}
     _draw_anomalies(summary, detector, data, scores, flagged, out, n_show)
     _draw_detection(summary, scores, truth, data.name, out)
@@ -119,7 +126,8 @@ VERB = Verb("detect", "score inputs, flag anomalies, and draw ROC/PR, heat maps 
                              anomaly_label=a.anomaly_label), options=[
                 opt("--normal-data", help="data known to be normal: sets the threshold (default: --data)"),
                 opt("--contamination", type=float, default=AnomalyDetector().contamination,
-                    help="fraction of normal inputs above the threshold (default: "
+                    help="the false-alarm rate accepted: the share of normal inputs above the threshold, "
+                         "calibrated on --normal-data rows the model did not train on (default: "
                          f"{AnomalyDetector().contamination})"),
                 opt("--score", choices=list(SCORES), default="auto",
                     help="what makes an input anomalous (see docs/tasks.md; default: 'relative' for images, "
