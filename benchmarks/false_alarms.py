@@ -88,10 +88,10 @@ def windows(seeds: int, quick: bool):
         values = pd.read_csv(path)["value"].to_numpy(np.float32)
         healthy = values[: int(0.15 * len(values))]
         cut = int(0.7 * len(healthy))
+        if cut < WINDOW + 50 or len(healthy) - cut - WINDOW < WINDOW + 20:
+            continue  # too short a healthy period for both parts
         train = np.lib.stride_tricks.sliding_window_view(healthy[:cut], WINDOW)
         new = np.lib.stride_tricks.sliding_window_view(healthy[cut + WINDOW:], WINDOW)
-        if len(train) < 50 or len(new) < 20:
-            continue
         train, new = np.ascontiguousarray(train), np.ascontiguousarray(new)
         for seed in range(seeds):
             name = str(path.relative_to(folder / "data"))
