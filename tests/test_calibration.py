@@ -141,3 +141,15 @@ def test_the_training_data_digest_survives_saving(tmp_path):
     assert loaded.training_data_sha256_ == model.training_data_sha256_
     detector = aekit.AnomalyDetector.from_fitted(loaded, train, n_neighbors=None)
     assert "held out" in detector.calibrated_on_
+
+
+def test_the_training_data_is_recognised_as_the_fit_saw_it():
+    """float64 arrays and DataFrames are converted by the fit (float32, named columns): the same
+    data passed again in the same form is recognised, another slice of it is not."""
+    X = RNG(5).normal(size=(300, 5))
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    for data in (X, frame):
+        model = aekit.AutoEncoder(latent_dim=2, **fast()).fit(data)
+        assert "held out" in aekit.AnomalyDetector.from_fitted(model, data).calibrated_on_
+    part = aekit.AnomalyDetector.from_fitted(model, frame.iloc[:200]).calibrated_on_
+    assert part == "all 200 normal rows (not the model's training data)"

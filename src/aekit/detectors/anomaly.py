@@ -21,6 +21,7 @@ from ..data.in_memory import as_rows
 from ..data.stream import chunk_rows, row_chunks, select_rows, update_digest
 from ..errors import InvalidInputError
 from ..estimators import VAE, BaseAutoEncoder
+from ..estimators.validation import validate_samples
 from ..training import held_out_rows
 from . import scoring
 from .calibration import Calibration
@@ -134,14 +135,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         ``calibration_rows``: the indices of the rows that set it instead."""
         detector = cls(model=model, **params)
         model.set_params(device=detector.device)
-        X_normal = as_rows(X_normal)
-        every_row = np.arange(len(X_normal))
-        if calibration_rows is None:
-            val_rows, detector.calibrated_on_ = unseen_rows(model, X_normal)
+        if calibration_rows is None:  # compared with the rows as the model's fit saw them
+            as_fitted = validate_samples(model, X_normal, reset=False)
+            val_rows, detector.calibrated_on_ = unseen_rows(model, as_fitted)
         else:
             val_rows = np.asarray(calibration_rows)
             detector.calibrated_on_ = f"{len(val_rows)} normal rows chosen by the caller"
-        return detector._calibrate(model, X_normal, train_rows=every_row, val_rows=val_rows)
+        X_normal = as_rows(X_normal)
+        return detector._calibrate(model, X_normal, train_rows=np.arange(len(X_normal)), val_rows=val_rows)
 
     def _calibrate(self, model, normal, train_rows, val_rows):
         """Fit what scoring needs on the ``normal`` rows: the code density on ``train_rows``,
@@ -286,9 +287,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
 
 def unseen_rows(model, X) -> tuple[np.ndarray, str]:
-    """The rows of normal data ``X`` that ``model`` did not train on, and which they are in
-    words: all of them unless ``X`` is the model's training data (the same bytes), where only
-    the rows its fit held out for validation qualify."""
+    """The rows of normal data ``X`` (validated as the model's fit validates its input) that
+    ``model`` did not train on, and which they are in words: all of them unless ``X`` is the
+    model's training data (the same bytes), where only the rows its fit held out qualify."""
     every_row = np.arange(len(X))
     recorded = getattr(model, "training_data_sha256_", None)
     if recorded is None:
