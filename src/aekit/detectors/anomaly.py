@@ -135,13 +135,14 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         ``calibration_rows``: the indices of the rows that set it instead."""
         detector = cls(model=model, **params)
         model.set_params(device=detector.device)
-        if calibration_rows is None:  # compared with the rows as the model's fit saw them
-            as_fitted = validate_samples(model, X_normal, reset=False)
-            val_rows, detector.calibrated_on_ = unseen_rows(model, as_fitted)
+        # The rows as the model's fit saw them (dtype, columns): what its record of its training
+        # data is compared with, and what is scored.
+        X_normal = validate_samples(model, X_normal, reset=False)
+        if calibration_rows is None:
+            val_rows, detector.calibrated_on_ = unseen_rows(model, X_normal)
         else:
             val_rows = np.asarray(calibration_rows)
             detector.calibrated_on_ = f"{len(val_rows)} normal rows chosen by the caller"
-        X_normal = as_rows(X_normal)
         return detector._calibrate(model, X_normal, train_rows=np.arange(len(X_normal)), val_rows=val_rows)
 
     def _calibrate(self, model, normal, train_rows, val_rows):
