@@ -83,7 +83,7 @@ def test_neighbour_distances_of_normal_rows_leave_the_row_itself_out():
     X[1] = X[0]  # a duplicate still counts as a neighbour
     ae = aekit.AutoEncoder(latent_dim=2, **fast(epochs=2)).fit(X)
     detector = aekit.AnomalyDetector.from_fitted(ae, X, n_neighbors=3, calibration_rows=np.arange(len(X)))
-    Z = detector._preprocessed(X)
+    Z = detector.preprocessed(X)
     distances = cdist(Z, Z)
     np.fill_diagonal(distances, np.inf)
     third = np.sort(distances, axis=1)[:, 2]
@@ -148,10 +148,16 @@ def test_detect_verb_on_a_labelled_table(tmp_path, planted):
                  "is_anomaly", "--id-column", "id", "--normal-data", str(tmp_path / "normal.csv"),
                  "--out", str(out)]) == 1 - 1
     summary = json.loads((out / "detect.json").read_text())
-    assert summary["auroc"] > 0.95 and set(summary["figures"]) == {"most_anomalous.png", "roc_pr.png"}
-    scores = pd.read_csv(out / "scores.csv")
-    assert list(scores.columns) == ["id", "label", "score", "p_value", "surprise", "flagged"]
+    assert summary["auroc"] > 0.95
+    assert set(summary["figures"]) == {"most_anomalous.png", "contributions.png", "roc_pr.png"}
+    scores = pd.read_csv(out / "scores.csv", keep_default_na=False)
+    assert list(scores.columns) == ["id", "label", "score", "p_value", "surprise", "flagged",
+                                    "top_contributors"]
     assert scores["id"][0] == "row0"
+    # every flagged row names the columns its score comes from, by the table's names; no other row does
+    named = scores["top_contributors"] != ""
+    assert (named == scores["flagged"]).all() and named.any()
+    assert all(text.split(" ")[0] in cols for text in scores["top_contributors"][named])
     flagged = (out / "flagged_ids.txt").read_text().split()
     assert len(flagged) == summary["n_flagged"] and all(f.startswith("row") for f in flagged)
 
@@ -171,8 +177,12 @@ def test_detect_verb_on_windows_and_images(tmp_path):
                  "--contamination", "0.02", "--out", str(out)]) == 0
     summary = json.loads((out / "detect.json").read_text())
     assert "timeseries.png" in summary["figures"] and summary["flagged_spans"]
+    assert "contributions.png" in summary["figures"]
     first, last = (pd.Timestamp(v) for v in summary["flagged_spans"][0])
     assert first <= stamps[1529] and last >= stamps[1500]  # the fault lies in a flagged span
+    scores = pd.read_csv(out / "scores.csv", keep_default_na=False)
+    # "value 100% (t-3)": the one channel, and where in the window it contributes most
+    assert scores["top_contributors"][scores["flagged"]].str.match(r"^value 100% \(t-\d+\)$").all()
 
 
 def test_total_variation_sums_neighbour_differences():

@@ -81,6 +81,8 @@ def test_an_item_is_its_input_and_reconstruction_in_display_form(image_explorer,
     expected = np.round((X[row, 0] - image_explorer.low) / (image_explorer.high - image_explorer.low) * 255)
     assert np.array_equal(shown, expected)
     assert 0 <= answer["percentile"] <= 100 and answer["score"] == pytest.approx(image_explorer.scores[5])
+    heat = _pixels(answer["why"]["heat"])[..., 0]  # where its score comes from, brightest = most
+    assert heat.shape == X.shape[2:] and heat.max() == 255
     decoded = image_explorer.model.inverse_transform(np.asarray([answer["code"]], np.float32))
     span = image_explorer.high - image_explorer.low
     recon = np.round(np.clip((decoded[0, 0] - image_explorer.low) / span, 0, 1) * 255)

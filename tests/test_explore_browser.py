@@ -90,6 +90,12 @@ def wait_for_output(page, after: int) -> None:
     page.wait_for_function("n => window.aekit.outputs > n", arg=after)
 
 
+def wait_for_selected(page, row: int) -> None:
+    """Until the input panel shows input ``row`` (a click's answer arrives asynchronously)."""
+    page.wait_for_function("r => { const t = document.querySelector('#input-caption').textContent; "
+                           "return t === `input #${r}` || t.startsWith(`input #${r} `); }", arg=row)
+
+
 def click_point(page, index: int) -> None:
     x, y = page.evaluate("i => window.aekit.screenPoint(i)", index)
     box = page.locator("#map").bounding_box()
@@ -115,6 +121,7 @@ def test_clicking_the_map_decodes_the_place_or_selects_the_input(page):
     click_point(page, 7)
     wait_for_text(page, "#output-caption", "Anomaly score")
     assert picture(page, "#input-view") != shown_input
+    assert page.is_visible("#why-figure") and picture(page, "#why-view")  # the pixels' heat map
     assert "input #" in page.inner_text("#input-caption")
 
 
@@ -132,10 +139,12 @@ def test_dragging_a_slider_redraws_the_picture_while_dragging(page):
 def test_walking_between_two_inputs_shows_the_strip_and_the_path(page, digits_server):
     xy = digits_server.explorer.xy
     far = int(np.argmax(np.linalg.norm(xy - xy[0], axis=1)))
+    rows = digits_server.explorer.rows
     click_point(page, 0)
+    wait_for_selected(page, int(rows[0]))
     page.click("#set-a")
     click_point(page, far)
-    wait_for_text(page, "#output-caption", "reconstruction")
+    wait_for_selected(page, int(rows[far]))
     page.click("#set-b")
     page.wait_for_function("() => document.querySelectorAll('#strip canvas').length === 9")
     strip = page.eval_on_selector_all("#strip canvas", "canvases => canvases.map(c => c.toDataURL())")
@@ -186,6 +195,9 @@ def test_a_table_model_takes_a_pasted_row(browser, tmp_path):
         page.click("#upload-encode")
         wait_for_text(page, "#upload-result", "Anomaly")
         assert picture(page) != before
+        # the row's values tripled: what makes it anomalous, by the table's column names
+        assert page.is_visible("#why-figure")
+        assert page.inner_text("#why-caption").startswith("why: sensor ")
         page.fill("#upload-values", "1, 2")
         page.click("#upload-encode")
         assert "Give 6 numbers (got 2)" in page.inner_text("#status")

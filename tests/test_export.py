@@ -40,8 +40,10 @@ def test_a_table_detector_scores_encodes_and_decodes_as_aekit_does_for_any_batch
     model = detector.model_
     for n in (1, 7):  # the batch axis is dynamic
         x = (RNG.normal(size=(n, 5)) * 4 + 10).astype(np.float32)
-        (score,) = run(folder, "score", **score_feeds(manifest, x))
+        score, contributions = run(folder, "score", **score_feeds(manifest, x))
         np.testing.assert_allclose(score, detector.anomaly_score(x), rtol=1e-4, atol=1e-4)
+        # the explanation too: each column's part of the score, the neighbour distance's included
+        np.testing.assert_allclose(contributions, detector.explain(x).contributions, rtol=1e-3, atol=1e-3)
         codes = run(folder, "encoder", x=x)
         np.testing.assert_allclose(codes[0], model.transform(x), rtol=1e-4, atol=1e-5)
         assert len(codes) == (2 if preset is aekit.VAE else 1)  # a VAE's std too
@@ -56,8 +58,11 @@ def test_an_image_detector_exports_its_relative_score(tmp_path):
     detector = aekit.AnomalyDetector(model, random_state=0).fit(images)
     manifest = aekit.export_onnx(detector, tmp_path)
     assert manifest["detector"]["score"] == "relative"
-    (score,) = run(tmp_path, "score", x=images[:4])
+    score, contributions = run(tmp_path, "score", x=images[:4])
     np.testing.assert_allclose(score, detector.anomaly_score(images[:4]), rtol=1e-4)
+    assert contributions.shape == (4, 1, 8, 8)
+    np.testing.assert_allclose(contributions, detector.explain(images[:4]).contributions,
+                               rtol=1e-3, atol=1e-5)
     (decoded,) = run(tmp_path, "decoder", z=RNG.normal(size=(3, 2)))
     assert decoded.shape == (3, 1, 8, 8)
 
@@ -73,8 +78,10 @@ def test_a_stream_detector_of_two_channel_windows_exports_its_window_score(tmp_p
     manifest = aekit.export_onnx(watch, tmp_path)
     assert manifest["stream"]["window"] == 16 and manifest["stream"]["channels"] == 2
     assert len(manifest["stream"]["initial_scores"]) == len(windows)
-    (score,) = run(tmp_path, "score", x=windows[-5:])
+    score, contributions = run(tmp_path, "score", x=windows[-5:])
     np.testing.assert_allclose(score, watch.detector_.anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(contributions, watch.detector_.explain(windows[-5:]).contributions,
+                               rtol=1e-3, atol=1e-4)
 
 
 def test_a_stream_exports_its_model_and_distribution_as_they_are_after_continual_learning(tmp_path):
@@ -86,7 +93,7 @@ def test_a_stream_exports_its_model_and_distribution_as_they_are_after_continual
     assert [r["row"] for r in watch.refits_] == [300] and watch.model is not model
     manifest = aekit.export_onnx(watch, tmp_path)
     np.testing.assert_array_equal(manifest["stream"]["initial_scores"], watch.running_.scores)
-    (score,) = run(tmp_path, "score", x=windows[-5:])  # the fine-tuned model's score, not the original's
+    score, _ = run(tmp_path, "score", x=windows[-5:])  # the fine-tuned model's score, not the original's
     np.testing.assert_allclose(score, watch.detector_.anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
     assert not np.allclose(score, aekit.AnomalyDetector.from_fitted(model, windows, n_neighbors=None)
                            .anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
@@ -126,7 +133,7 @@ def test_the_cli_exports_a_window_run_with_the_detector_watch_would_run(tmp_path
     assert manifest["stream"]["window"] == 12
     watch = aekit.StreamDetector(aekit.load(tmp_path / "run" / "model"), np.sin(t / 6)[:, None])
     window = np.sin(np.arange(400, 412) / 6).astype(np.float32)[None]
-    (score,) = run(folder, "score", **score_feeds(manifest, window))
+    score, _ = run(folder, "score", **score_feeds(manifest, window))
     np.testing.assert_allclose(score, watch.detector_.anomaly_score(window), rtol=1e-3, atol=1e-3)
     assert cli(["export", str(tmp_path / "run" / "model"), "--out", str(tmp_path / "bare")]) == 0
     assert "no detector" in capsys.readouterr().out

@@ -102,6 +102,33 @@ def test_auto_epochs_train_small_data_longer_and_explicit_epochs_exactly(monkeyp
     assert aekit.AutoEncoder(**common).fit(images).n_iter_ == 60
 
 
+def test_a_temporal_networks_windows_train_as_long_flat_or_as_sequences(monkeypatch, tmp_path):
+    """One rule for windows however they are shaped: a one-column CSV's windows load flat, the
+    benchmark's come as (1, time) sequences; both train a temporal network the same steps, and
+    the CLI trains the weights the Python API trains on the same windows."""
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS_VECTORS", 60)  # 2 steps an epoch: 50 epochs
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS", 120)  # 60 epochs
+    values = np.sin(np.arange(80) / 5).astype(np.float32)
+    flat = np.lib.stride_tricks.sliding_window_view(values, 16).copy()
+    common = {"latent_dim": 2, "batch_size": 32, "patience": None, "verbose": 0, "random_state": 0}
+    temporal = {**common, "network": "temporal"}
+    steps = lambda model: model.n_iter_ * -(-int(len(flat) * 0.9) // 32)
+    assert steps(aekit.AutoEncoder(**temporal).fit(flat)) >= 120
+    assert steps(aekit.AutoEncoder(**temporal).fit(flat[:, None, :])) >= 120
+    mlp = aekit.AutoEncoder(network="mlp", **common).fit(flat)
+    assert mlp.n_iter_ < aekit.AutoEncoder(**temporal).fit(flat).n_iter_  # flat vectors for an MLP: fewer
+    pd.DataFrame({"timestamp": np.arange(80), "value": values}).to_csv(tmp_path / "one.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "one.csv"), "--window", "16", "--stride", "1",
+                 "--model", "ae", "--latent-dim", "2", "--batch-size", "32", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    cli = aekit.load(tmp_path / "run" / "model")
+    api = aekit.AutoEncoder(latent_dim=2, batch_size=32, network="temporal", verbose=0, random_state=0)
+    api.fit(flat)
+    assert cli.n_iter_ == api.n_iter_
+    for name, value in api.model_.state_dict().items():
+        assert np.array_equal(value.numpy(), cli.model_.state_dict()[name].numpy()), name
+
+
 def test_train_verb_picks_temporal_networks_for_windows_of_several_columns(tmp_path):
     t = np.arange(600)
     rng = np.random.default_rng(0)

@@ -57,6 +57,28 @@ def test_rows_one_at_a_time_score_as_the_batch_of_the_same_causal_windows(model,
     above = together["unusual"] >= 0.9999
     np.testing.assert_array_equal(together["alarm"], above & ~np.r_[False, above[:-1]])
     assert above.sum() > together["alarm"].sum()  # the incident's later rows do not alarm again
+    # surprise ranks what unusual cannot: rows whose unusual prints as 1 (6 digits) still differ
+    saturated = np.array([f"{u:.6g}" == "1" for u in together["unusual"]])
+    assert saturated.sum() >= 2 and len(np.unique(together["surprise"][saturated])) == saturated.sum()
+    finite = ~np.isnan(together["surprise"])
+    order = np.argsort(together["unusual"][finite], kind="stable")
+    assert np.all(np.diff(together["surprise"][finite][order]) >= -1e-9)  # the same order, unsaturated
+
+
+def test_a_false_alarm_rate_sets_the_alarm_level_from_the_healthy_period(model):
+    """Asked for one false alarm per 1,000 rows, a long healthy stream raises about that many
+    (episodes, not rows: the smoothed statistic stays high for several rows)."""
+    healthy = series(600)
+    for every in (500, 2000):
+        detector = aekit.StreamDetector(model, healthy, false_alarm_rate=1 / every)
+        alarms = sum(int(aekit.StreamDetector(model, healthy, false_alarm_rate=1 / every)
+                         .update_many(series(20_000, seed=seed))["alarm"].sum()) for seed in (1, 2))
+        assert 40_000 / every / 3 <= alarms <= 40_000 / every * 3, (every, alarms)
+        assert detector.export_manifest()["alarm_z"] == detector.alarm_z_
+    assert aekit.StreamDetector(model, healthy, false_alarm_rate=1e-3).alarm_z_ < \
+        aekit.StreamDetector(model, healthy, false_alarm_rate=1e-5).alarm_z_
+    with pytest.raises(aekit.InvalidInputError, match="false_alarm_rate"):
+        aekit.StreamDetector(model, healthy, false_alarm_rate=2)
 
 
 def test_a_row_never_depends_on_later_rows(model):
@@ -94,9 +116,16 @@ def test_several_value_columns_and_temporal_models():
     sequences = np.lib.stride_tricks.sliding_window_view(values[:500], WINDOW, axis=0)  # (n, 2, W)
     temporal = aekit.AutoEncoder(latent_dim=3, network="temporal", **fast()).fit(sequences)
     flat = aekit.AutoEncoder(latent_dim=3, **fast()).fit(sequences.reshape(len(sequences), -1))
+    live = values[500:].copy()
+    live[120:130, 1] += 3  # an incident in the second channel only
     for model in (temporal, flat):
-        out = aekit.StreamDetector(model, values[:500]).update_many(values[500:])
+        out = aekit.StreamDetector(model, values[:500], channel_names=["sin", "cos"]).update_many(live)
         assert np.isfinite(out["score"][WINDOW - 1:]).all()
+        alarms = np.flatnonzero(out["alarm"])
+        assert len(alarms) and 120 <= alarms[0] < 130 + WINDOW
+        assert out["channel"][alarms[0]] == "cos" and out["channel_share"][alarms[0]] > 0.5
+        quiet = ~out["alarm"]
+        assert (out["channel"][quiet] == "").all() and np.isnan(out["channel_share"][quiet]).all()
     with pytest.raises(aekit.InvalidInputError, match="2 channel"):
         aekit.StreamDetector(temporal, values[:500, 0])
     with pytest.raises(aekit.InvalidInputError, match="expected rows of 2 value column"):
@@ -205,12 +234,16 @@ def test_watch_reads_stdin_and_writes_one_line_per_row(healthy_run):
     assert done.returncode == 0, done.stderr
     assert "line 2: a value is not a number; skipped" in done.stderr
     out = pd.read_csv(pd.io.common.StringIO(done.stdout))
-    assert list(out.columns) == ["timestamp", "score", "unusual", "alarm"]
+    assert list(out.columns) == ["timestamp", "score", "unusual", "surprise", "alarm", "channel",
+                                 "channel_share"]
     assert len(out) == len(live) - 1
     assert out["timestamp"].tolist() == [line.split(",")[0] for line in live[1:]]
     assert out["score"][:WINDOW - 1].isna().all() and out["score"][WINDOW - 1:].notna().all()
     alarmed = np.flatnonzero(out["alarm"].to_numpy()) + 700
     assert len(alarmed) and 1000 <= alarmed.min() < 1010 + WINDOW
+    # the alarm names its channel (the only one here); other rows name none
+    assert (out["channel"].notna() == out["alarm"].astype(bool)).all()
+    assert (out["channel"].dropna() == "value").all() and (out["channel_share"].dropna() == 1).all()
 
 
 def test_watch_follows_a_growing_file_until_interrupted(healthy_run):
@@ -409,8 +442,28 @@ def test_watch_out_replaces_only_its_own_output(healthy_run, tmp_path, watch_cli
     assert watch_cli(run, "--data", str(live), "--out", str(link)).returncode == 2
     assert mine.read_text() == "my,own\n1,2\n"
     out = tmp_path / "scores.csv"
+    out.write_text("timestamp,score,unusual,alarm\n1,0.5,0.1,0\n")  # an earlier aekit's output: replaced
     first = watch_cli(run, "--data", str(live), "--out", str(out))
     again = watch_cli(run, "--data", str(live), "--out", str(out))  # its own output: replaced
     assert first.returncode == 0 and again.returncode == 0, again.stderr
     assert len(pd.read_csv(out)) == len(pd.read_csv(live))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_watch_takes_a_false_alarm_rate_per_day_or_per_rows(healthy_run, two_channel_run, watch_cli):
+    """Rows a minute apart make 1,440 a day: one false alarm a day is one per 1,440 rows, the
+    same level as --false-alarm-every 1440; timestamps that are not dates cannot count days."""
+    live = (healthy_run / "live.csv").read_text()
+    per_day = watch_cli(healthy_run / "run", "--false-alarms-per-day", "1", input=live)
+    assert per_day.returncode == 0, per_day.stderr
+    assert "1,440 rows a day" in per_day.stderr and "one per 1,440 rows" in per_day.stderr
+    assert watch_cli(healthy_run / "run", "--false-alarm-every", "1440", input=live).stdout == per_day.stdout
+    both = watch_cli(healthy_run / "run", "--false-alarms-per-day", "1", "--false-alarm-every", "9",
+                     input=live)
+    assert both.returncode == 2 and "not both" in both.stderr
+    numbered = watch_cli(two_channel_run / "run", "--false-alarms-per-day", "2",
+                         input=(two_channel_run / "live.csv").read_text())
+    assert numbered.returncode == 2 and "use --false-alarm-every ROWS instead" in numbered.stderr
+    with pytest.raises(SystemExit) as refused:  # argparse's own exit
+        watch_cli(healthy_run / "run", "--false-alarms-per-day", "0", input=live)
+    assert refused.value.code == 2

@@ -8,8 +8,10 @@
   units);
 * for an :class:`~aekit.AnomalyDetector` (or a ``StreamDetector``'s), ``score.onnx``: ``x``
   -> ``score``, the detector's ``anomaly_score`` (higher = more anomalous; flag it above
-  ``threshold``). A variational score takes its sampling noise as an input, ``noise`` of shape
-  (k, 1, latent_dim): never a random operation inside the graph. The noise aekit itself uses is
+  ``threshold``), and ``contributions`` in ``x``'s shape, its explanation (each input
+  dimension's part of the score above a normal input's; ``AnomalyDetector.explain``). A
+  variational score takes its sampling noise as an input, ``noise`` of shape (k, 1,
+  latent_dim): never a random operation inside the graph. The noise aekit itself uses is
   in ``aekit-onnx.json``, so the graph reproduces aekit's scores;
 * ``aekit-onnx.json``: the input's shape, the preprocessing (already inside the graphs; listed
   for reference), the score, threshold, noise and, for a stream, the window.
@@ -93,7 +95,7 @@ def _export_score(detector, example: torch.Tensor, path) -> dict:
     inputs, names = (example,), ["x"]
     if graph.k:
         inputs, names = (example, graph.noise), ["x", "noise"]
-    _export(graph, inputs, path, names, ["score"], batch_inputs=("x",))
+    _export(graph, inputs, path, names, ["score", "contributions"], batch_inputs=("x",))
     info = {"score": detector.score_, "threshold": float(detector.threshold_),
             "n_neighbors": detector.n_neighbors_, "contamination": detector.contamination}
     if graph.k:

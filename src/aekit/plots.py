@@ -267,3 +267,27 @@ def timeseries_scores(timestamps, values: np.ndarray, scores: np.ndarray, thresh
     top.legend(frameon=False, loc="upper left")
     bottom.legend(frameon=False, loc="upper left")
     _save(fig, path)
+
+
+def contributions_figure(values: np.ndarray, row_labels: list[str], column_labels: list[str], path,
+                         title: str, xlabel: str, max_columns: int = 40) -> None:
+    """A heat map of contributions: one row per input (or channel), one column per table column
+    (or time step); red adds to the score, blue takes from it. Tables with more than
+    ``max_columns`` columns show those that contribute most."""
+    values = np.asarray(values, dtype=np.float64)
+    columns = np.arange(values.shape[1])
+    if len(columns) > max_columns:
+        columns = np.sort(np.argsort(-np.abs(values).sum(0))[:max_columns])
+        xlabel += f" (the {max_columns} of {values.shape[1]} that contribute most)"
+    shown = values[:, columns]
+    fig, ax = plt.subplots(figsize=(min(16, 2.5 + 0.32 * len(columns)), 1.2 + 0.32 * len(values)))
+    limit = float(np.quantile(np.abs(shown), 0.99)) or 1.0
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax.set_yticks(range(len(values)), row_labels, fontsize=8)
+    if len(columns) <= max_columns and all(len(str(column_labels[c])) < 30 for c in columns):
+        ax.set_xticks(range(len(columns)), [str(column_labels[c]) for c in columns], rotation=60, ha="right",
+                      fontsize=8)
+    ax.set(xlabel=xlabel, title=title)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01,
+                 label="contribution to the score, beyond a normal input's")
+    _save(fig, path)

@@ -58,11 +58,12 @@ class StreamOutput:
             yield file
 
 
-def claim_stream_output(out, header: str, inputs=(), model=None) -> StreamOutput:
+def claim_stream_output(out, header: str, inputs=(), model=None, earlier_headers=()) -> StreamOutput:
     """Check that a stream may write ``out`` ("-" or None: standard output), before any work.
 
     ``inputs`` are the command's input paths and ``model`` its model or run folder: an output
-    that is one of them, or lies inside a model folder, is refused."""
+    that is one of them, or lies inside a model folder, is refused. ``earlier_headers``: what
+    earlier versions of the command wrote as their first line (their outputs are replaced too)."""
     if out is None or out == "-":
         return StreamOutput(None, header)
     if not str(out).strip():
@@ -81,7 +82,7 @@ def claim_stream_output(out, header: str, inputs=(), model=None) -> StreamOutput
     if model is not None and _inside(path, Path(model)) or _holds_a_model(path.parent):
         raise OutputError(f"{path} lies inside a model folder, which holds only aekit's model files: "
                           "choose another --out")
-    if path.exists() and _first_line(path) != header:
+    if path.exists() and _first_line(path) not in (header, *earlier_headers):
         raise OutputError(f"{path} exists and is not an output aekit wrote (its first line is not "
                           f"{header.strip()!r}): aekit never replaces files it did not make; move it "
                           "away, or choose another --out")

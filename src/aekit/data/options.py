@@ -12,6 +12,16 @@ from ..errors import InvalidInputError
 from .tables import MISSING_POLICIES
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def positive_int(text: str, least: int = 1) -> int:
     what = "a positive integer" if least == 1 else f"an integer >= {least}"
     try:

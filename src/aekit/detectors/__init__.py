@@ -2,17 +2,22 @@
 
 ``anomaly``: :class:`AnomalyDetector` (scikit-learn's outlier API); ``stream``:
 :class:`StreamDetector` (a live series row by row); ``running``: the running distribution
-behind a stream's ``unusual``; ``scoring``: what a score is, for the detectors and the
+behind a stream's ``unusual`` and its calibration (``surprise``, alarm levels by false-alarm
+rate); ``scoring``: what a score is, for the detectors and the
 exporter alike; ``calibration``: p-values and thresholds from held-out normal scores;
+``explanation``: a score split over the input's columns, channels, time steps or pixels;
 ``metrics``: AUROC and average precision against labels.
 """
 
 from .anomaly import AnomalyDetector
 from .calibration import Calibration
+from .explanation import Explanation
 from .metrics import detection_metrics
-from .running import RunningScores, unusual
+from .running import RunningScores, StreamCalibration, unusual
 from .scoring import SCORES, total_variation
 from .stream import StreamDetector
 
-__all__ = ["AnomalyDetector", "Calibration", "StreamDetector", "RunningScores", "unusual", "SCORES",
+__all__ = ["AnomalyDetector", "Calibration", "Explanation", "StreamDetector", "RunningScores",
+           "StreamCalibration", "unusual",
+           "SCORES",
            "total_variation", "detection_metrics"]

@@ -19,12 +19,13 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _params as P
 from ..data.in_memory import as_rows
 from ..data.stream import chunk_rows, row_chunks, select_rows, update_digest
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, UnsupportedOperationError
 from ..estimators import VAE, BaseAutoEncoder
 from ..estimators.validation import validate_samples
 from ..training import held_out_rows
-from . import scoring
+from . import explanation, scoring
 from .calibration import Calibration
+from .explanation import Explanation
 from .scoring import SCORES, ScoreGraph, combine, model_scores, total_variation
 
 # The neighbour distance compares an input with at most this many normal rows (a random sample
@@ -85,6 +86,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         Those scores and the tail fitted to their highest: ``p_value`` and ``surprise``.
     calibrated_on_ : str
         Which normal rows set the threshold, in words.
+    normal_contributions_ : ndarray
+        Each input dimension's mean share of the held-out normal inputs' scores: what
+        :meth:`explain` measures contributions against.
 
     Examples
     --------
@@ -111,6 +115,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Train the model on normal ``X`` and set the threshold on a held-out part of it."""
+        columns = getattr(X, "columns", None)  # a DataFrame's: what explanations name
+        if columns is not None and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(columns, dtype=object)
         X = as_rows(X)
         self._check_params()
         order = check_random_state(self.random_state).permutation(len(X))
@@ -171,6 +178,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         self.standardise_ = [(r.mean(), r.std() or 1.0) for r in raw]
         val = self._combine(raw)
         self.validation_scores_ = val
+        self.normal_contributions_, self.normal_rest_, self.normal_values_ = \
+            explanation.normal_means(self, X_val, val_rows)
         self.calibration_ = Calibration.fit(val)
         self.threshold_ = self.calibration_.threshold(self.contamination)
         self.offset_ = -self.threshold_  # scikit-learn: decision_function = score_samples - offset_
@@ -205,35 +214,43 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
                                                                        replace=False))
         self.reference_rows_ = rows
         # At most MAX_REFERENCE_ROWS read, from disk too; kept for export (aekit.export_onnx).
-        self.reference_ = self._preprocessed(normal[rows])
+        self.reference_ = self.preprocessed(normal[rows])
         return NearestNeighbors(n_neighbors=self.n_neighbors_).fit(self.reference_)
 
-    def _preprocessed(self, X) -> np.ndarray:
+    def preprocessed(self, X) -> np.ndarray:
         """Samples as flat vectors in the model's preprocessed units (where distances compare)."""
+        check_is_fitted(self, "model_")
         scaler = self.model_.scaler_
         X = np.asarray(X, dtype=np.float32).reshape(len(X), *self.model_.sample_shape_)
         return ((X - scaler.shift) * scaler.scale).reshape(len(X), -1)
 
-    def _neighbor_distance(self, X, rows=None) -> np.ndarray:
-        """Distance to the k-th nearest reference row. ``rows``: the inputs' own indices among
-        the normal rows, for inputs that may be reference rows themselves: those are not
-        counted as their own neighbour (a leave-one-out distance, like a new input's)."""
+    def neighbor_distance(self, X, rows=None, return_nearest=False):
+        """Distance to the k-th nearest reference row (and, with ``return_nearest``, that row's
+        index in ``reference_``). ``rows``: the inputs' own indices among the normal rows, for
+        inputs that may be reference rows themselves: those are not counted as their own
+        neighbour (a leave-one-out distance, like a new input's)."""
+        check_is_fitted(self, "model_")
+        if self.neighbors_ is None:
+            raise UnsupportedOperationError("this detector scores no neighbour distance (n_neighbors=None)")
         k = self.n_neighbors_
-        distances, neighbours = self.neighbors_.kneighbors(self._preprocessed(X),
+        distances, neighbours = self.neighbors_.kneighbors(self.preprocessed(X),
                                                            n_neighbors=k + (rows is not None))
-        if rows is None:
-            return distances[:, k - 1]
-        own = self.reference_rows_[neighbours] == np.asarray(rows)[:, None]
-        # Drop the self-match where there is one, else the (k+1)-th neighbour; duplicates of a
-        # row still count as its neighbours.
-        drop = np.where(own.any(1), own.argmax(1), k)
-        kept = np.arange(k + 1)[None, :] != drop[:, None]
-        return distances[kept].reshape(len(distances), k)[:, k - 1]
+        if rows is not None:
+            own = self.reference_rows_[neighbours] == np.asarray(rows)[:, None]
+            # Drop the self-match where there is one, else the (k+1)-th neighbour; duplicates
+            # of a row still count as its neighbours.
+            drop = np.where(own.any(1), own.argmax(1), k)
+            kept = np.arange(k + 1)[None, :] != drop[:, None]
+            distances = distances[kept].reshape(len(distances), k)
+            neighbours = neighbours[kept].reshape(len(neighbours), k)
+        if return_nearest:
+            return distances[:, k - 1], neighbours[:, k - 1]
+        return distances[:, k - 1]
 
     def _raw_scores(self, X, rows=None) -> list[np.ndarray]:
         """The score's parts (higher = more anomalous) before standardisation, a chunk of rows at
         a time (a score never depends on the other inputs scored with it). ``rows``: the inputs'
-        indices among the normal rows when they are normal rows (see :meth:`_neighbor_distance`)."""
+        indices among the normal rows when they are normal rows (see :meth:`neighbor_distance`)."""
         step = chunk_rows(int(np.prod(X.shape[1:])))
         chunks = [self._chunk_scores(chunk, None if rows is None else rows[i * step:(i + 1) * step])
                   for i, chunk in enumerate(row_chunks(X))]
@@ -242,7 +259,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     def _chunk_scores(self, X: np.ndarray, rows) -> list[np.ndarray]:
         scores = [model_scores(self.model_, self.score_, X, getattr(self, "detail_floor_", 0.0))]
         if self.neighbors_ is not None:
-            scores.append(self._neighbor_distance(X, rows))
+            scores.append(self.neighbor_distance(X, rows))
         if self.density_ is not None:
             scores.append(-self.density_.score_samples(self.model_.transform(X).astype(np.float64)))
         return scores
@@ -280,6 +297,22 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return np.where(self.anomaly_score(X) > self.threshold_, -1, 1)
+
+    def explain(self, X, *, channels: int | None = None, names=None) -> Explanation:
+        """Each input's score split over its input dimensions: which columns, which channels and
+        time steps, which pixels make it anomalous (``aekit.detectors.Explanation``).
+
+        Exact for every part of the score (the reconstruction error per dimension, the
+        neighbour distance per dimension); what no dimension carries (the code's part of
+        -log p(x), the code density) is the explanation's ``rest``. Each column's (channel's)
+        ``drops`` too: how much lower the score is with that column alone at its normal value
+        (that channel as the model reconstructs it; one more scoring each), which rank them.
+        ``channels``: for flat windows,
+        how many value columns they hold (to group them by channel); ``names``: the columns' or
+        channels' names (default: the feature names it was fitted with).
+        """
+        check_is_fitted(self, "threshold_")
+        return explanation.explain(self, as_rows(X), channels=channels, names=names)
 
     def error_maps(self, X) -> np.ndarray:
         """Per-dimension reconstruction error (in the input's shape): where an input is odd."""

@@ -1,15 +1,18 @@
 """Where a new score stands among recent ones: the running distribution behind a stream's
-``unusual`` column, usable with any causal score."""
+``unusual`` column, usable with any causal score, and how often a healthy stream's statistic
+reaches each level (its ``surprise`` and the alarm level for a false-alarm rate)."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
 from ..errors import InvalidInputError
+from .calibration import Calibration
 
 
 class RunningScores:
@@ -71,3 +74,61 @@ class RunningScores:
 def unusual(z: np.ndarray) -> np.ndarray:
     """The Gaussian CDF of ``z``: how unusual, in [0, 1] (NaN stays NaN)."""
     return 0.5 * special.erfc(-np.asarray(z, dtype=np.float64) / math.sqrt(2.0))
+
+
+# The clustering of exceedances (alarm episodes per row above a level) is measured above this
+# quantile of the healthy statistic, with at least MIN_CLUSTER_EXCEEDANCES rows above it.
+CLUSTER_QUANTILE = 0.98
+MIN_CLUSTER_EXCEEDANCES = 10
+
+
+@dataclass(frozen=True)
+class StreamCalibration:
+    """How often a healthy stream's statistic ``z`` (:class:`RunningScores`) reaches each level,
+    from a replay of the healthy period: ``surprise`` (-log10 of the share of healthy rows at
+    least as unusual, with a fitted tail beyond the highest; it does not saturate as ``unusual``
+    does), and the level that raises a given number of false alarms per row.
+
+    Alarms are episodes: a smoothed statistic stays high for several rows, so episodes start
+    less often than rows exceed a level. ``clustering`` is the extremal index measured on the
+    healthy replay (episode starts per exceeding row, above its 98th percentile); the level for
+    ``r`` false alarms per row is the one exceeded by ``r / clustering`` of healthy rows. The
+    replay is not held out from training (a stream's healthy period is what its model learnt),
+    and a stream's rows are not exchangeable (time order, drift): the rate is an estimate, which
+    benchmarks/false_alarms.py measures on NAB's series.
+    """
+
+    calibration: Calibration
+    clustering: float
+
+    @classmethod
+    def fit(cls, healthy_scores, *, history: int, smoothing: int) -> StreamCalibration:
+        scores = np.asarray(healthy_scores, dtype=np.float64)
+        z = RunningScores(scores, history=history, smoothing=smoothing).update_many(scores)
+        z = z[smoothing - 1:]  # from the first full smoothing window: a mean of fewer scores is noisier
+        z = z[np.isfinite(z)]
+        if len(z) < 2:
+            raise InvalidInputError("the healthy period gives too few scores to calibrate the stream's "
+                                    "alarms")
+        u = np.quantile(z, CLUSTER_QUANTILE)
+        if (z > u).sum() < MIN_CLUSTER_EXCEEDANCES:
+            u = np.sort(z)[max(0, len(z) - MIN_CLUSTER_EXCEEDANCES - 1)]
+        above = z > u
+        starts = above & ~np.concatenate([[False], above[:-1]])
+        clustering = float(starts.sum() / above.sum()) if above.any() else 1.0
+        return cls(Calibration.fit(z), min(1.0, max(clustering, 1.0 / smoothing)))
+
+    def surprise(self, z) -> np.ndarray:
+        """``-log10`` of the share of healthy rows whose statistic is at least ``z`` (NaN stays NaN)."""
+        z = np.asarray(z, dtype=np.float64)
+        out = np.full(z.shape, np.nan)
+        known = ~np.isnan(z)
+        out[known] = self.calibration.surprise(z[known])
+        return out
+
+    def level(self, false_alarms_per_row: float) -> float:
+        """The statistic's level whose episodes start ``false_alarms_per_row`` times per healthy row."""
+        if not 0 < false_alarms_per_row < 1:
+            raise InvalidInputError(f"false alarms per row must be in (0, 1), got {false_alarms_per_row!r}")
+        exceeding = min(0.5, false_alarms_per_row / self.clustering)
+        return self.calibration.threshold(exceeding)

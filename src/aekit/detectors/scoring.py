@@ -63,7 +63,8 @@ def combine(parts: list, standardise: list[tuple[float, float]]):
 
 class ScoreGraph(nn.Module):
     """A fitted detector's ``anomaly_score`` as a torch module of raw inputs ``x`` (and, for
-    -log p(x), the codes' ``noise``, an input: never a random operation inside a graph)."""
+    -log p(x), the codes' ``noise``, an input: never a random operation inside a graph), and
+    its explanation's ``contributions`` (``AnomalyDetector.explain``), in ``x``'s shape."""
 
     def __init__(self, detector):
         super().__init__()
@@ -78,6 +79,9 @@ class ScoreGraph(nn.Module):
             self.noise = scoring_noise(estimator, self.k)[0]
         self.floor = float(getattr(detector, "detail_floor_", 0.0))
         self.standardise = list(detector.standardise_)
+        self.weights = [1 / sd for _, sd in self.standardise] if len(self.standardise) > 1 else [1.0]
+        self.register_buffer("normal_contributions",
+                             torch.from_numpy(np.asarray(detector.normal_contributions_, np.float32)))
         self.n_neighbors = detector.n_neighbors_
         if detector.neighbors_ is not None:
             self.register_buffer("reference", torch.from_numpy(np.asarray(detector.reference_, np.float32)))
@@ -85,28 +89,34 @@ class ScoreGraph(nn.Module):
     def forward(self, x, noise=None):
         raw = x.reshape(-1, *self.sample_shape)
         data = self.scaler.transform(raw)
+        params = self.net.decode(self.net.encode(data, sample=False).mean)
+        per_dim = (self._reconstruction(params, data) if self.kind != "relative"
+                   else self._relative(params, raw)).flatten(1)
         if self.kind == "log_likelihood":  # the importance-sampled bound with the given noise
             parts = [-self.net(data, k=self.k, eps=noise).bound]
         else:
-            params = self.net.decode(self.net.encode(data, sample=False).mean)
-            parts = [self._reconstruction(params, data) if self.kind == "reconstruction"
-                     else self._relative(params, raw)]
+            parts = [per_dim.sum(1)]
+        contributions = per_dim * self.weights[0]
         if self.n_neighbors:
-            parts.append(self._neighbor_distance(data.flatten(1)))
-        return combine(parts, self.standardise)
+            distance, away = self._neighbor_distance(data.flatten(1))
+            parts.append(distance)
+            contributions = contributions + self.weights[1] * away.pow(2) / distance.clamp(min=1e-30)[:, None]
+        contributions = contributions - self.normal_contributions.reshape(1, -1)
+        return combine(parts, self.standardise), contributions.reshape(x.shape)
 
     def _reconstruction(self, params, data):
-        return self.net.likelihood.nll_per_dim(params.unsqueeze(0), data)[0].flatten(1).sum(1)
+        return self.net.likelihood.nll_per_dim(params.unsqueeze(0), data)[0]
 
     def _relative(self, params, raw):
         rebuilt = self.scaler.inverse(self.net.likelihood.mean(params))
-        error = (rebuilt - raw).abs().flatten(1).sum(1)
         # total_variation, with slices: ONNX has no diff
         detail = ((raw[..., 1:, :] - raw[..., :-1, :]).abs().flatten(1).sum(1)
                   + (raw[..., 1:] - raw[..., :-1]).abs().flatten(1).sum(1))
-        return error / detail.clamp(min=self.floor)
+        return (rebuilt - raw).abs().flatten(1) / detail.clamp(min=self.floor)[:, None]
 
     def _neighbor_distance(self, rows):
+        """The distance to the k-th nearest reference row, and the input's difference from it."""
         squared = (rows.pow(2).sum(1, keepdim=True) - 2 * rows @ self.reference.T
                    + self.reference.pow(2).sum(1)).clamp(min=0)
-        return torch.topk(squared, self.n_neighbors, dim=1, largest=False).values[:, -1].sqrt()
+        values, index = torch.topk(squared, self.n_neighbors, dim=1, largest=False)
+        return values[:, -1].sqrt(), rows - self.reference[index[:, -1]]

@@ -10,8 +10,16 @@ train --window W`` or an estimator fitted on such windows). Per row it emits
   Numenta's "anomaly likelihood" idea (Ahmad et al., 2017), which NAB's best detectors use: a
   score's meaning is relative to the scores the series usually gets, and the running
   distribution absorbs a lasting change of level (drift) instead of alarming on it forever;
+* ``surprise``: the same statistic as ``-log10`` of the share of the healthy period's rows at
+  least as unusual (a replay of it; a fitted tail beyond its highest), which keeps growing
+  where ``unusual`` prints 1 (``running.StreamCalibration``);
 * ``alarm``: True on the row where ``unusual`` reaches ``alarm_level``: one alarm per
   episode, not one per row of it (an episode ends when ``unusual`` drops below the level).
+  With ``false_alarm_rate``, the level is instead the one whose episodes start that often
+  per row on the healthy period's replay;
+* ``channel`` and ``channel_share``, on alarm rows: the value column that carries the largest
+  share of the alarm window's score above the healthy windows' mean (``AnomalyDetector.explain``),
+  and that share.
 
 The running distribution starts from the healthy period's scores, so alarms are possible from
 the first full window. Scoring rows one at a time or many at once gives the same numbers.
@@ -41,7 +49,7 @@ from ..data.layout import window_layout
 from ..errors import InvalidInputError
 from ..estimators import inference_batch_size
 from .anomaly import AnomalyDetector
-from .running import RunningScores, unusual
+from .running import RunningScores, StreamCalibration, unusual
 
 # Windows per model call while streaming, every call padded to it (one shape, so scores do not
 # depend on how rows are grouped). Larger calls stream blocks faster and single rows slower; at
@@ -83,6 +91,12 @@ class StreamDetector:
         None: the model stays as given.
     refit_steps : int, default=200
         Optimisation steps of each fine-tuning (``fine_tune(steps=...)``).
+    channel_names : list of str or None, default=None
+        The value columns' names, which ``channel`` reports (default: ``c0, c1, ...``).
+    false_alarm_rate : float or None, default=None
+        False alarms accepted per row (e.g. ``1 / 2880``: one a day at a row every 30 s): the
+        alarm level is set from the healthy period's replay to raise that many; ``alarm_level``
+        is then not used. None: ``alarm_level`` decides.
 
     Attributes
     ----------
@@ -100,16 +114,20 @@ class StreamDetector:
     >>> watch = aekit.StreamDetector(model, healthy)
     >>> out = watch.update_many(np.sin(np.arange(3000, 3100) / 10)[:, None])
     >>> sorted(out), len(out["score"])
-    (['alarm', 'score', 'unusual'], 100)
+    (['alarm', 'channel', 'channel_share', 'score', 'surprise', 'unusual'], 100)
     """
 
     def __init__(self, model, normal, *, score: str = "auto", history: int = 2000, smoothing: int = 10,
-                 alarm_level: float = 0.9999, refit_every: int | None = None, refit_steps: int = 200):
+                 alarm_level: float = 0.9999, refit_every: int | None = None, refit_steps: int = 200,
+                 channel_names=None, false_alarm_rate: float | None = None):
         if not _is_int(history) or history < 2 or not _is_int(smoothing) or smoothing < 1:
             raise InvalidInputError(f"history must be an integer >= 2 and smoothing >= 1, got {history!r} "
                                     f"and {smoothing!r}")
         if not 0 < alarm_level <= 1:
             raise InvalidInputError(f"alarm_level must be in (0, 1], got {alarm_level!r}")
+        if false_alarm_rate is not None and not 0 < false_alarm_rate < 1:
+            raise InvalidInputError(f"false_alarm_rate (false alarms per row) must be in (0, 1), got "
+                                    f"{false_alarm_rate!r}")
         if refit_every is not None and (not _is_int(refit_every) or refit_every < 1):
             raise InvalidInputError(f"refit_every must be None or an integer >= 1, got {refit_every!r}")
         if not _is_int(refit_steps) or refit_steps < 1:
@@ -120,6 +138,11 @@ class StreamDetector:
         if len(normal) < self.window + 1:
             raise InvalidInputError(f"the healthy period has {len(normal)} rows: at least {self.window + 1} "
                                     f"are needed for windows of {self.window}")
+        self.channel_names = [f"c{i}" for i in range(self.channels)] if channel_names is None else \
+            [str(name) for name in channel_names]
+        if len(self.channel_names) != self.channels:
+            raise InvalidInputError(f"{len(self.channel_names)} channel names for {self.channels} value "
+                                    "column(s)")
         self.model, self.score = model, "reconstruction" if score == "auto" else score
         self.history, self.smoothing, self.alarm_level = history, smoothing, alarm_level
         self.refit_every, self.refit_steps = refit_every, refit_steps
@@ -134,6 +157,11 @@ class StreamDetector:
                                                          calibration_rows=np.arange(len(windows)))
         self.running_ = RunningScores(self.detector_.validation_scores_, history=history,
                                       smoothing=smoothing)
+        self.calibration_ = StreamCalibration.fit(self.detector_.validation_scores_, history=history,
+                                                  smoothing=smoothing)
+        self.false_alarm_rate = false_alarm_rate
+        # The statistic's alarm level: set by the false-alarm rate, or where `unusual` reaches alarm_level.
+        self.alarm_z_ = self.calibration_.level(false_alarm_rate) if false_alarm_rate is not None else None
         self._buffer = np.empty((0, self.channels), dtype=np.float32)
         self._above = False  # whether the last row was at or above the alarm level
         # Continual learning: the recent rows and whether each was in an alarm episode.
@@ -145,13 +173,15 @@ class StreamDetector:
         self.refits_: list[dict] = []
 
     def update(self, row) -> dict:
-        """Take one row (its value columns) and return its ``score``, ``unusual`` and ``alarm``
-        (NaN, NaN and False while the first window fills)."""
+        """Take one row (its value columns) and return its ``score``, ``unusual``, ``surprise``,
+        ``alarm``, ``channel`` and ``channel_share`` (NaN, NaN, NaN, False, "" and NaN while the
+        first window fills; the channel only on an alarm row)."""
         return {key: values[0] for key, values in self.update_many(np.reshape(row, (1, -1))).items()}
 
     def update_many(self, rows) -> dict[str, np.ndarray]:
         """Take consecutive rows ((n, channels) or (n,)) and return per row ``score``,
-        ``unusual`` and ``alarm`` arrays, exactly as ``update`` row by row would."""
+        ``unusual``, ``surprise``, ``alarm``, ``channel`` and ``channel_share`` arrays, exactly as
+        ``update`` row by row would."""
         rows = _as_rows(rows)
         if rows.shape[1] != self.channels:
             raise InvalidInputError(f"expected rows of {self.channels} value column(s), got {rows.shape[1]}")
@@ -186,21 +216,35 @@ class StreamDetector:
 
     def _update(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         series = np.concatenate([self._buffer, rows])
-        n_waiting = self.window - 1 - len(self._buffer)  # rows still filling the first window
+        first = max(self.window - 1 - len(self._buffer), 0)  # rows before it still fill the first window
         scores = np.full(len(rows), np.nan)
-        if len(series) >= self.window:
-            scores[max(n_waiting, 0):] = self._score(self._windows(series))
+        windows = self._windows(series) if len(series) >= self.window else None
+        if windows is not None:
+            scores[first:] = self._score(windows)
         self._buffer = series[-(self.window - 1):]
-        level = unusual(self.running_.update_many(scores))
-        above = level >= self.alarm_level
+        z = self.running_.update_many(scores)
+        level = unusual(z)
+        above = level >= self.alarm_level if self.alarm_z_ is None else z >= self.alarm_z_
         alarm = above & ~np.concatenate([[self._above], above[:-1]])  # an episode's first row only
         self._above = bool(above[-1]) if len(above) else self._above
+        channel, share = np.full(len(rows), "", dtype=object), np.full(len(rows), np.nan)
+        if alarm.any():  # which value column the window ending at each alarm row owes its score to
+            at = np.flatnonzero(alarm)
+            channel[at], share[at] = self._top_channels(windows[at - first])
         self._rows_seen += len(rows)
         if self.refit_every is not None:
             keep = self.history + self.window - 1  # the rows of the last `history` windows
             self._recent = np.concatenate([self._recent, rows])[-keep:]
             self._recent_above = np.concatenate([self._recent_above, above])[-keep:]
-        return {"score": scores, "unusual": level, "alarm": alarm}
+        return {"score": scores, "unusual": level, "surprise": self.calibration_.surprise(z), "alarm": alarm,
+                "channel": channel, "channel_share": share}
+
+    def _top_channels(self, windows: np.ndarray) -> tuple[list[str], np.ndarray]:
+        with inference_batch_size(STREAM_BATCH_ROWS):
+            explanation = self.detector_.explain(windows, channels=None if self.sequences else self.channels)
+        shares = explanation.shares()
+        top = shares.argmax(axis=1)
+        return [self.channel_names[c] for c in top], shares[np.arange(len(top)), top]
 
     def _start_refit(self) -> None:
         """Fine-tune a copy of the model on the recent windows that hold no alarmed row."""
@@ -260,6 +304,7 @@ class StreamDetector:
         a continual-learning swap)."""
         return {"window": self.window, "channels": self.channels, "sequences": self.sequences,
                 "history": self.history, "smoothing": self.smoothing, "alarm_level": self.alarm_level,
+                "false_alarm_rate": self.false_alarm_rate, "alarm_z": self.alarm_z_,
                 "initial_scores": self.running_.scores.tolist()}
 
     def _windows(self, series: np.ndarray) -> np.ndarray:

@@ -38,7 +38,8 @@ def explore(model, X, y=None, *, host: str = "127.0.0.1", port: int = 0, open_br
     Prints the page's address. ``block=True`` serves until Ctrl-C; ``block=False`` serves in a
     background thread and returns the server at once (``server.url``, ``server.stop()``). The
     default blocks in a terminal and not in a Jupyter notebook, where the returned server, as a
-    cell's output, shows the page inline. ``feature_names`` labels a table's columns;
+    cell's output, shows the page inline. ``feature_names`` labels a table's columns (or a
+    series' channels);
     ``window_channels`` draws flat windows of a series with that many value columns as lines.
     """
     explorer = Explorer(model, X, y, feature_names=feature_names, window_channels=window_channels,

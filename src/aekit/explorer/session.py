@@ -58,7 +58,8 @@ class Explorer:
     window_channels : for flat windows of a time series (an MLP's input), the number of value
         columns, so that a window is drawn as that many lines; windows of a temporal network are
         ``(channels, time)`` samples already
-    feature_names : a table's column names, for the bar charts
+    feature_names : a table's column names, for the bar charts, or a series' value columns'
+        names, for its explanations
     """
 
     def __init__(self, model, X, y=None, *, window_channels: int | None = None, feature_names=None,
@@ -151,6 +152,7 @@ class Explorer:
                   "label": None if self.label_index is None else self.label_names[self.label_index[i]]}
         if self.scores is not None:
             answer.update(self._standing(self.scores[i]))
+            answer["why"] = self._why(self.inputs[i:i + 1])
         return answer
 
     def decode(self, request: dict) -> dict:
@@ -218,6 +220,7 @@ class Explorer:
                 raise RequestError("the anomaly score of this input is not finite: its values lie far "
                                    "outside the data the model was trained on")
             answer.update(self._standing(score))
+            answer["why"] = self._why(x[None].astype(np.float32))
         return answer
 
     # ------------------------------------------------------------------ helpers
@@ -225,6 +228,26 @@ class Explorer:
         """A score and the share (%) of the mapped inputs that score lower: how unusual it is."""
         return {"score": float(score), "percentile": float(100 * np.mean(self.scores < score)),
                 "threshold": float(self.detector.threshold_)}
+
+    def _why(self, x: np.ndarray) -> dict:
+        """Where an input's score comes from (``AnomalyDetector.explain``): its top contributors
+        in words, each column's or channel's share, and for images a heat map of the pixels'
+        contributions (their positive parts, brightest = most)."""
+        channels = self.window_channels if self.kind == "series" and len(self.shape) == 1 else None
+        names = self.feature_names
+        if self.kind == "series" and names is not None and len(names) != self._series_shape()[0]:
+            names = None  # the names of a flat window's values, not of its channels
+        with self._lock, inference_batch_size(INTERACTIVE_ROWS):
+            explanation = self.detector.explain(x, channels=channels, names=names)
+        why = {"top": explanation.describe(3)[0], "rest": float(explanation.rest[0])}
+        if self.kind == "image":
+            heat = np.clip(explanation.contributions[0], 0, None).reshape(self.shape).sum(axis=0)
+            heat = np.round(255 * heat / (heat.max() or 1.0)).astype(np.uint8)
+            why["heat"] = {"kind": "image", "width": int(heat.shape[1]), "height": int(heat.shape[0]),
+                           "channels": 1, "pixels": base64.b64encode(heat.tobytes()).decode("ascii")}
+        else:
+            why["names"], why["shares"] = list(explanation.names), explanation.shares()[0].round(4).tolist()
+        return why
 
     def _code(self, values, name: str) -> np.ndarray:
         return _vector(values, self.model.latent_dim, name, MAX_ABS_CODE)

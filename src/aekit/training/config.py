@@ -17,7 +17,8 @@ LR_SCHEDULES = ("constant", "cosine")
 # on 24 ADBench tables (2 seeds) the default detector scored a mean AUROC of 0.9208 with
 # 1,000 steps and 0.9209 with 2,000, in 62% of the time (benchmarks/tabular_budget.py). Flat
 # windows for an MLP are flat vectors too: on NAB that MLP lost up to 3.4 points at the default
-# alarm level (benchmarks/NOTES.md); windows' default temporal network keeps 2,000.
+# alarm level (benchmarks/NOTES.md); windows' default temporal network keeps 2,000, however its
+# windows are shaped (one value column's load flat).
 AUTO_EPOCHS = 50
 AUTO_MIN_STEPS = 2000  # images and (channels, time) windows
 AUTO_MIN_STEPS_VECTORS = 1000
@@ -46,7 +47,7 @@ def train_config(params: dict, sample_shape: tuple[int, ...], seed: int) -> Trai
     auto = params["epochs"] == "auto"
     return TrainConfig(
         epochs=AUTO_EPOCHS if auto else params["epochs"],
-        min_steps=auto_min_steps(sample_shape) if auto else 0,
+        min_steps=auto_min_steps(sample_shape, params.get("network")) if auto else 0,
         batch_size=params["batch_size"], learning_rate=params["learning_rate"],
         lr_schedule=params["lr_schedule"], validation_fraction=params["validation_fraction"],
         patience=params["patience"], precision=params["precision"], random_state=seed,
@@ -62,9 +63,12 @@ def fine_tune_config(params: dict, sample_shape: tuple[int, ...], seed: int, *, 
                    learning_rate=learning_rate, patience=None, precision=precision, compile=False)
 
 
-def auto_min_steps(sample_shape: tuple[int, ...]) -> int:
-    """The fewest steps epochs="auto" trains on samples of ``sample_shape``."""
-    return AUTO_MIN_STEPS_VECTORS if len(sample_shape) == 1 else AUTO_MIN_STEPS
+def auto_min_steps(sample_shape: tuple[int, ...], network=None) -> int:
+    """The fewest steps epochs="auto" trains on samples of ``sample_shape`` with ``network``:
+    a temporal network's windows get the same whether they come flat ``(time,)`` (one value
+    column, as a CSV's windows load) or as ``(channels, time)`` sequences."""
+    vectors = len(sample_shape) == 1 and not (isinstance(network, str) and network == "temporal")
+    return AUTO_MIN_STEPS_VECTORS if vectors else AUTO_MIN_STEPS
 
 
 def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> tuple[int, int | None]:

@@ -52,6 +52,13 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
                           "flagged": flagged})
     if data.y is not None:
         table.insert(1, "label", data.y)
+    worst = np.argsort(-scores, kind="stable")[:n_show]
+    explained = _explain(detector, data, np.union1d(np.flatnonzero(flagged), worst))
+    if explained is not None:  # which columns or channels made each flagged row anomalous
+        rows, explanation = explained
+        top = np.full(len(scores), "", dtype=object)
+        top[rows] = explanation.describe(3)
+        table["top_contributors"] = np.where(flagged, top, "")
     with atomic_path(out / "scores.csv") as tmp:
         table.to_csv(tmp, index=False)
     write_text(out / "flagged_ids.txt", "".join(f"{i}\n" for i in ids[flagged]))
@@ -62,6 +69,8 @@ def detect(*, model, source, out, data_options=None, normal_source=None, contami
                "score": detector.score_,
                "n_neighbors": detector.n_neighbors_, "figures": []}
     _draw_anomalies(summary, detector, data, scores, flagged, out, n_show)
+    if explained is not None:
+        _draw_contributions(summary, explained, ids, worst, data.name, out)
     _draw_detection(summary, scores, truth, data.name, out)
     return write_summary(out, "detect.json", summary, model)
 
@@ -70,7 +79,7 @@ def _draw_anomalies(summary: dict, detector, data, scores, flagged, out: Path, n
     """Where the anomalies are: a time series with its flagged windows, heat maps of the most
     anomalous images, or the most anomalous rows beside their reconstructions."""
     estimator = detector.model_
-    worst = np.argsort(-scores)[:n_show]
+    worst = np.argsort(-scores, kind="stable")[:n_show]
     X = data.X[worst]
     if data.windows is not None:  # windows of several columns are 2-D samples, not images
         windows = data.windows
@@ -89,6 +98,39 @@ def _draw_anomalies(summary: dict, detector, data, scores, flagged, out: Path, n
         plots.reconstruction_figure(X[:6], estimator.reconstruct(X[:6]), out / "most_anomalous.png",
                                     title=f"The most anomalous rows of {data.name} and their reconstructions")
         summary["figures"].append("most_anomalous.png")
+
+
+def _explain(detector, data, rows):
+    """The explanation of ``rows`` of a table or of windows (images have their heat maps):
+    ``(rows, Explanation)``, or None."""
+    if len(rows) == 0:
+        return None
+    X = data.X[rows]
+    if data.windows is not None:
+        flat = len(detector.model_.input_shape_) == 1
+        return rows, detector.explain(X, channels=data.windows.channels if flat else None,
+                                      names=data.windows.columns)
+    if plots.is_image_batch(X):
+        return None
+    return rows, detector.explain(X, names=data.feature_names)
+
+
+def _draw_contributions(summary: dict, explained, ids, worst, name: str, out: Path) -> None:
+    """Where the most anomalous rows' scores come from: per column for a table; per channel
+    and time step for the most anomalous window."""
+    rows, explanation = explained
+    at = np.searchsorted(rows, worst)
+    if explanation.kind == "columns":
+        plots.contributions_figure(explanation.contributions[at], [str(ids[i]) for i in worst],
+                                   list(explanation.names), out / "contributions.png",
+                                   title=f"What makes the most anomalous rows of {name} anomalous",
+                                   xlabel="column")
+    else:
+        window = explanation.contributions[at[0]]
+        plots.contributions_figure(window, list(explanation.names), [str(t) for t in range(window.shape[1])],
+                                   out / "contributions.png", xlabel="time step in the window (oldest first)",
+                                   title=f"What makes window {ids[worst[0]]} of {name} anomalous")
+    summary["figures"].append("contributions.png")
 
 
 def _draw_detection(summary: dict, scores, truth, name: str, out: Path) -> None:

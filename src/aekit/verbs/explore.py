@@ -21,7 +21,8 @@ def explorer(*, model, source=None, data_options=None, device=None, trust_code=F
                                     "give the data to map with --data")
     data = data_for(estimator, source, data_options)
     flat_windows = data.windows is not None and len(estimator.input_shape_) == 1
-    return Explorer(estimator, data.X, data.y, feature_names=data.feature_names,
+    names = data.windows.columns if data.windows is not None else data.feature_names
+    return Explorer(estimator, data.X, data.y, feature_names=names,
                     window_channels=data.windows.channels if flat_windows else None,
                     max_points=max_points or MAX_POINTS)
 

@@ -3,8 +3,10 @@
 Input: a header line, then one row per line: a timestamp column (found as ``aekit.data.load``
 finds it) and the value columns the model was trained on, matched by name: they may come in
 any order, beside other columns (ignored); one that is missing is an error before anything is
-scored. Output: ``timestamp,score,unusual,alarm`` lines, flushed after every read, so a reader
-downstream sees each row as soon as it is scored.
+scored. Output: ``timestamp,score,unusual,surprise,alarm,channel,channel_share`` lines, flushed
+after every read, so a reader downstream sees each row as soon as it is scored; ``surprise`` is
+``unusual`` on a scale that does not saturate, and ``channel`` and its share, on alarm rows
+only, name the value column the alarm's window owes most of its score to.
 
 A line that cannot be read (a wrong number of fields, a value that is not a number, a quote
 that is not closed, a line over ``MAX_LINE_BYTES``) is reported on stderr with its line number
@@ -29,8 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from ..data.options import positive_int
+from ..data.options import positive_float, positive_int
 from ..data.tables import numeric_block, read_frame, timestamp_column_of
 from ..detectors import StreamDetector
 from ..errors import InvalidInputError
@@ -41,16 +44,25 @@ from .common import load_model
 
 READ_BYTES = 1 << 16
 MAX_LINE_BYTES = 1 << 20  # a row of a few thousand values fits many times over
-OUTPUT_HEADER = "timestamp,score,unusual,alarm\n"
+OUTPUT_HEADER = "timestamp,score,unusual,surprise,alarm,channel,channel_share\n"
+EARLIER_HEADERS = ("timestamp,score,unusual,alarm\n",)  # what earlier versions wrote: replaced too
 
 
 def watch(*, estimator, model_path, source: str, normal_source=None, out=None, follow: bool = False,
           timestamp_column=None, history: int = 2000, smoothing: int = 10, alarm_level: float = 0.9999,
           refit_every: int | None = None, refit_steps: int = 200, poll_seconds: float = 0.5,
+          false_alarms_per_day: float | None = None, false_alarm_every: int | None = None,
           stderr=None) -> int:
-    """Score the rows of ``source`` ("-": stdin) as they come; returns the rows scored."""
+    """Score the rows of ``source`` ("-": stdin) as they come; returns the rows scored.
+
+    ``false_alarms_per_day`` (with the healthy period's timestamps to count rows per day) or
+    ``false_alarm_every`` (one per that many rows) sets the alarm level for that false-alarm
+    rate instead of ``alarm_level``."""
+    if false_alarms_per_day is not None and false_alarm_every is not None:
+        raise InvalidInputError("give --false-alarms-per-day or --false-alarm-every, not both")
     stderr = stderr or sys.stderr
-    sink = claim_stream_output(out, OUTPUT_HEADER, inputs=[source, normal_source], model=model_path)
+    sink = claim_stream_output(out, OUTPUT_HEADER, inputs=[source, normal_source], model=model_path,
+                               earlier_headers=EARLIER_HEADERS)
 
     def say(message: str) -> None:
         print(f"aekit watch: {message}", file=stderr, flush=True)
@@ -60,7 +72,17 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         stamp_column = timestamp_column_of(columns, timestamp_column)
         if stamp_column not in columns:
             raise InvalidInputError(f"{source}: no column {stamp_column!r}; the columns are {columns}")
-        normal, channels = _healthy_rows(estimator, model_path, normal_source, timestamp_column)
+        normal, channels, rows_per_day = _healthy_rows(estimator, model_path, normal_source, timestamp_column)
+        rate = None
+        if false_alarm_every is not None:
+            rate = 1.0 / false_alarm_every
+        elif false_alarms_per_day is not None:
+            if rows_per_day is None:
+                raise InvalidInputError("--false-alarms-per-day needs the healthy period's timestamps to be "
+                                        "dates and times; use --false-alarm-every ROWS instead")
+            rate = false_alarms_per_day / rows_per_day
+            say(f"{rows_per_day:,.0f} rows a day (the healthy period's median spacing): "
+                f"{false_alarms_per_day:g} false alarm(s) a day is one per {1 / rate:,.0f} rows")
         missing = [c for c in channels if c not in columns]
         if missing:
             raise InvalidInputError(f"{source}: the model watches the column(s) {channels}; the header "
@@ -70,7 +92,8 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         if ignored:
             say(f"column(s) {ignored[:10]} are not among the model's {channels}: ignored")
         detector = StreamDetector(estimator, normal, history=history, smoothing=smoothing,
-                                  alarm_level=alarm_level, refit_every=refit_every, refit_steps=refit_steps)
+                                  alarm_level=alarm_level, refit_every=refit_every, refit_steps=refit_steps,
+                                  channel_names=channels, false_alarm_rate=rate)
         with detector, sink.open() as output:
             return _score_lines(lines, header, len(columns), stamp_at, value_at, detector, output, say)
 
@@ -96,9 +119,11 @@ def _score_lines(lines, header: str, n_columns: int, stamp_at: int, value_at: li
             continue
         scored = detector.update_many(np.asarray(rows, dtype=np.float32))
         output.write("".join(
-            f"{stamp},{_number(s)},{_number(u)},{int(a)}\n"
-            for stamp, s, u, a in zip(stamps, scored["score"], scored["unusual"], scored["alarm"],
-                                      strict=True)))
+            f"{stamp},{_number(s)},{_number(u)},{_number(surprise, 4)},{int(a)},{_field(c)},"
+            f"{_number(share, 3)}\n"
+            for stamp, s, u, surprise, a, c, share in zip(
+                stamps, scored["score"], scored["unusual"], scored["surprise"], scored["alarm"],
+                scored["channel"], scored["channel_share"], strict=True)))
         output.flush()
         n_scored += len(rows)
         for refit in detector.refits_[n_refits:]:
@@ -156,13 +181,19 @@ def _parse(line: str, n_columns: int, stamp_at: int, value_at: list[int]):
     return fields[stamp_at], values
 
 
-def _number(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.6g}"
+def _number(value: float, digits: int = 6) -> str:
+    return "" if math.isnan(value) else f"{value:.{digits}g}"
+
+
+def _field(text: str) -> str:
+    """A CSV field: quoted where the text holds a separator, a quote or a line break."""
+    return f'"{text.replace(chr(34), 2 * chr(34))}"' if any(c in text for c in ',"\r\n') else text
 
 
 # ---------------------------------------------------------------------- the healthy rows
-def _healthy_rows(estimator, model_path, normal_source, timestamp_column) -> tuple[np.ndarray, list[str]]:
-    """The healthy period's rows, their columns in the model's order, and those columns' names.
+def _healthy_rows(estimator, model_path, normal_source, timestamp_column):
+    """The healthy period's rows, their columns in the model's order, those columns' names, and
+    rows per day (from the median spacing of its timestamps; None where they are not dates).
 
     The names come from the model (a model of flat windows names its inputs ``column[t+k]``),
     else from its run (``metrics.json`` records them), else from the healthy data's own header,
@@ -178,15 +209,27 @@ def _healthy_rows(estimator, model_path, normal_source, timestamp_column) -> tup
                                 "there any more: give the healthy period's rows with --normal-data")
     frame = read_frame(Path(path))
     frame.columns = [str(c) for c in frame.columns]
+    stamp = timestamp_column_of(list(frame.columns), timestamp_column or options.get("timestamp_column"))
     channels = _model_channels(estimator, run)
     if channels is None:
-        stamp = timestamp_column_of(list(frame.columns), timestamp_column or options.get("timestamp_column"))
         channels = options.get("feature_columns") or [c for c in frame.columns if c != stamp]
     missing = [c for c in channels if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"{path}: the healthy data lacks the model's value column(s) {missing}")
     values, _ = numeric_block(frame, channels, Path(path), "error")
-    return values, list(channels)
+    return values, list(channels), _rows_per_day(frame.get(stamp))
+
+
+def _rows_per_day(stamps) -> float | None:
+    """86,400 s over the median spacing of ``stamps``, when they read as dates and times."""
+    if stamps is None or len(stamps) < 2 or pd.api.types.is_numeric_dtype(stamps):
+        return None
+    try:
+        times = pd.to_datetime(stamps, format="mixed")
+    except (ValueError, TypeError):
+        return None
+    spacing = times.diff().dropna().median().total_seconds()
+    return 86_400.0 / spacing if spacing > 0 else None
 
 
 def _model_channels(estimator, run) -> list[str] | None:
@@ -345,7 +388,8 @@ def _run(args):
                   normal_source=args.normal_data, out=args.out, follow=args.follow,
                   timestamp_column=args.timestamp_column, history=args.history,
                   smoothing=args.smoothing, alarm_level=args.alarm_level, refit_every=args.refit_every,
-                  refit_steps=args.refit_steps)
+                  refit_steps=args.refit_steps, false_alarms_per_day=args.false_alarms_per_day,
+                  false_alarm_every=args.false_alarm_every)
     except (KeyboardInterrupt, BrokenPipeError):
         sys.stderr.write("aekit: watch: stopped\n")
         return None
@@ -373,6 +417,11 @@ VERB = Verb("watch", "score a live series row by row (CSV lines on stdin or a gr
                 opt("--alarm-level", type=float, default=_STREAM["alarm_level"],
                     help="how unusual (0-1) a row must be to raise an alarm "
                          f"(default: {_STREAM['alarm_level']})"),
+                opt("--false-alarms-per-day", type=positive_float, metavar="F",
+                    help="raise about F false alarms a day (the alarm level set on the healthy period, "
+                         "its timestamps giving rows per day) instead of --alarm-level"),
+                opt("--false-alarm-every", type=positive_int, metavar="ROWS",
+                    help="raise about one false alarm per ROWS rows, instead of --alarm-level"),
                 opt("--refit-every", type=positive_int, metavar="ROWS",
                     help="continual learning: every ROWS rows, fine-tune a copy of the model in the "
                          "background on the recent rows that raised no alarm (default: never)"),

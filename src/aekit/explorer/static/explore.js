@@ -238,6 +238,7 @@ async function onMapClick(event) {
   if (!answer) return;
   state.selected = null;
   showInput(null, "a place on the map (no input)");
+  showWhy(null);
   showDecoded(answer, true);
   $("output-caption").textContent = "Decoded from the clicked place on the map.";
 }
@@ -250,6 +251,35 @@ async function selectItem(index) {
   showDecoded({ code: answer.code, xy: answer.xy, output: answer.output }, true);
   $("output-caption").textContent = answer.score === undefined ? "The input and its reconstruction." :
     `The input and its reconstruction. ${standing(answer)}`;
+  showWhy(answer.why);
+}
+
+// Where the selected input's anomaly score comes from: its pixels' share as a heat map, or each
+// column's (channel's) share as bars, and its top contributors in words.
+function showWhy(why) {
+  $("why-figure").hidden = !why;
+  if (!why) return;
+  const canvas = $("why-view");
+  if (why.heat) drawImage(canvas, why.heat, VIEW_SIZE);
+  else drawShares(canvas, why.names, why.shares, VIEW_SIZE);
+  $("why-caption").textContent = why.top ? `why: ${why.top}` : "why: no part scores above a normal input";
+}
+
+function drawShares(canvas, names, shares, size) {
+  // The largest shares, one bar each, largest first.
+  const order = shares.map((v, i) => i).sort((a, b) => shares[b] - shares[a]).slice(0, 8);
+  const width = size * 1.6, row = Math.max(14, size / Math.max(order.length, 1));
+  canvas.width = width; canvas.height = row * order.length;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.font = "11px sans-serif"; ctx.textBaseline = "middle";
+  order.forEach((i, r) => {
+    const y = r * row;
+    ctx.fillStyle = "#cf222e";
+    ctx.fillRect(width * 0.45, y + 2, Math.max(1, width * 0.5 * shares[i]), row - 4);
+    ctx.fillStyle = "#1f2328";
+    ctx.fillText(`${names[i]}`.slice(0, 18), 2, y + row / 2);
+  });
 }
 
 // ---------------------------------------------------------------------------- output
@@ -446,6 +476,7 @@ async function encodeOwn(request) {
   showDecoded(answer, true);
   const text = answer.score === undefined ? "Encoded and reconstructed (this model has no anomaly score)." :
     `Encoded and reconstructed. ${standing(answer)}`;
+  showWhy(answer.why);
   $("upload-result").textContent = text;
   $("output-caption").textContent = text;
   status("Your input is the red marker on the map.");

@@ -1,0 +1,95 @@
+"""The disentanglement metrics on constructed codes whose answers are known: codes equal to the
+factors score about 1, codes independent of them about 0, codes that mix factors in between."""
+
+import numpy as np
+import pytest
+
+from aekit.errors import InvalidInputError
+from aekit.tasks import disentanglement as D
+
+
+@pytest.fixture(scope="module")
+def factors():
+    rng = np.random.default_rng(0)
+    return np.stack([rng.integers(0, 5, 1200), rng.integers(0, 6, 1200), rng.integers(0, 8, 1200)], axis=1)
+
+
+def _codes(factors, seed=1):
+    """One code dimension per factor (scaled, with a little noise), and one of pure noise."""
+    rng = np.random.default_rng(seed)
+    scaled = (factors - factors.mean(0)) / factors.std(0)
+    return np.column_stack([scaled + 0.01 * rng.normal(size=factors.shape), rng.normal(size=len(factors))])
+
+
+def test_codes_that_are_the_factors_score_about_one(factors):
+    codes = _codes(factors)
+    assert D.mig(codes, factors) > 0.9
+    result = D.dci(codes, factors)
+    assert result["disentanglement"] > 0.9 and result["completeness"] > 0.9 and result["informativeness"] > 0.95
+    assert D.sap(codes, factors) > 0.8
+    # the factors' code dimensions, in order, carry them
+    assert np.array_equal(D.mutual_information(codes, factors).argmax(0), [0, 1, 2])
+
+
+def test_codes_independent_of_the_factors_score_about_zero(factors):
+    codes = np.random.default_rng(2).normal(size=(len(factors), 4))
+    assert D.mig(codes, factors) < 0.03
+    result = D.dci(codes, factors)
+    assert result["informativeness"] < 0.3  # chance is 1/5 to 1/8
+    assert D.sap(codes, factors) < 0.05
+
+
+def test_a_code_that_mixes_two_factors_scores_in_between(factors):
+    """A 45-degree rotation of the first two factors' codes: each rotated dimension knows both
+    factors, so the gap between the best and second-best dimension shrinks."""
+    pure = _codes(factors)
+    rotated = pure.copy()
+    rotated[:, 0], rotated[:, 1] = (pure[:, 0] + pure[:, 1]) / np.sqrt(2), (pure[:, 0] - pure[:, 1]) / np.sqrt(2)
+    mixed_mig, pure_mig = D.mig(rotated, factors), D.mig(pure, factors)
+    assert 0.2 < mixed_mig < pure_mig - 0.3  # the third factor still has a code of its own
+    mixed, clean = D.dci(rotated, factors), D.dci(pure, factors)
+    assert mixed["disentanglement"] < clean["disentanglement"] - 0.2
+    assert mixed["completeness"] < clean["completeness"] - 0.2
+    assert D.sap(rotated, factors) < D.sap(pure, factors) - 0.3
+
+
+def test_mutual_information_and_entropy_follow_their_definitions(factors):
+    """MI(z; v) of a code equal to a factor is the factor's entropy; for a uniform factor of
+    m values that is log m."""
+    mi = D.mutual_information(factors.astype(float), factors)
+    np.testing.assert_allclose(np.diag(mi), D.factor_entropy(factors), rtol=1e-9)
+    np.testing.assert_allclose(D.factor_entropy(factors), np.log([5, 6, 8]), rtol=0.01)
+    continuous = np.random.default_rng(3).uniform(size=(3000, 1))  # binned into 20 for the metrics
+    assert D.factor_entropy(continuous)[0] == pytest.approx(np.log(20), rel=0.01)
+
+
+def test_bad_shapes_are_refused(factors):
+    with pytest.raises(InvalidInputError, match="the same inputs"):
+        D.mig(np.zeros((10, 3)), factors)
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        D.mig(np.zeros((len(factors), 1)), factors)
+
+
+def test_sprites_are_drawn_on_dsprites_factor_grid_with_their_factor_table():
+    from aekit.data import load
+
+    data = load("sprites", count=400, size=32, random_state=0)
+    assert data.X.shape == (400, 1, 32, 32) and data.X.dtype == np.uint8
+    grid = {"shape": 3, "scale": 6, "orientation": 40, "x": 32, "y": 32}
+    for name, n in grid.items():
+        index = data.factors[f"{name}_index"]
+        assert index.min() >= 0 and index.max() < n
+    np.testing.assert_allclose(data.factors["scale"], 0.5 + data.factors["scale_index"] * 0.1)
+    assert np.array_equal(data.y, data.factors["shape_index"])
+    # what the factors say is what is drawn: the shape's centre follows x and y, its area the scale
+    mass = data.X[:, 0].astype(float)
+    rows, cols = np.mgrid[:32, :32]
+    centre_x = (mass * cols).sum((1, 2)) / mass.sum((1, 2))
+    centre_y = (mass * rows).sum((1, 2)) / mass.sum((1, 2))
+    assert np.corrcoef(centre_x, data.factors["x"])[0, 1] > 0.99
+    assert np.corrcoef(centre_y, data.factors["y"])[0, 1] > 0.99
+    for shape in range(3):
+        same = data.factors["shape_index"] == shape
+        assert np.corrcoef(mass[same].sum((1, 2)), data.factors["scale"][same] ** 2)[0, 1] > 0.95
+    again = load("sprites", count=400, size=32, random_state=0)
+    assert np.array_equal(again.X, data.X)
