@@ -101,6 +101,7 @@ def _checkpoint_epoch(path: Path) -> int:
         return json.loads(f.metadata()["aekit"])["state"]["epoch"]
 
 
+@pytest.mark.slow  # 26 s; resuming is tested on one process (test_cli), two-process training here
 def test_torchrun_train_killed_then_resumed_writes_one_complete_run_folder(tmp_path):
     args = ["-m", "aekit", "train", "--data", "digits", "--device", "cpu", "--epochs", "6", "--quiet",
             "--out", str(tmp_path / "run"), "--logger", "tensorboard"]

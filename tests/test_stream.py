@@ -147,6 +147,7 @@ def test_train_and_encode_stream_from_the_command_line(tmp_path, images):
                           np.load(tmp_path / "disk" / "encode" / "codes.npy"))
 
 
+@pytest.mark.slow  # 11 s; resuming in memory: test_cli; streamed reads: the tests above
 def test_a_streamed_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path, images):
     X, _ = images
     np.save(tmp_path / "x.npy", (np.tile(X, (10, 1, 1, 1)) * 255).astype(np.uint8))

@@ -12,6 +12,11 @@ The objective, per input x with k codes z_1..z_k drawn from q(z|x):
 * Gaussian, k = 1 (ELBO): -log p(x|z) + beta * w * KL(q(z|x) || N(0, I)), where w ramps from 0
   to 1 during KL warm-up and free bits floor each dimension's batch-mean KL at ``free_bits``
 * Gaussian, k > 1 (IWAE): -log (1/k) sum_i p(x|z_i) [p(z_i) / q(z_i|x)]^(beta * w)
+* Gaussian, k = 1, with any of ``mi_weight``, ``tc_weight``, ``dim_kl_weight`` set (beta-TCVAE,
+  Chen et al. 2018): -log p(x|z) + w * (a * MI + b * TC + c * dimKL), the KL's one-sample
+  estimate split into index-code mutual information, total correlation and dimension-wise KL
+  (``Code.kl_decomposition``); an unset weight is ``beta``. a = c = 1 and b > 1 penalise only
+  the dependence between code dimensions, which is what disentangles
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from torch import nn
 
 from . import _params as P
 from ._distributed import mean_over_rows
+from .errors import InvalidInputError
 from .nn.bottleneck import KINDS as BOTTLENECKS
 from .nn.bottleneck import Code, make_bottleneck
 from .nn.corruption import CorruptionConfig
@@ -44,11 +50,30 @@ class ObjectiveConfig:
     kl_warmup_epochs: int = 0
     free_bits: float = 0.0
     importance_samples: int = 1  # k codes per input; k > 1 trains on the IWAE bound
+    # beta-TCVAE's weights of the KL's three parts; None: beta. Any set splits the KL term.
+    mi_weight: float | None = None
+    tc_weight: float | None = None
+    dim_kl_weight: float | None = None
 
     def __post_init__(self):
         P.check_params("objective", self.__dict__, {
             "beta": [P.Float(0)], "kl_warmup_epochs": [P.Int(0)], "free_bits": [P.Float(0)],
-            "importance_samples": [P.Int(1, 4096)]})
+            "importance_samples": [P.Int(1, 4096)], "mi_weight": [None, P.Float(0)],
+            "tc_weight": [None, P.Float(0)], "dim_kl_weight": [None, P.Float(0)]})
+        if self.decomposed and (self.importance_samples > 1 or self.free_bits > 0):
+            raise InvalidInputError(
+                "objective: mi_weight, tc_weight and dim_kl_weight split the one-code KL term: they do "
+                "not combine with importance_samples > 1 or free_bits")
+
+    @property
+    def decomposed(self) -> bool:
+        """Whether the KL term is split into its three weighted parts (beta-TCVAE)."""
+        return any(w is not None for w in (self.mi_weight, self.tc_weight, self.dim_kl_weight))
+
+    def part_weights(self) -> tuple[float, float, float]:
+        """The weights of index-code MI, total correlation and dimension-wise KL."""
+        return tuple(self.beta if w is None else w
+                     for w in (self.mi_weight, self.tc_weight, self.dim_kl_weight))
 
 
 @dataclass(frozen=True)
@@ -162,11 +187,13 @@ class AutoencoderNet(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 1,
                 kl_weight: float = 1.0, corrupted: torch.Tensor | None = None,
                 sample: bool = True, eps: torch.Tensor | None = None,
-                batch_mean=mean_over_rows) -> ForwardResult:
+                batch_mean=mean_over_rows, dataset_size: int | None = None) -> ForwardResult:
         """``corrupted``: what the encoder sees instead of ``x`` (a denoising model in training;
         the training loop corrupts with ``aekit.nn.corruption.corrupt``). ``batch_mean`` reduces
         per-input terms to the loss: the mean over dim 0 here, over the global batch when
-        training on several processes (``_distributed.Group.batch_mean``)."""
+        training on several processes (``_distributed.Group.batch_mean``). ``dataset_size``:
+        the rows the batch is drawn from, for the split KL's estimate of q(z) (default: the
+        batch's own size)."""
         cfg = self.config
         code = self.encode(x if corrupted is None else corrupted, k=k, sample=sample, eps=eps)
         params = self.decode(code.z, y)
@@ -180,6 +207,11 @@ class AutoencoderNet(nn.Module):
         if k == 1:
             bound = -(nll_k[0] + kl)
             weight = cfg.objective.beta * kl_weight
+            if cfg.objective.decomposed:
+                a, b, c = cfg.objective.part_weights()
+                mi, tc, dim_kl = code.kl_decomposition(dataset_size or len(x))
+                loss = batch_mean(nll_k[0]) + kl_weight * batch_mean(a * mi + b * tc + c * dim_kl)
+                return ForwardResult(params, code, nll_k[0], kl, bound, loss)
             if cfg.objective.free_bits > 0:
                 # Free bits (Kingma et al. 2016): no pressure on a dimension whose batch-mean
                 # KL is already below the floor, so codes are not pushed into collapse.

@@ -41,13 +41,15 @@ CORRUPTION = {
 }
 VARIATIONAL = {
     "beta": [P.Float(0)], "kl_warmup_epochs": [P.Int(0)], "free_bits": [P.Float(0)],
-    "importance_samples": [P.Int(1, 4096)], "binarize": [P.Bool()],
+    "importance_samples": [P.Int(1, 4096)], "binarize": [P.Bool()], "mi_weight": [None, P.Float(0)],
+    "tc_weight": [None, P.Float(0)], "dim_kl_weight": [None, P.Float(0)],
 }
 # Which estimator parameter sets which field of a choice's config. A preset that does not
 # expose a parameter gets the config's own default: each default is stated once.
 CORRUPTION_FIELDS = {"corruption": "kind", "corruption_level": "level", "mask_mode": "mask_mode",
                      "patch_size": "patch_size"}
 OBJECTIVE_FIELDS = {"beta": "beta", "kl_warmup_epochs": "kl_warmup_epochs", "free_bits": "free_bits",
+                    "mi_weight": "mi_weight", "tc_weight": "tc_weight", "dim_kl_weight": "dim_kl_weight",
                     "importance_samples": "importance_samples"}
 
 
@@ -150,6 +152,13 @@ VARIATIONAL_DOC = """
         Nats per latent dimension below which the KL is not penalised.
     importance_samples : int, default=1
         Codes drawn per input in training (k); k > 1 trains on the tighter IWAE bound.
+    mi_weight, tc_weight, dim_kl_weight : float or None, default=None
+        beta-TCVAE (Chen et al., 2018): split the KL term into the index-code mutual information,
+        the total correlation between code dimensions and the dimension-wise KL, each with its
+        weight (None: ``beta``); setting any of them splits it. ``tc_weight`` > 1 with the
+        others at 1 penalises only the dependence between code dimensions, which encourages
+        each to carry one factor. q(z) is estimated on each batch (minibatch-weighted
+        sampling), so batches of at least ~64 inputs are advised.
     binarize : bool, default=False
         Dynamic binarisation: train on a fresh Bernoulli draw of each batch (pixel intensity =
         probability of a 1), with a Bernoulli likelihood; the standard protocol for likelihoods

@@ -123,7 +123,8 @@ class VAE(BaseAutoEncoder):
     _parameter_constraints = {**parameters.SHARED, **parameters.VARIATIONAL, **parameters.CORRUPTION}
 
     def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
-                 importance_samples=1, binarize=False, corruption="none", corruption_level=0.0,
+                 importance_samples=1, mi_weight=None, tc_weight=None, dim_kl_weight=None,
+                 binarize=False, corruption="none", corruption_level=0.0,
                  mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
                  activation="auto", likelihood="auto", sigma=None, scaler="auto", epochs="auto",
                  batch_size=128, learning_rate=1e-3, lr_schedule="cosine",
@@ -134,6 +135,9 @@ class VAE(BaseAutoEncoder):
         self.kl_warmup_epochs = kl_warmup_epochs
         self.free_bits = free_bits
         self.importance_samples = importance_samples
+        self.mi_weight = mi_weight
+        self.tc_weight = tc_weight
+        self.dim_kl_weight = dim_kl_weight
         self.binarize = binarize
         self.corruption = corruption
         self.corruption_level = corruption_level

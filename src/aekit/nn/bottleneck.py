@@ -16,6 +16,7 @@ from torch import nn
 
 KINDS = ("deterministic", "gaussian")
 _LOG_2PI = math.log(2 * math.pi)
+PAIR_ROWS = 256  # codes per block of the split KL's pairwise densities
 
 
 @dataclass
@@ -44,6 +45,30 @@ class Code:
         """log q(z|x) of the drawn codes, shape ``(k, n)``."""
         eps2 = (self.z - self.mean).pow(2) / self.logvar.exp()
         return -0.5 * (eps2 + self.logvar + _LOG_2PI).sum(-1)
+
+    def kl_decomposition(self, dataset_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The KL term split as beta-TCVAE splits it (Chen et al., 2018), per input of a batch
+        with one code each: index-code mutual information ``log q(z|x) - log q(z)``, total
+        correlation ``log q(z) - sum_d log q(z_d)`` and dimension-wise KL
+        ``sum_d log q(z_d) - log p(z)``, each of shape ``(n,)``; they add up to
+        ``log q(z|x) - log p(z)``, the KL's one-sample estimate.
+
+        The aggregate posterior q(z) and its marginals are estimated on the batch by
+        minibatch-weighted sampling: ``log q(z_i) ~ logsumexp_j log q(z_i | x_j) - log(N M)``
+        for a batch of M inputs drawn from ``dataset_size`` = N.
+        """
+        z, mean, logvar = self.z[0], self.mean, self.logvar  # one code per input
+        log_nm = math.log(dataset_size * len(z))
+        log_q, log_marginals = [], []
+        for rows in torch.split(z, PAIR_ROWS):  # bounded memory on large (evaluation) batches
+            # log q(z_i,d | x_j) for these codes i and every input j of the batch: (rows, M, D)
+            pairs = -0.5 * ((rows[:, None, :] - mean[None]).pow(2) / logvar.exp()[None] + logvar[None]
+                            + _LOG_2PI)
+            log_q.append(torch.logsumexp(pairs.sum(-1), dim=1) - log_nm)
+            log_marginals.append((torch.logsumexp(pairs, dim=1) - log_nm).sum(-1))
+        log_q, log_marginals = torch.cat(log_q), torch.cat(log_marginals)
+        log_posterior, log_prior = self.log_posterior()[0], self.log_prior()[0]
+        return log_posterior - log_q, log_q - log_marginals, log_marginals - log_prior
 
 
 class DeterministicBottleneck(nn.Module):

@@ -83,7 +83,8 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
             batch = make_batch(model, run.feed.next(wanted[step]), run.y, idx, preprocess, config, group)
             with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16):
                 out = net(batch.x, batch.y, k=objective.importance_samples, kl_weight=kl_weight,
-                          corrupted=batch.corrupted, eps=batch.eps, batch_mean=group.batch_mean(len(idx)))
+                          corrupted=batch.corrupted, eps=batch.eps, batch_mean=group.batch_mean(len(idx)),
+                          dataset_size=len(run.train_idx))
             losses.add(out)
             run.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()

@@ -152,7 +152,7 @@ def _run(args):
               "random_state": args.seed, "verbose": 0 if args.quiet else 1, "device": args.device,
               "deterministic": args.deterministic, "compile": args.compile}
     if args.model in ("vae", "cvae"):
-        params.update(beta=args.beta, binarize=args.binarize)
+        params.update(beta=args.beta, binarize=args.binarize, tc_weight=args.tc_weight)
     if args.model == "dae":
         params.update(corruption=args.corruption, corruption_level=args.corruption_level,
                       mask_mode=args.mask_mode, patch_size=args.patch_size)
@@ -186,6 +186,9 @@ VERB = Verb("train", "train a model and write a run folder", _run, model=False, 
     opt("--likelihood", choices=["auto", *LIKELIHOODS], default=_DEFAULTS["likelihood"],
         help="how reconstructions are judged; auto: bernoulli for binary data, else gaussian"),
     opt("--beta", type=float, default=_DEFAULTS["beta"], help="KL weight (vae, cvae)"),
+    opt("--tc-weight", type=float, default=None, metavar="W",
+        help="beta-TCVAE: weight of the total correlation between code dimensions, the rest of the KL "
+             "weighted by --beta (vae, cvae; e.g. 6 for more disentangled codes; default: not split)"),
     opt("--binarize", action="store_true",
         help="dynamic binarisation: a fresh Bernoulli draw of every batch (vae, cvae)"),
     opt("--corruption", choices=[k for k in CORRUPTIONS if k != "none"], default=_DAE_DEFAULTS["corruption"],
