@@ -47,6 +47,8 @@ TARGETS = {
                     "(`mean_top1`; `naive_top1`: the value furthest from its training mean, for scale).",
     "stream_alarms": "Target (issue #33): a stream raises about the false alarms a day asked for "
                      "(`aekit watch --false-alarms-per-day`), counted outside NAB's labelled windows.",
+    "disentanglement": "Target (issue #34): median MIG >= 0.35 over seeds on the built-in sprites within "
+                       "30 minutes of CPU per model, above every published unsupervised method's median.",
     "profile_fit": "Issue #32: what a fit adds to a plain loop of the same model: per-step medians, "
                    "operators per step (`extra_ops`: where aekit spends more) and fixed costs.",
     "time_to_loss": "Target (issue #5): with each tool's defaults, ≥ 10× less time than pythae needs to "
