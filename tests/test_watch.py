@@ -464,6 +464,10 @@ def test_watch_takes_a_false_alarm_rate_per_day_or_per_rows(healthy_run, two_cha
     numbered = watch_cli(two_channel_run / "run", "--false-alarms-per-day", "2",
                          input=(two_channel_run / "live.csv").read_text())
     assert numbered.returncode == 2 and "use --false-alarm-every ROWS instead" in numbered.stderr
+    too_many = watch_cli(healthy_run / "run", "--false-alarms-per-day", "5000", input=live)
+    assert too_many.returncode == 2 and "ask for fewer than 720 a day" in too_many.stderr
+    every_row = watch_cli(healthy_run / "run", "--false-alarm-every", "1", input=live)
+    assert every_row.returncode == 2 and "at least 2 rows" in every_row.stderr
     with pytest.raises(SystemExit) as refused:  # argparse's own exit
         watch_cli(healthy_run / "run", "--false-alarms-per-day", "0", input=live)
     assert refused.value.code == 2

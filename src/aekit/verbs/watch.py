@@ -75,12 +75,19 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         normal, channels, rows_per_day = _healthy_rows(estimator, model_path, normal_source, timestamp_column)
         rate = None
         if false_alarm_every is not None:
+            if false_alarm_every < 2:
+                raise InvalidInputError("--false-alarm-every must be at least 2 rows: an alarm needs a row "
+                                        "without one before it")
             rate = 1.0 / false_alarm_every
         elif false_alarms_per_day is not None:
             if rows_per_day is None:
                 raise InvalidInputError("--false-alarms-per-day needs the healthy period's timestamps to be "
                                         "dates and times; use --false-alarm-every ROWS instead")
             rate = false_alarms_per_day / rows_per_day
+            if rate >= 0.5:
+                raise InvalidInputError(
+                    f"--false-alarms-per-day {false_alarms_per_day:g} is one false alarm every {1 / rate:.2g} "
+                    f"rows ({rows_per_day:,.0f} rows a day): ask for fewer than {rows_per_day / 2:,.0f} a day")
             say(f"{rows_per_day:,.0f} rows a day (the healthy period's median spacing): "
                 f"{false_alarms_per_day:g} false alarm(s) a day is one per {1 / rate:,.0f} rows")
         missing = [c for c in channels if c not in columns]
