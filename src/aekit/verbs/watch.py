@@ -86,8 +86,9 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
             rate = false_alarms_per_day / rows_per_day
             if rate >= 0.5:
                 raise InvalidInputError(
-                    f"--false-alarms-per-day {false_alarms_per_day:g} is one false alarm every {1 / rate:.2g} "
-                    f"rows ({rows_per_day:,.0f} rows a day): ask for fewer than {rows_per_day / 2:,.0f} a day")
+                    f"--false-alarms-per-day {false_alarms_per_day:g} is one false alarm every "
+                    f"{1 / rate:.2g} rows ({rows_per_day:,.0f} rows a day): ask for fewer than "
+                    f"{rows_per_day / 2:,.0f} a day")
             say(f"{rows_per_day:,.0f} rows a day (the healthy period's median spacing): "
                 f"{false_alarms_per_day:g} false alarm(s) a day is one per {1 / rate:,.0f} rows")
         missing = [c for c in channels if c not in columns]
