@@ -105,6 +105,10 @@ def test_the_top_channel_of_a_window_names_the_channel_a_spike_was_injected_into
     for i, (c, t) in enumerate(zip(channels, at, strict=True)):
         odd[i, c, t:t + 3] += 2.5
     explanation = detector.explain(odd.reshape(200, -1), channels=3, names=["pump", "valve", "fan"])
+    with pytest.raises(aekit.InvalidInputError, match="does not divide"):
+        detector.explain(odd.reshape(200, -1)[:2], channels=5)
+    with pytest.raises(aekit.InvalidInputError, match="2 names for 3 channels"):
+        detector.explain(odd.reshape(200, -1)[:2], channels=3, names=["a", "b"])
     assert explanation.kind == "channels" and explanation.contributions.shape == (200, 3, 16)
     top = np.array([row[0][0] for row in explanation.top(1)])
     assert (top == np.array(["pump", "valve", "fan"])[channels]).mean() >= 0.9

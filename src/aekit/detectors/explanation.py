@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.stream import chunk_rows, row_chunks
+from ..errors import InvalidInputError
 from .scoring import model_scores, total_variation
 
 
@@ -213,6 +214,9 @@ def explain(detector, X, channels: int | None = None, names=None) -> Explanation
     n_channels = None
     if channels is not None or (len(shape) == 2 and not model.is_image_):
         n_channels = channels or shape[0]
+        if channels is not None and (len(shape) != 1 or channels < 1 or shape[0] % channels):
+            raise InvalidInputError(f"channels={channels!r} does not divide the model's flat samples of "
+                                    f"shape {shape} into windows of several value columns")
         per_dim = per_dim.reshape(len(per_dim), n_channels, -1)
         kind, default = "channels", [f"c{i}" for i in range(n_channels)]
     elif len(shape) == 1:
@@ -223,6 +227,6 @@ def explain(detector, X, channels: int | None = None, names=None) -> Explanation
         kind, default = "pixels", None
     names = default if names is None else [str(n) for n in names]
     if names is not None and len(names) != per_dim.shape[1]:
-        raise ValueError(f"{len(names)} names for {per_dim.shape[1]} {kind}")
+        raise InvalidInputError(f"{len(names)} names for {per_dim.shape[1]} {kind}")
     drops = None if kind == "pixels" else score_drops(detector, X, n_channels)
     return Explanation(scores, baseline, per_dim, rest, None if names is None else tuple(names), kind, drops)
