@@ -153,3 +153,36 @@ def test_a_beta_tcvae_trains_weights_its_total_correlation_and_saves(tmp_path):
     np.testing.assert_array_equal(loaded.transform(X[:5]), model.transform(X[:5]))
     with pytest.raises(aekit.InvalidInputError, match="do not combine"):
         aekit.VAE(tc_weight=2.0, importance_samples=4, epochs=1, verbose=0).fit(X)
+
+
+def test_capacity_annealing_holds_the_kl_near_a_rising_target_and_saves(tmp_path):
+    """capacity: the loss is the reconstruction error plus beta * |batch-mean KL - C_t|, the
+    target rising linearly over capacity_epochs; the schedule reaches the loop; the model saves."""
+    import torch
+
+    import aekit
+    from aekit.model import ObjectiveConfig
+
+    schedule = ObjectiveConfig(beta=100.0, capacity=20.0, capacity_epochs=4)
+    assert [schedule.capacity_at(e) for e in (0, 1, 2, 4, 9)] == [0.0, 5.0, 10.0, 20.0, 20.0]
+    assert ObjectiveConfig().capacity_at(3) is None
+    assert ObjectiveConfig(kl_warmup_epochs=4).kl_weight_at(1) == 0.25
+    X = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+    model = aekit.VAE(latent_dim=3, beta=50.0, capacity=4.0, capacity_epochs=10, epochs=40, batch_size=64,
+                      verbose=0, random_state=0).fit(X)
+    net = model.model_
+    x = torch.from_numpy(model.scaler_.transform(torch.from_numpy(X[:64])).numpy())
+    noise = torch.randn(1, 64, 3, generator=torch.Generator().manual_seed(0))
+    for target in (None, 1.5):
+        out = net(x, eps=noise, capacity=target)
+        c = 4.0 if target is None else target
+        expected = out.nll.mean().item() + 50 * abs(out.kl.mean().item() - c)
+        assert out.loss.item() == pytest.approx(expected, rel=1e-5)
+    # With a heavy weight the trained code's KL sits near the final target.
+    kl = net(torch.from_numpy(model.scaler_.transform(torch.from_numpy(X)).numpy())).kl.mean().item()
+    assert abs(kl - 4.0) < 1.0
+    model.save(tmp_path / "capacity")
+    loaded = aekit.load(tmp_path / "capacity")
+    assert loaded.model_.config.objective == net.config.objective
+    with pytest.raises(aekit.InvalidInputError, match="does not combine"):
+        aekit.VAE(capacity=5.0, tc_weight=2.0, epochs=1, verbose=0).fit(X)

@@ -204,3 +204,32 @@ def test_a_table_model_takes_a_pasted_row(browser, tmp_path):
         assert page.problems == []
     finally:
         server.stop()
+
+
+def test_the_sliders_carry_the_names_an_evaluation_against_factors_found(browser, tmp_path):
+    """A run evaluated with known factors (aekit evaluate --factors): its sliders read "z0: size"."""
+    import json
+
+    import pandas as pd
+
+    from aekit.cli import main
+    from aekit.verbs.explore import explorer
+
+    rng = np.random.default_rng(0)
+    hidden = rng.normal(size=(400, 2))
+    frame = pd.DataFrame(hidden @ rng.normal(size=(2, 6)), columns=[f"c{i}" for i in range(6)])
+    frame["size"], frame["tilt"] = hidden[:, 0], hidden[:, 1]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    run, data = tmp_path / "run", ["--data", str(tmp_path / "t.csv"), "--factors", "size,tilt"]
+    assert main(["train", *data, "--latent-dim", "3", "--epochs", "30", "--quiet", "--out", str(run)]) == 0
+    assert main(["evaluate", "--model", str(run), *data]) == 0
+    names = json.loads((run / "evaluate" / "evaluate.json").read_text())["disentanglement"]["latent_names"]
+    server = _serving(explorer(model=run, source=str(tmp_path / "t.csv"), data_options={"factors": ["size", "tilt"]}))
+    try:
+        page = _open(browser, server)
+        shown = page.eval_on_selector_all("#sliders label", "labels => labels.map(l => l.textContent)")
+        assert shown[:2] == ["z0: size", "z1: tilt"] and names[:2] == ["size", "tilt"]
+        assert shown == [f"z{j}: {n}" if n else f"z{j}" for j, n in enumerate(names)]
+        assert page.problems == []
+    finally:
+        server.stop()

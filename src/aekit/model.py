@@ -17,6 +17,12 @@ The objective, per input x with k codes z_1..z_k drawn from q(z|x):
   estimate split into index-code mutual information, total correlation and dimension-wise KL
   (``Code.kl_decomposition``); an unset weight is ``beta``. a = c = 1 and b > 1 penalise only
   the dependence between code dimensions, which is what disentangles
+* Gaussian, k = 1, with a ``capacity`` C (Burgess et al. 2018): -log p(x|z) + beta * |KL - C_t|,
+  where C_t rises from 0 to C over ``capacity_epochs``: the code is let carry information a
+  few nats at a time, so the factors that explain most of the reconstruction enter first
+* with known attributes a (weak supervision; ``n_attributes`` > 0, the batch's ``y``): plus
+  ``attribute_weight`` * 1/2 sum_j (mu_j - a_j)^2 over the known a_j (standardised; NaN unknown),
+  so code dimension j carries attribute j
 """
 
 from __future__ import annotations
@@ -54,16 +60,38 @@ class ObjectiveConfig:
     mi_weight: float | None = None
     tc_weight: float | None = None
     dim_kl_weight: float | None = None
+    # Capacity annealing: the KL is held near a target that rises from 0 to `capacity` nats.
+    capacity: float | None = None
+    capacity_epochs: int = 0
+    attribute_weight: float = 100.0  # known attributes: how hard code dimension j is held to attribute j
 
     def __post_init__(self):
         P.check_params("objective", self.__dict__, {
             "beta": [P.Float(0)], "kl_warmup_epochs": [P.Int(0)], "free_bits": [P.Float(0)],
             "importance_samples": [P.Int(1, 4096)], "mi_weight": [None, P.Float(0)],
-            "tc_weight": [None, P.Float(0)], "dim_kl_weight": [None, P.Float(0)]})
+            "tc_weight": [None, P.Float(0)], "dim_kl_weight": [None, P.Float(0)],
+            "capacity": [None, P.Float(0)], "capacity_epochs": [P.Int(0)], "attribute_weight": [P.Float(0)]})
         if self.decomposed and (self.importance_samples > 1 or self.free_bits > 0):
             raise InvalidInputError(
                 "objective: mi_weight, tc_weight and dim_kl_weight split the one-code KL term: they do "
                 "not combine with importance_samples > 1 or free_bits")
+        if self.capacity is not None and (self.decomposed or self.importance_samples > 1
+                                          or self.free_bits > 0 or self.kl_warmup_epochs > 0):
+            raise InvalidInputError(
+                "objective: capacity holds the one-code KL term near a target: it does not combine with "
+                "mi_weight/tc_weight/dim_kl_weight, importance_samples > 1, free_bits or kl_warmup_epochs")
+
+    def kl_weight_at(self, epochs_done: float) -> float:
+        """The KL warm-up's factor after ``epochs_done`` (fractional) epochs: 0 -> 1."""
+        warmup = self.kl_warmup_epochs
+        return min(1.0, epochs_done / warmup) if warmup else 1.0
+
+    def capacity_at(self, epochs_done: float) -> float | None:
+        """The KL target after ``epochs_done`` epochs (None: no capacity term)."""
+        if self.capacity is None:
+            return None
+        ramp = min(1.0, epochs_done / self.capacity_epochs) if self.capacity_epochs else 1.0
+        return self.capacity * ramp
 
     @property
     def decomposed(self) -> bool:
@@ -90,6 +118,7 @@ class ModelConfig:
     likelihood: str = "gaussian"
     sigma: float = 1.0
     n_classes: int = 0  # > 0: the decoder is conditioned on a one-hot class label
+    n_attributes: int = 0  # > 0: the first code dimensions are held to known attributes (y)
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
@@ -102,7 +131,10 @@ class ModelConfig:
             "network": [P.OneOf(NETWORKS), P.Instance(CustomNetwork)], "hidden_dims": [P.Widths(max_len=32)],
             "activation": [P.OneOf(tuple(ACTIVATIONS))], "conv_channels": [P.Widths(max_len=16)],
             "bottleneck": [P.OneOf(BOTTLENECKS)], "likelihood": [P.OneOf(LIKELIHOODS)],
-            "sigma": [P.Float(0, low_open=True)], "n_classes": [P.Int(0, 1 << 20)]})
+            "sigma": [P.Float(0, low_open=True)], "n_classes": [P.Int(0, 1 << 20)],
+            "n_attributes": [P.Int(0, 1 << 20)]})
+        if self.n_attributes > self.latent_dim or (self.n_attributes and self.n_classes):
+            raise ValueError("n_attributes must be at most latent_dim, and not set with n_classes")
         if not self.sample_shape:
             raise ValueError("sample_shape must have at least one dimension")
 
@@ -187,13 +219,31 @@ class AutoencoderNet(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 1,
                 kl_weight: float = 1.0, corrupted: torch.Tensor | None = None,
                 sample: bool = True, eps: torch.Tensor | None = None,
-                batch_mean=mean_over_rows, dataset_size: int | None = None) -> ForwardResult:
+                batch_mean=mean_over_rows, dataset_size: int | None = None,
+                capacity: float | None = None) -> ForwardResult:
         """``corrupted``: what the encoder sees instead of ``x`` (a denoising model in training;
         the training loop corrupts with ``aekit.nn.corruption.corrupt``). ``batch_mean`` reduces
         per-input terms to the loss: the mean over dim 0 here, over the global batch when
         training on several processes (``_distributed.Group.batch_mean``). ``dataset_size``:
         the rows the batch is drawn from, for the split KL's estimate of q(z) (default: the
-        batch's own size)."""
+        batch's own size). ``capacity``: the KL target at this point of training (default: the
+        objective's full ``capacity``). ``y``: class labels (a conditional model) or known
+        attributes, standardised, NaN where unknown (a model with ``n_attributes``)."""
+        attributes = None
+        if self.config.n_attributes:
+            attributes, y = y, None
+        out = self._objective(x, y, k=k, kl_weight=kl_weight, corrupted=corrupted, sample=sample,
+                              eps=eps, batch_mean=batch_mean, dataset_size=dataset_size, capacity=capacity)
+        if attributes is not None:
+            known = torch.isfinite(attributes)
+            targets = torch.where(known, attributes, 0.0)
+            gap = (out.code.mean[:, :attributes.shape[1]].float() - targets) * known
+            weight = self.config.objective.attribute_weight
+            out.loss = out.loss + weight * batch_mean(0.5 * gap.pow(2).sum(-1))
+        return out
+
+    def _objective(self, x, y, *, k, kl_weight, corrupted, sample, eps, batch_mean, dataset_size,
+                   capacity) -> ForwardResult:
         cfg = self.config
         code = self.encode(x if corrupted is None else corrupted, k=k, sample=sample, eps=eps)
         params = self.decode(code.z, y)
@@ -212,7 +262,10 @@ class AutoencoderNet(nn.Module):
                 mi, tc, dim_kl = code.kl_decomposition(dataset_size or len(x))
                 loss = batch_mean(nll_k[0]) + kl_weight * batch_mean(a * mi + b * tc + c * dim_kl)
                 return ForwardResult(params, code, nll_k[0], kl, bound, loss)
-            if cfg.objective.free_bits > 0:
+            if cfg.objective.capacity is not None:
+                target = cfg.objective.capacity if capacity is None else capacity
+                kl_term = (batch_mean(kl) - target).abs()
+            elif cfg.objective.free_bits > 0:
                 # Free bits (Kingma et al. 2016): no pressure on a dimension whose batch-mean
                 # KL is already below the floor, so codes are not pushed into collapse.
                 kl_term = batch_mean(kl_dim).clamp(min=cfg.objective.free_bits).sum()

@@ -212,7 +212,8 @@ def _rebuild(folder: Path, config: dict):
 # Optional fitted attributes and their keys in the saved state.
 _OPTIONAL_STATE = {"feature_names_in_": "feature_names", "classes_": "classes",
                    "class_prior_": "class_prior", "code_mean_": "code_mean", "code_cov_": "code_cov",
-                   "training_data_sha256_": "training_data_sha256"}
+                   "training_data_sha256_": "training_data_sha256", "attribute_names_": "attribute_names",
+                   "attribute_mean_": "attribute_mean", "attribute_scale_": "attribute_scale"}
 
 
 def fitted_state(estimator) -> dict:
@@ -262,6 +263,13 @@ def restore_fitted_state(estimator, state: dict, net: AutoencoderNet) -> None:
                 and all(c in "0123456789abcdef" for c in digest)):
             raise ValueError("training_data_sha256 must be 64 hexadecimal digits")
         estimator.training_data_sha256_ = digest
+    if net.config.n_attributes:
+        names, a = state["attribute_names"], net.config.n_attributes
+        if not (isinstance(names, list) and len(names) == a and all(isinstance(n, str) for n in names)):
+            raise ValueError(f"attribute_names must be {a} strings")
+        estimator.attribute_names_ = np.asarray(names, dtype=object)
+        estimator.attribute_mean_ = _finite(state["attribute_mean"], (a,))
+        estimator.attribute_scale_ = _finite(state["attribute_scale"], (a,))
     if estimator.is_conditional:
         estimator.classes_ = np.asarray(state["classes"])
         estimator.class_prior_ = _finite(state["class_prior"], (net.config.n_classes,))

@@ -291,3 +291,20 @@ def contributions_figure(values: np.ndarray, row_labels: list[str], column_label
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01,
                  label="contribution to the score, beyond a normal input's")
     _save(fig, path)
+
+
+def factor_matrix(mi_share: np.ndarray, factor_names: list[str], dimension_labels: list[str], path,
+                  title: str) -> None:
+    """Which factor each code dimension carries: one row per dimension (labelled with its
+    name), one column per factor, MI(z_j; v_k) / H(v_k) written in each cell."""
+    share = np.asarray(mi_share, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.9 * share.shape[1], 1.2 + 0.38 * share.shape[0]))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=max(1.0, float(share.max())), aspect="auto")
+    for (j, k), value in np.ndenumerate(share):
+        ax.text(k, j, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if value > 0.5 else "black")
+    ax.set_yticks(range(share.shape[0]), dimension_labels, fontsize=8)
+    ax.set_xticks(range(share.shape[1]), factor_names, rotation=30, ha="right", fontsize=8)
+    ax.set(xlabel="factor", ylabel="code dimension", title=title)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="MI / factor entropy")
+    _save(fig, path)

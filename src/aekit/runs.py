@@ -115,6 +115,17 @@ class RunFolder:
                                     "data_options is malformed")
         return source, options or {}
 
+    def factor_evaluation(self, model_sha256: str) -> dict | None:
+        """What ``aekit evaluate`` found about this run's model against known factors (the
+        "disentanglement" of ``evaluate/evaluate.json``) if it evaluated this very model, else
+        None. Links are not followed: they could lead out of the run."""
+        path = self.verb_dir("evaluate") / "evaluate.json"
+        if path.parent.is_symlink() or path.is_symlink() or not path.is_file():
+            return None
+        summary = read_object(path)
+        found = summary.get("disentanglement")
+        return found if summary.get("model_sha256") == model_sha256 and isinstance(found, dict) else None
+
     @staticmethod
     def holding_model(path) -> RunFolder | None:
         """The run folder at ``path`` if it holds a model (``path/model/config.json``)."""

@@ -21,6 +21,7 @@ from ..errors import InvalidInputError
 from . import builtins
 from .dataset import Dataset, Windows
 from .datasets import is_hugging_face_folder, load_hugging_face
+from .factors import attach_factor_file, factor_file
 from .idx import check_samples, idx_size, open_idx, read_idx
 from .images import IMAGE_SUFFIXES, ImageFolderRows, read_image_folder
 from .named import NAMED_SETS, load_named
@@ -28,7 +29,7 @@ from .options import DataOptions
 from .stream import DiskArray
 from .table_stream import is_table_folder, stream_series, stream_table
 from .table_stream import size_in_memory as table_size_in_memory
-from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_series, read_table
+from .tables import MISSING_POLICIES, TABLE_SUFFIXES, read_frame, read_series, read_table
 
 __all__ = ["load", "Dataset", "DataOptions", "Windows", "BUILTINS", "NAMED_SETS", "MISSING_POLICIES"]
 
@@ -48,6 +49,8 @@ def load(source: str | Path, **options) -> Dataset:
       (``label_column`` also names an .npz archive's array of labels; default "y"); ``array``:
       the .npz array (default "X") or Hugging Face column that holds the samples;
     * ``missing``: "error", "drop" or "impute" (median) for missing or non-numeric cells;
+    * ``factors``: known factors of the samples, into ``Dataset.factors``: columns of the
+      table, or a table file with a row per sample (``aekit.data.factors``);
     * ``window``, ``stride``, ``timestamp_column``, ``time_order``: a table as sliding windows
       over its rows; rows whose timestamps step back or repeat are kept in the file's order
       with a warning when at most 1% of steps do ("auto"), else refused ("sort" sorts them);
@@ -72,6 +75,19 @@ def load(source: str | Path, **options) -> Dataset:
     opts = DataOptions.of(options)
     if opts.stream not in (True, False, "auto"):
         raise InvalidInputError(f"stream must be True, False or 'auto', got {opts.stream!r}")
+    table = factor_file(opts.factors, TABLE_SUFFIXES)
+    if table is not None:
+        return attach_factor_file(_load(source, dataclasses.replace(opts, factors=None)), table, read_frame)
+    data = _load(source, opts)
+    if not opts.factors:
+        return data
+    if not set(opts.factors) <= set(data.factors):
+        raise InvalidInputError(f"{source}: --factors names columns of a table read in memory (not "
+                                "streamed, not windows), or a table file with a row per sample")
+    return dataclasses.replace(data, factors={name: data.factors[name] for name in opts.factors})
+
+
+def _load(source, opts: DataOptions) -> Dataset:
     name = str(source)
     if name in BUILTINS:
         return _builtin(name, opts)
@@ -124,7 +140,8 @@ def _file(path: Path, streaming: bool, opts: DataOptions) -> Dataset:
         if opts.window is not None:
             return read_series(path, opts.window, opts.stride, opts.timestamp_column,
                                opts.feature_columns, opts.missing, opts.time_order)
-        return read_table(path, opts.label_column, opts.id_column, opts.feature_columns, opts.missing)
+        return read_table(path, opts.label_column, opts.id_column, opts.feature_columns, opts.missing,
+                          opts.factors)
     if opts.window is not None:
         raise InvalidInputError(f"{path}: --window applies to time-series tables (.csv, .parquet)")
     if suffix == ".npy":

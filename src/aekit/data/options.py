@@ -82,6 +82,10 @@ class DataOptions:
     id_column: str | None = _option(None, "table column holding ids, carried through to outputs", cli={})
     feature_columns: list[str] | None = _option(None, "comma-separated feature columns",
                                                 cli={"type": _comma_list})
+    factors: list[str] | None = _option(
+        None, "known factors or attributes of the samples: comma-separated columns of the table (kept "
+        "out of the features), or a table file with a row per sample (matched to an image folder's "
+        "files by a 'file' column, else in order)", cli={"type": _comma_list})
     missing: str = _option("error", "missing or non-numeric table cells: fail (default), drop rows, or "
                            "impute the median", cli={"choices": list(MISSING_POLICIES)})
     window: int | None = _option(None, "time series: window length in rows", cli={"type": positive_int})

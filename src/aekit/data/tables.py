@@ -151,11 +151,18 @@ def _check_columns(frame, path: Path, **named) -> None:
 
 
 def read_table(path: Path, label_column: str | None = None, id_column: str | None = None,
-               feature_columns: list[str] | None = None, missing: str = "error") -> Dataset:
+               feature_columns: list[str] | None = None, missing: str = "error",
+               factor_columns: list[str] | None = None) -> Dataset:
+    """``factor_columns``: known factors of the rows (``data.factors``), kept out of the features."""
+    from .factors import column_values
+
     frame = read_frame(path)
     _check_columns(frame, path, label_column=label_column, id_column=id_column)
+    factor_columns = list(factor_columns or [])
+    for column in factor_columns:
+        _check_columns(frame, path, factors=column)
     if feature_columns is None:
-        feature_columns = [c for c in frame.columns if c not in (label_column, id_column)]
+        feature_columns = [c for c in frame.columns if c not in (label_column, id_column, *factor_columns)]
     for column in feature_columns:
         _check_columns(frame, path, feature_columns=column)
     if not feature_columns:
@@ -165,7 +172,8 @@ def read_table(path: Path, label_column: str | None = None, id_column: str | Non
     ids = frame[id_column].to_numpy()[keep] if id_column else None
     if y is not None and y.dtype == object:
         y = y.astype(str)
-    return Dataset(X, y, path.stem, ids=ids, feature_names=[str(c) for c in feature_columns])
+    factors = {str(c): column_values(frame[c])[keep] for c in factor_columns}
+    return Dataset(X, y, path.stem, ids=ids, feature_names=[str(c) for c in feature_columns], factors=factors)
 
 
 def read_series(path: Path, window: int, stride: int | None = None,

@@ -29,7 +29,7 @@ from ..preprocessing import Scaler, summarize
 from ..training.environment import deterministic, require_memory_for_weights, seeded
 from . import inference, parameters
 from .building import model_config
-from .validation import validate_labels, validate_samples
+from .validation import validate_attributes, validate_labels, validate_samples
 
 MIN_TRAINING_SAMPLES = 2
 
@@ -81,8 +81,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.model_.config.corruption
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, checkpoint_path=None, resume: bool = False, callbacks=()):
+    def fit(self, X, y=None, *, attributes=None, checkpoint_path=None, resume: bool = False, callbacks=()):
         """Train on ``X`` (and labels ``y`` for a conditional model).
+
+        ``attributes`` (a VAE's weak supervision): a table of known properties of the samples,
+        one column per property (NaN where unknown), e.g. "smiling" or an object's size; code
+        dimension j is trained to carry column j (standardised; weight ``attribute_weight``),
+        so ``attribute_names_`` name the first code dimensions.
 
         ``X``: an array (vectors or images), a table, or data read a batch at a time: any
         ``aekit.data.stream.RowSource`` (what ``aekit.data.load(source, stream=True)`` returns
@@ -106,9 +111,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if len(rows) < MIN_TRAINING_SAMPLES:
             raise InvalidInputError(f"X has 1 sample; an autoencoder needs at least "
                                     f"{MIN_TRAINING_SAMPLES} samples to train")
-        if y is None and self.is_conditional and rows.has_labels:
-            y = rows.labels()  # a torch Dataset of (sample, label) pairs
-        y_idx = validate_labels(self, y, len(rows), reset=True)
+        y_idx = self._targets(rows, y, attributes, reset=True)
         summary = summarize(rows)
         self.scaler_ = Scaler.fit(summary, rows.dtype, self.scaler, rows.ndim == 4)
         device = resolve_device(self.device)
@@ -137,7 +140,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._fit_code_distribution(rows)
         return self
 
-    def fine_tune(self, X, y=None, *, steps: int = 200, learning_rate: float | None = None, callbacks=()):
+    def fine_tune(self, X, y=None, *, attributes=None, steps: int = 200, learning_rate: float | None = None,
+                  callbacks=()):
         """Train the fitted model further on ``X``, from its current weights; returns ``self``.
 
         For a model that must follow data that change slowly (``StreamDetector``'s continual
@@ -159,7 +163,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if len(rows) < MIN_TRAINING_SAMPLES:
             raise InvalidInputError(f"X has {len(rows)} sample(s); fine-tuning needs at least "
                                     f"{MIN_TRAINING_SAMPLES}")
-        y_idx = validate_labels(self, y, len(rows), reset=False)
+        y_idx = self._targets(rows, y, attributes, reset=False)
         device = self.device_in_use()
         seed = (int(self.seed_) + int(self.n_iter_)) % np.iinfo(np.int32).max
         rate = self.learning_rate / 10 if learning_rate is None else float(learning_rate)
@@ -174,6 +178,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not self.is_variational:
             self._fit_code_distribution(rows)
         return self
+
+    def _targets(self, rows, y, attributes, reset: bool) -> torch.Tensor | None:
+        """What the network reads beside the samples: a conditional model's class indices, or a
+        VAE's known attributes (standardised), or None."""
+        if y is None and reset and self.is_conditional and rows.has_labels:
+            y = rows.labels()  # a torch Dataset of (sample, label) pairs
+        y_idx = validate_labels(self, y, len(rows), reset=reset)
+        return validate_attributes(self, attributes, len(rows), reset=reset) if y_idx is None else y_idx
 
     def _fit_code_distribution(self, rows):
         """A Gaussian over the training codes: what ``sample`` draws from when there is no prior.
@@ -217,6 +229,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Latent means, shape ``(n, latent_dim)``: the features to cluster, classify or plot."""
         check_is_fitted(self, "model_")
         return inference.encode_means(self, validate_samples(self, X, reset=False))
+
+    def kl_per_dimension(self, X) -> np.ndarray:
+        """Each code dimension's KL from the prior, KL(q(z_d|x) || N(0, 1)) in nats, averaged over
+        ``X``: what it carries about the inputs. Dimensions near 0 are inactive (the decoder
+        ignores them); ``aekit.tasks.disentanglement.active_dimensions`` draws the line."""
+        check_is_fitted(self, "model_")
+        if not self.is_variational:
+            raise InvalidInputError(f"{type(self).__name__} has no prior to measure a KL against: a VAE has")
+        return inference.kl_per_dimension(self, validate_samples(self, X, reset=False))
 
     def inverse_transform(self, Z, y=None):
         """Decode codes ``Z`` (n, latent_dim) to data in the input's units and shape."""

@@ -38,6 +38,7 @@ def model_config(estimator, is_image: bool, binary: bool) -> ModelConfig:
         hidden_dims=tuple(hidden), activation=activation, bottleneck=estimator._bottleneck,
         likelihood=_likelihood(estimator, params, binary), sigma=sigma,
         n_classes=len(estimator.classes_) if estimator.is_conditional else 0,
+        n_attributes=len(getattr(estimator, "attribute_names_", ())),
         corruption=CorruptionConfig(**_fields(params, CORRUPTION_FIELDS)),
         objective=ObjectiveConfig(**_fields(params, OBJECTIVE_FIELDS)))
 

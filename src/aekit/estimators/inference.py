@@ -71,6 +71,17 @@ def encode_mean_batches(estimator, rows):
         yield codes
 
 
+def kl_per_dimension(estimator, rows) -> np.ndarray:
+    """KL(q(z_d|x) || N(0, 1)) of each code dimension d, averaged over ``rows``."""
+    total, n_total = 0.0, 0
+    for n, xb in batches(estimator, rows):
+        with torch.inference_mode():
+            code = estimator.model_.encode(estimator.scaler_.transform(xb), sample=False)
+            total = total + code.kl_per_dim()[:n].double().sum(0).cpu().numpy()
+        n_total += n
+    return total / max(n_total, 1)
+
+
 def encode_means(estimator, rows) -> np.ndarray:
     return np.concatenate(list(encode_mean_batches(estimator, rows)))
 

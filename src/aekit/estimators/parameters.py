@@ -43,6 +43,7 @@ VARIATIONAL = {
     "beta": [P.Float(0)], "kl_warmup_epochs": [P.Int(0)], "free_bits": [P.Float(0)],
     "importance_samples": [P.Int(1, 4096)], "binarize": [P.Bool()], "mi_weight": [None, P.Float(0)],
     "tc_weight": [None, P.Float(0)], "dim_kl_weight": [None, P.Float(0)],
+    "capacity": [None, P.Float(0)], "capacity_epochs": [P.Int(0)], "attribute_weight": [P.Float(0)],
 }
 # Which estimator parameter sets which field of a choice's config. A preset that does not
 # expose a parameter gets the config's own default: each default is stated once.
@@ -50,7 +51,8 @@ CORRUPTION_FIELDS = {"corruption": "kind", "corruption_level": "level", "mask_mo
                      "patch_size": "patch_size"}
 OBJECTIVE_FIELDS = {"beta": "beta", "kl_warmup_epochs": "kl_warmup_epochs", "free_bits": "free_bits",
                     "mi_weight": "mi_weight", "tc_weight": "tc_weight", "dim_kl_weight": "dim_kl_weight",
-                    "importance_samples": "importance_samples"}
+                    "importance_samples": "importance_samples", "capacity": "capacity",
+                    "capacity_epochs": "capacity_epochs", "attribute_weight": "attribute_weight"}
 
 
 def check(estimator) -> None:
@@ -159,6 +161,18 @@ VARIATIONAL_DOC = """
         others at 1 penalises only the dependence between code dimensions, which encourages
         each to carry one factor. q(z) is estimated on each batch (minibatch-weighted
         sampling), so batches of at least ~64 inputs are advised.
+    capacity : float or None, default=None
+        Capacity annealing (Burgess et al., 2018): train on -log p(x|z) + beta * |KL - C|, the
+        target C (nats) rising from 0 to ``capacity`` over ``capacity_epochs``, so the code
+        takes in information a little at a time and the factors that matter most for the
+        reconstruction enter first (with ``beta`` large, e.g. 100-1000, to hold the KL on C).
+    capacity_epochs : int, default=0
+        Epochs over which the capacity target rises (0: at ``capacity`` from the start).
+    attribute_weight : float, default=100.0
+        With ``fit(X, attributes=A)`` (weak supervision): the weight of the squared error
+        between code dimension j's mean and attribute j (standardised), over the known values.
+        It must stand up to the reconstruction term, which with the default sigma (a tenth of
+        the data's scale) weighs each squared error 50-fold.
     binarize : bool, default=False
         Dynamic binarisation: train on a fresh Bernoulli draw of each batch (pixel intensity =
         probability of a 1), with a Bernoulli likelihood; the standard protocol for likelihoods

@@ -128,3 +128,52 @@ def validate_labels(estimator, y, n: int, reset: bool) -> torch.Tensor | None:
         raise InvalidInputError(f"labels {unknown[:5].tolist()} were not seen in fit; "
                                 f"known classes: {estimator.classes_[:10].tolist()}")
     return torch.from_numpy(np.searchsorted(estimator.classes_, y)).long()
+
+
+def validate_attributes(estimator, attributes, n: int, reset: bool) -> torch.Tensor | None:
+    """Known attributes of the samples (weak supervision): a table ``(n, a)`` of numbers, NaN
+    where unknown, one column per code dimension it names (the first ``a``). Returns them
+    standardised, as the codes are meant to carry them. ``reset``: a fit, which records the
+    attributes' names, means and scales (or forgets those of an earlier fit)."""
+    if attributes is None:
+        if reset:
+            for attr in ("attribute_names_", "attribute_mean_", "attribute_scale_"):
+                if hasattr(estimator, attr):
+                    delattr(estimator, attr)
+        return None
+    if estimator.is_conditional or "attribute_weight" not in estimator.get_params():
+        raise InvalidInputError(f"{type(estimator).__name__} does not take attributes: a VAE does")
+    names = getattr(attributes, "columns", None)
+    if hasattr(attributes, "to_numpy"):
+        attributes = attributes.to_numpy()
+    try:
+        values = np.asarray(_as_numpy(attributes), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError("attributes must be numbers (NaN where unknown)") from None
+    values = values.reshape(len(values), -1) if values.ndim == 1 else values
+    if values.ndim != 2 or len(values) != n:
+        raise InvalidInputError(f"attributes must have one row per sample: ({n}, a), got {values.shape}")
+    if reset:
+        if values.shape[1] > estimator.latent_dim:
+            raise InvalidInputError(f"{values.shape[1]} attributes for {estimator.latent_dim} code "
+                                    "dimensions: each attribute needs a dimension of its own")
+        known = np.isfinite(values)
+        if np.isinf(values).any() or (known.sum(axis=0) < 2).any():
+            raise InvalidInputError("each attribute needs at least 2 known (finite) values; "
+                                    "mark unknown ones NaN")
+        with np.errstate(invalid="ignore"):
+            mean, scale = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        if (scale <= 0).any():
+            constant = [str(i) for i in np.flatnonzero(scale <= 0)]
+            raise InvalidInputError(f"attribute column(s) {', '.join(constant)} take one value: "
+                                    "nothing to learn from")
+        estimator.attribute_names_ = np.asarray(
+            [str(c) for c in names] if names is not None
+            else [f"attribute {i}" for i in range(values.shape[1])], dtype=object)
+        estimator.attribute_mean_, estimator.attribute_scale_ = mean, scale
+    elif not hasattr(estimator, "attribute_names_"):
+        raise InvalidInputError("this model was fitted without attributes")
+    elif values.shape[1] != len(estimator.attribute_names_):
+        raise InvalidInputError(f"expected {len(estimator.attribute_names_)} attribute columns, "
+                                f"got {values.shape[1]}")
+    return torch.from_numpy((values - estimator.attribute_mean_) / estimator.attribute_scale_).float()

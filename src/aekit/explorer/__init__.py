@@ -32,7 +32,7 @@ def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 0) -> Explore
 
 def explore(model, X, y=None, *, host: str = "127.0.0.1", port: int = 0, open_browser: bool = False,
             block: bool | None = None, feature_names=None, window_channels: int | None = None,
-            max_points: int = MAX_POINTS) -> ExplorerServer:
+            max_points: int = MAX_POINTS, latent_names=None) -> ExplorerServer:
     """Explore ``model``'s latent space in the browser, with ``X`` (labels ``y``) on the map.
 
     Prints the page's address. ``block=True`` serves until Ctrl-C; ``block=False`` serves in a
@@ -41,9 +41,11 @@ def explore(model, X, y=None, *, host: str = "127.0.0.1", port: int = 0, open_br
     cell's output, shows the page inline. ``feature_names`` labels a table's columns (or a
     series' channels);
     ``window_channels`` draws flat windows of a series with that many value columns as lines.
+    ``latent_names``: a name (or None) per code dimension for its slider ("z3: scale"; default:
+    the attributes the model was trained to carry).
     """
     explorer = Explorer(model, X, y, feature_names=feature_names, window_channels=window_channels,
-                        max_points=max_points)
+                        max_points=max_points, latent_names=latent_names)
     server = serve(explorer, host, port)
     if block is None:
         block = not in_notebook()

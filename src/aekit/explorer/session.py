@@ -27,6 +27,7 @@ from ..data.stream import select_rows
 from ..detectors import AnomalyDetector
 from ..errors import AekitError, InvalidInputError
 from ..estimators import inference_batch_size
+from ..tasks.factors import dimension_label, latent_names
 from ..tasks.latent import check_finite_codes, code_scale, decoding_label, path_codes
 
 MAX_POINTS = 2000  # codes on the map: enough to see the structure, light enough to redraw at once
@@ -60,10 +61,14 @@ class Explorer:
         ``(channels, time)`` samples already
     feature_names : a table's column names, for the bar charts, or a series' value columns'
         names, for its explanations
+    latent_names : a name (or None) per code dimension, shown on its slider ("z3: scale"), e.g.
+        ``aekit.tasks.factors.evaluate_factors(...)["latent_names"]`` (default: the attributes a
+        model was trained to carry)
     """
 
     def __init__(self, model, X, y=None, *, window_channels: int | None = None, feature_names=None,
-                 max_points: int = MAX_POINTS, random_state=0, anomaly_scores: bool = True):
+                 max_points: int = MAX_POINTS, random_state=0, anomaly_scores: bool = True,
+                 latent_names=None):
         if not isinstance(max_points, int) or isinstance(max_points, bool) or max_points < 2:
             raise InvalidInputError(f"max_points must be an integer >= 2 (a map of one point shows no "
                                     f"structure and calibrates no score), got {max_points!r}")
@@ -80,6 +85,7 @@ class Explorer:
         self.kind = _kind(model, window_channels)
         self.window_channels = window_channels
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
+        self.latent_labels = self._latent_labels(latent_names)
         self._labels(y)
         self.codes = check_finite_codes(model.transform(self.inputs).astype(np.float64), "mapped inputs")
         self.projection = _Projection(self.codes)
@@ -102,6 +108,16 @@ class Explorer:
         names, index = np.unique(y.astype(str), return_inverse=True)
         if len(names) <= MAX_LABELS:
             self.label_names, self.label_index = names.tolist(), index
+
+    def _latent_labels(self, names) -> list[str]:
+        """The sliders' labels: "z3: scale" for a named dimension (``names``, else the model's
+        attributes), "z3" for the others."""
+        if names is None:
+            names = latent_names(self.model)
+        names = list(names)
+        if len(names) != self.model.latent_dim or not all(n is None or isinstance(n, str) for n in names):
+            raise InvalidInputError(f"latent_names must be {self.model.latent_dim} names (str or None)")
+        return [dimension_label(j, name) for j, name in enumerate(names)]
 
     def _anomaly_scores(self):
         """The detector ``aekit detect`` would build, calibrated on every mapped input (each left
@@ -126,7 +142,8 @@ class Explorer:
             "projection": self.projection.name,
             "explained_variance": self.projection.explained_variance,
             "slider_centre": self.centre.tolist(), "slider_std": self.std.tolist(),
-            "slider_span": SLIDER_SPAN, "scores": self.scores is not None,
+            "slider_span": SLIDER_SPAN, "latent_labels": self.latent_labels,
+            "scores": self.scores is not None,
             "max_path_steps": MAX_PATH_STEPS, "n_values": int(math.prod(self.shape)),
         }
         if self.kind == "table":

@@ -18,6 +18,7 @@ Factors are read as discrete values (continuous ones are binned like the codes).
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import mutual_info_score
 from sklearn.model_selection import train_test_split
@@ -144,3 +145,45 @@ def _alone(code: np.ndarray, target: np.ndarray, classes: np.ndarray, train, tes
     recalls = [np.mean(predicted[target[test] == c] == c) for c in classes if (target[test] == c).any()]
     chance = 1.0 / len(classes)
     return max(0.0, (float(np.mean(recalls)) - chance) / (1 - chance))
+
+
+ACTIVE_KL = 0.01  # nats: a code dimension with less KL from the prior carries nothing (Duan et al.)
+
+
+def active_dimensions(kl_per_dimension, threshold: float = ACTIVE_KL) -> np.ndarray:
+    """Which code dimensions carry information: mean KL(q(z_d|x) || N(0, 1)) above ``threshold``."""
+    return np.asarray(kl_per_dimension, dtype=np.float64) > threshold
+
+
+def udr(codes: list, kl_per_dimension: list | None = None) -> np.ndarray:
+    """The Unsupervised Disentanglement Ranking (Duan et al., 2020; its Spearman variant): one
+    score per model, without labels, from the codes of several models (e.g. seeds) of the same
+    inputs. Two disentangled models' active dimensions match one to one up to order and sign
+    (each row and column of their |rank-correlation| matrix has one large entry), while
+    entangled models differ by arbitrary rotations; a model's score is the median of its pair
+    scores. ``kl_per_dimension``: each model's mean KL per dimension, to keep the active ones
+    (default: all count)."""
+    if len(codes) < 2:
+        raise InvalidInputError("UDR compares models with each other: give the codes of at least 2")
+    codes = [np.asarray(c, dtype=np.float64) for c in codes]
+    if any(c.ndim != 2 or len(c) != len(codes[0]) for c in codes) or len(codes[0]) < 10:
+        raise InvalidInputError("UDR needs each model's codes of the same inputs (at least 10), one row each")
+    active = [np.ones(c.shape[1], bool) if kl_per_dimension is None else active_dimensions(k)
+              for c, k in zip(codes, kl_per_dimension or [None] * len(codes), strict=True)]
+    pair = np.full((len(codes), len(codes)), np.nan)
+    for a in range(len(codes)):
+        for b in range(a + 1, len(codes)):
+            pair[a, b] = pair[b, a] = _udr_pair(codes[a][:, active[a]], codes[b][:, active[b]])
+    return np.array([np.nanmedian(np.delete(row, i)) for i, row in enumerate(pair)])
+
+
+def _udr_pair(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape[1] == 0 or b.shape[1] == 0:
+        return 0.0
+    ranks = rankdata(np.hstack([a, b]), axis=0)  # Spearman: Pearson's correlation of the ranks
+    with np.errstate(invalid="ignore", divide="ignore"):  # (a constant dimension correlates with nothing)
+        rho = np.nan_to_num(np.abs(np.corrcoef(ranks, rowvar=False)))[:a.shape[1], a.shape[1]:]
+    # Per column (row): the share of its correlation held by its largest entry, times that entry.
+    columns = np.where(rho.sum(0) > 0, rho.max(0) ** 2 / np.maximum(rho.sum(0), 1e-12), 0.0)
+    rows = np.where(rho.sum(1) > 0, rho.max(1) ** 2 / np.maximum(rho.sum(1), 1e-12), 0.0)
+    return float((columns.sum() + rows.sum()) / (a.shape[1] + b.shape[1]))

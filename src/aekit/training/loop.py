@@ -78,13 +78,13 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
             lr = learning_rate(config, run.state.global_step, run.total_steps)
             for param_group in run.optimizer.param_groups:
                 param_group["lr"] = lr
-            warmup = objective.kl_warmup_epochs
-            kl_weight = min(1.0, (epoch + step / len(steps)) / warmup) if warmup else 1.0
+            epochs_done = epoch + step / len(steps)
             batch = make_batch(model, run.feed.next(wanted[step]), run.y, idx, preprocess, config, group)
             with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = net(batch.x, batch.y, k=objective.importance_samples, kl_weight=kl_weight,
-                          corrupted=batch.corrupted, eps=batch.eps, batch_mean=group.batch_mean(len(idx)),
-                          dataset_size=len(run.train_idx))
+                out = net(batch.x, batch.y, k=objective.importance_samples,
+                          kl_weight=objective.kl_weight_at(epochs_done), corrupted=batch.corrupted,
+                          eps=batch.eps, batch_mean=group.batch_mean(len(idx)),
+                          dataset_size=len(run.train_idx), capacity=objective.capacity_at(epochs_done))
             losses.add(out)
             run.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()

@@ -26,7 +26,7 @@ from ..errors import ModelFileError
 from ..persistence import load as load_model_folder
 from ..persistence import model_digest
 from ..runs import RunFolder, staged_output
-from ..tasks import latent
+from ..tasks import factors, latent
 
 
 def model_folder(path) -> Path:
@@ -57,6 +57,19 @@ def data_for(estimator, source, data_options=None) -> Dataset:
     data = load_data(source, **(data_options or {}))
     return as_model_reads(data, getattr(estimator, "feature_names_in_", None),
                           tuple(getattr(estimator, "input_shape_", ())))
+
+
+def latent_names(estimator, model_path) -> list[str | None]:
+    """A name per code dimension: the attribute a run's model was trained to carry, or the factor
+    ``aekit evaluate`` found it carries (in the run's ``evaluate/``, for this model); else None."""
+    run = RunFolder.holding_model(model_path)
+    evaluation = run.factor_evaluation(model_digest(run.model)) if run else None
+    return factors.latent_names(estimator, evaluation)
+
+
+def latent_labels(estimator, model_path) -> list[str]:
+    """"z3: scale" per code dimension (see :func:`latent_names`), "z3" where it has no name."""
+    return [factors.dimension_label(j, name) for j, name in enumerate(latent_names(estimator, model_path))]
 
 
 def load_with_data(model_path, source, data_options, device=None, trust_code: bool = False):

@@ -1,4 +1,5 @@
-"""aekit evaluate: the codes against PCA (clustering and probes), the parabola curves."""
+"""aekit evaluate: the codes against PCA (clustering and probes), against known factors
+(disentanglement: MIG, DCI, SAP, and each dimension named), the parabola curves."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .. import plots
 from ..data.layout import loaded
 from ..errors import InvalidInputError
 from ..tasks import encode as encode_tasks
+from ..tasks import factors as factor_tasks
 from .base import Verb, with_data
 from .common import (
     load_with_data,
@@ -30,6 +32,14 @@ def evaluate(*, model, source, out, data_options=None, device=None, trust_code=F
                               out / "representation.png",
                               title=f"{data.name}: codes against PCA at dimension {estimator.latent_dim}")
         summary["figures"].append("representation.png")
+    if data.factors and estimator.latent_dim > 1:
+        found = factor_tasks.evaluate_factors(estimator, data.X, data.factors)
+        summary["disentanglement"] = found
+        labels = [factor_tasks.dimension_label(j, name) for j, name in enumerate(found["latent_names"])]
+        plots.factor_matrix(np.asarray(found["mi_share"]), found["factors"], labels, out / "factors.png",
+                            title=f"{data.name}: MIG {found['mig']:.2f}, DCI disentanglement "
+                                  f"{found['dci']['disentanglement']:.2f}, SAP {found['sap']:.2f}")
+        summary["figures"].append("factors.png")
     if estimator.latent_dim == 1 and np.asarray(data.X).ndim == 2 and data.X.shape[1] == 2:
         result = encode_tasks.parabola_comparison(estimator, data.X)
         plots.parabola_figure(np.asarray(data.X), result["ae_curve"], result["pca_curve"],
@@ -37,10 +47,12 @@ def evaluate(*, model, source, out, data_options=None, device=None, trust_code=F
         summary["curve"] = {"autoencoder_mse": result["ae_mse"], "pca_mse": result["pca_mse"]}
         summary["figures"].append("parabola.png")
     if not summary["figures"]:
-        raise InvalidInputError(f"{data.name} has no labels to evaluate codes against; give labelled data "
-                                "(e.g. --label-column), or 2-D points with a latent_dim=1 model")
+        raise InvalidInputError(f"{data.name} has no labels or factors to evaluate codes against; give "
+                                "labelled data (--label-column), known factors (--factors), or 2-D "
+                                "points with a latent_dim=1 model")
     return write_summary(out, "evaluate.json", summary, model)
 
 
-VERB = Verb("evaluate", "codes against PCA: k-means NMI/ARI, kNN and logistic probes; the parabola curves",
+VERB = Verb("evaluate", "codes against PCA: k-means NMI/ARI, kNN and logistic probes; against known "
+            "factors (--factors): MIG, DCI, SAP and each dimension's name; the parabola curves",
             lambda a: evaluate(**with_data(a)))

@@ -6,7 +6,7 @@ from ..data.options import from_arguments
 from ..errors import InvalidInputError
 from ..explorer import MAX_POINTS, Explorer, serve, serve_until_interrupted
 from .base import TRUST_CODE, Verb, at_least_two, opt, port
-from .common import data_for, load_model, trained_on
+from .common import data_for, latent_names, load_model, trained_on
 
 
 def explorer(*, model, source=None, data_options=None, device=None, trust_code=False,
@@ -24,7 +24,7 @@ def explorer(*, model, source=None, data_options=None, device=None, trust_code=F
     names = data.windows.columns if data.windows is not None else data.feature_names
     return Explorer(estimator, data.X, data.y, feature_names=names,
                     window_channels=data.windows.channels if flat_windows else None,
-                    max_points=max_points or MAX_POINTS)
+                    max_points=max_points or MAX_POINTS, latent_names=latent_names(estimator, model))
 
 
 def _run(args):

@@ -22,7 +22,7 @@ from ..callbacks import TensorBoardLogger
 from ..data import BUILTINS, NAMED_SETS
 from ..data import load as load_data
 from ..data.layout import for_training, named_samples
-from ..data.options import from_arguments, positive_int
+from ..data.options import from_arguments, non_negative_int, positive_float, positive_int
 from ..errors import InvalidInputError
 from ..estimators import VAE, parameters
 from ..nn.corruption import KINDS as CORRUPTIONS
@@ -31,6 +31,7 @@ from ..nn.likelihood import KINDS as LIKELIHOODS
 from ..nn.networks import KINDS as NETWORKS
 from ..persistence import REGISTRY, check_replaceable, model_digest
 from ..runs import RunFolder
+from ..tasks.factors import factor_table
 from .base import Verb, opt
 from .common import json_default, latent_map, merge
 
@@ -56,10 +57,12 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
         if estimator.is_conditional and dataset.y is None:
             raise InvalidInputError(f"{preset} needs labels, and {source} has none")
         features, y = named_samples(dataset), dataset.y
+        # --factors: known attributes the code's first dimensions are trained to carry.
+        attributes = _attributes(dataset) if (data_options or {}).get("factors") else None
         callbacks = _prepare_run_folder(run, estimator, features, y, resume, log) if group.is_main else []
         started = time.perf_counter()
         try:
-            estimator.fit(features, y if estimator.is_conditional else None,
+            estimator.fit(features, y if estimator.is_conditional else None, attributes=attributes,
                           checkpoint_path=run.checkpoint, resume=resume, callbacks=callbacks)
         finally:
             for callback in callbacks:
@@ -69,6 +72,13 @@ def train(*, source, preset: str, params: dict, out, resume: bool = False, data_
             _write_metrics(run, estimator, dataset, source, data_options, preset, group,
                            time.perf_counter() - started)
     return estimator
+
+
+def _attributes(dataset):
+    import pandas as pd
+
+    names, values = factor_table(dataset.factors)
+    return pd.DataFrame(values, columns=names)
 
 
 def _prepare_run_folder(run: RunFolder, estimator, features, y, resume: bool, log: str) -> list:
@@ -152,7 +162,8 @@ def _run(args):
               "random_state": args.seed, "verbose": 0 if args.quiet else 1, "device": args.device,
               "deterministic": args.deterministic, "compile": args.compile}
     if args.model in ("vae", "cvae"):
-        params.update(beta=args.beta, binarize=args.binarize, tc_weight=args.tc_weight)
+        params.update(beta=args.beta, binarize=args.binarize, tc_weight=args.tc_weight,
+                      capacity=args.capacity, capacity_epochs=args.capacity_epochs)
     if args.model == "dae":
         params.update(corruption=args.corruption, corruption_level=args.corruption_level,
                       mask_mode=args.mask_mode, patch_size=args.patch_size)
@@ -189,6 +200,11 @@ VERB = Verb("train", "train a model and write a run folder", _run, model=False, 
     opt("--tc-weight", type=float, default=None, metavar="W",
         help="beta-TCVAE: weight of the total correlation between code dimensions, the rest of the KL "
              "weighted by --beta (vae, cvae; e.g. 6 for more disentangled codes; default: not split)"),
+    opt("--capacity", type=positive_float, default=None, metavar="NATS",
+        help="capacity annealing: hold the KL near a target rising to NATS, weighted by --beta "
+             "(vae, cvae; e.g. --capacity 25 --beta 1000; default: off)"),
+    opt("--capacity-epochs", type=non_negative_int, default=0, metavar="E",
+        help="epochs over which the --capacity target rises from 0 (default: 0)"),
     opt("--binarize", action="store_true",
         help="dynamic binarisation: a fresh Bernoulli draw of every batch (vae, cvae)"),
     opt("--corruption", choices=[k for k in CORRUPTIONS if k != "none"], default=_DAE_DEFAULTS["corruption"],

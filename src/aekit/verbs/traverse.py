@@ -11,6 +11,7 @@ from ..tasks import latent
 from .base import Verb, common, int_list, opt
 from .common import (
     data_for,
+    latent_labels,
     load_model,
     save_array,
     write_summary,
@@ -31,11 +32,13 @@ def traverse(*, model, out, source=None, index=None, dims=None, steps=9, span=3.
     dims = list(range(min(estimator.latent_dim, 10))) if dims is None else list(dims)
     grid, offsets = latent.traverse(estimator, x, dims, steps, span, y=label)
     save_array(out / "traverse.npy", grid)
-    plots.rows_figure(list(grid), [f"z{d}" for d in dims], "Latent traversal: one row per dimension",
+    labels = latent_labels(estimator, model)
+    plots.rows_figure(list(grid), [labels[d] for d in dims], "Latent traversal: one row per dimension",
                       out / "traverse.png", col_labels=[f"{o:+.1f}σ" for o in offsets])
-    return write_summary(out, "traverse.json", {"dims": dims, "offsets": offsets, "around": "origin"
-                                           if x is None else f"sample {index}", "figures": ["traverse.png"]},
-                    model)
+    around = "origin" if x is None else f"sample {index}"
+    return write_summary(out, "traverse.json", {"dims": dims, "labels": [labels[d] for d in dims],
+                                                "offsets": offsets, "around": around,
+                                                "figures": ["traverse.png"]}, model)
 
 
 VERB = Verb("traverse", "decode sweeps of each latent dimension (-3..+3 standard deviations)",

@@ -333,11 +333,12 @@ async function pumpDecodes() {
 
 // ---------------------------------------------------------------------------- sliders
 function buildSliders() {
-  const { latent_dim: dims, slider_centre: centre, slider_std: std, slider_span: span, variational } = state.info;
+  const { latent_dim: dims, slider_centre: centre, slider_std: std, slider_span: span, variational,
+          latent_labels: labels } = state.info;
   const box = $("sliders");
   for (let d = 0; d < dims; d++) {
     const label = document.createElement("label");
-    label.textContent = `z${d}`;
+    label.textContent = labels[d];  // "z3: scale" where the model's dimensions have names
     label.htmlFor = `z${d}`;
     const input = document.createElement("input");
     Object.assign(input, { type: "range", id: `z${d}`, min: centre[d] - span * std[d],
