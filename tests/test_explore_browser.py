@@ -224,7 +224,8 @@ def test_the_sliders_carry_the_names_an_evaluation_against_factors_found(browser
     assert main(["train", *data, "--latent-dim", "3", "--epochs", "30", "--quiet", "--out", str(run)]) == 0
     assert main(["evaluate", "--model", str(run), *data]) == 0
     names = json.loads((run / "evaluate" / "evaluate.json").read_text())["disentanglement"]["latent_names"]
-    server = _serving(explorer(model=run, source=str(tmp_path / "t.csv"), data_options={"factors": ["size", "tilt"]}))
+    session = explorer(model=run, source=str(tmp_path / "t.csv"), data_options={"factors": ["size", "tilt"]})
+    server = _serving(session)
     try:
         page = _open(browser, server)
         shown = page.eval_on_selector_all("#sliders label", "labels => labels.map(l => l.textContent)")

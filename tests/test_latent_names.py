@@ -16,7 +16,6 @@ from aekit.cli import main
 from aekit.errors import InvalidInputError
 from aekit.tasks import disentanglement as D
 from aekit.tasks import factors as F
-
 from conftest import one_line_error
 
 
@@ -35,7 +34,8 @@ def _factor_table(n=600, seed=0):
 def test_known_attributes_are_carried_by_the_first_code_dimensions_and_saved(tmp_path):
     frame, hidden = _factor_table()
     X = frame[[f"c{i}" for i in range(8)]].to_numpy()
-    model = aekit.VAE(latent_dim=3, epochs=40, verbose=0, random_state=0).fit(X, attributes=frame[["size", "tilt"]])
+    model = aekit.VAE(latent_dim=3, epochs=40, verbose=0, random_state=0)
+    model.fit(X, attributes=frame[["size", "tilt"]])
     codes = model.transform(X)
     assert list(model.attribute_names_) == ["size", "tilt"]
     assert np.corrcoef(codes[:, 0], hidden[:, 0])[0, 1] > 0.95  # standardised: z0 ~ (size - 10) / 3
@@ -70,7 +70,8 @@ def test_bad_attributes_are_refused_in_one_message(attributes, message):
 def test_naming_follows_the_information_each_dimension_holds():
     share = np.array([[0.8, 0.05], [0.05, 0.6], [0.4, 0.3], [0.02, 0.05], [0.5, 0.1]])
     assert F.name_dimensions(share, ["scale", "x"]) == ["scale", "x", "scale+x", None, "scale"]
-    assert F.name_dimensions(share, ["scale", "x"], active=[1, 1, 1, 1, 0]) == ["scale", "x", "scale+x", None, None]
+    names = F.name_dimensions(share, ["scale", "x"], active=[1, 1, 1, 1, 0])
+    assert names == ["scale", "x", "scale+x", None, None]
     assert F.dimension_label(3, "scale") == "z3: scale" and F.dimension_label(3, None) == "z3"
 
 
@@ -101,8 +102,10 @@ def test_a_vae_reports_its_active_dimensions():
     """Data with two hidden factors and six code dimensions: the KL per dimension says how many
     the VAE used; the unused ones sit at the prior."""
     rng = np.random.default_rng(0)
-    X = (rng.normal(size=(800, 2)) @ rng.normal(size=(2, 10)) + 0.05 * rng.normal(size=(800, 10))).astype(np.float32)
-    model = aekit.VAE(latent_dim=6, epochs=60, learning_rate=3e-3, sigma=0.3, verbose=0, random_state=0).fit(X)
+    X = rng.normal(size=(800, 2)) @ rng.normal(size=(2, 10)) + 0.05 * rng.normal(size=(800, 10))
+    X = X.astype(np.float32)
+    model = aekit.VAE(latent_dim=6, epochs=60, learning_rate=3e-3, sigma=0.3, verbose=0, random_state=0)
+    model.fit(X)
     kl = model.kl_per_dimension(X)
     assert kl.shape == (6,) and (kl >= 0).all()
     assert D.active_dimensions(kl).sum() == 2 and np.sort(kl)[-2:].min() > 1.0
@@ -141,8 +144,8 @@ def test_factor_columns_and_a_factor_table_beside_an_image_folder(tmp_path):
     folder.mkdir()
     for i in range(6):
         Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"im{i}.png")
-    pd.DataFrame({"file": [f"im{i}.png" for i in reversed(range(6))], "brightness": [5, 4, 3, 2, 1, 0]}).to_csv(
-        tmp_path / "labels.csv", index=False)
+    labels = pd.DataFrame({"file": [f"im{i}.png" for i in range(5, -1, -1)], "brightness": range(5, -1, -1)})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
     images = load(folder, factors=[str(tmp_path / "labels.csv")])
     order = [int(str(i)[2]) for i in images.ids]
     assert images.factors["brightness"].tolist() == order  # matched by file, not by row
@@ -157,20 +160,23 @@ def test_the_command_line_trains_evaluates_and_names_traversal_rows(tmp_path, ca
     frame, _ = _factor_table()
     frame.to_csv(tmp_path / "t.csv", index=False)
     run, plain = tmp_path / "run", tmp_path / "plain"
-    common = ["--data", str(tmp_path / "t.csv"), "--factors", "size,tilt", "--latent-dim", "3", "--quiet"]
+    data = ["--data", str(tmp_path / "t.csv"), "--factors", "size,tilt"]
+    common = [*data, "--latent-dim", "3", "--quiet"]
     assert main(["train", *common, "--epochs", "40", "--out", str(run)]) == 0
-    assert main(["evaluate", "--model", str(run), "--data", str(tmp_path / "t.csv"), "--factors", "size,tilt"]) == 0
+    assert main(["evaluate", "--model", str(run), *data]) == 0
     found = json.loads((run / "evaluate" / "evaluate.json").read_text())["disentanglement"]
     assert found["factors"] == ["size", "tilt"] and found["latent_names"][:2] == ["size", "tilt"]
     assert found["mig"] > 0.3 and 0 <= found["sap"] <= 1 and (run / "evaluate" / "factors.png").stat().st_size
     assert main(["traverse", "--model", str(run), "--steps", "3"]) == 0
-    assert json.loads((run / "traverse" / "traverse.json").read_text())["labels"] == ["z0: size", "z1: tilt", "z2"]
+    labels = json.loads((run / "traverse" / "traverse.json").read_text())["labels"]
+    assert labels == ["z0: size", "z1: tilt", "z2"]
     # A model trained without attributes is named by what evaluate found, for that model only.
     features = ",".join(f"c{i}" for i in range(8))
-    assert main(["train", "--data", str(tmp_path / "t.csv"), "--feature-columns", features, "--latent-dim", "3",
-                 "--epochs", "2", "--quiet", "--out", str(plain)]) == 0
-    assert main(["evaluate", "--model", str(plain), "--data", str(tmp_path / "t.csv"), "--factors", "size,tilt"]) == 0
-    evaluated = json.loads((plain / "evaluate" / "evaluate.json").read_text())["disentanglement"]["latent_names"]
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--feature-columns", features,
+                 "--latent-dim", "3", "--epochs", "2", "--quiet", "--out", str(plain)]) == 0
+    assert main(["evaluate", "--model", str(plain), *data]) == 0
+    evaluated = json.loads((plain / "evaluate" / "evaluate.json").read_text())
+    evaluated = evaluated["disentanglement"]["latent_names"]
     assert any(evaluated)  # (else the labels below could not tell an evaluation followed from one not)
     assert main(["traverse", "--model", str(plain), "--steps", "3"]) == 0
     labels = json.loads((plain / "traverse" / "traverse.json").read_text())["labels"]

@@ -6,8 +6,9 @@ A dimension is named by the factor it knows most about, as a share of that facto
 something; two names when a second factor is nearly as well known (the dimension mixes them);
 none when it is inactive (its KL from the prior is ~0: the decoder ignores it). Chance is the
 share of the same codes against the factors shuffled: the binned estimate of MI is biased
-upwards by about (bins - 1)^2 / 2n nats (0.1-0.3 of a share at a few hundred inputs). A model trained with known attributes
-(``VAE.fit(X, attributes=...)``) names its first dimensions by them whatever the evaluation says.
+upwards by about (bins - 1)^2 / 2n nats (0.1-0.3 of a share at a few hundred inputs).
+A model trained with known attributes (``VAE.fit(X, attributes=...)``) names its first
+dimensions by them whatever the evaluation says.
 """
 
 from __future__ import annotations
