@@ -36,7 +36,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
     pytest.param("ddp", marks=needs_fashion_mnist),
     pytest.param("out_of_core", marks=needs_fashion_mnist),
     pytest.param("dataset_workers", marks=needs_fashion_mnist),
-    "table_stream", "conv_speed",
+    "table_stream", "conv_speed", "disentanglement",
     pytest.param("training_budget", marks=needs_fashion_mnist),
     pytest.param("explore_latency", marks=pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
                                                              reason="apt-get install -y chromium")),

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import aekit
 from aekit.cli import main
@@ -42,6 +43,16 @@ def test_known_attributes_are_carried_by_the_first_code_dimensions_and_saved(tmp
     assert np.abs(codes[:, 0] - hidden[:, 0]).mean() < 0.3
     assert np.corrcoef(codes[:, 1], hidden[:, 1])[0, 1] > 0.95  # learnt from the two thirds known
     assert F.latent_names(model) == ["size", "tilt", None]
+    # The objective's term, computed here: the ELBO's plus the weight times half the squared gap
+    # between each known attribute (standardised) and its dimension's mean; unknowns add nothing.
+    net = model.model_
+    x = model.scaler_.transform(torch.tensor(X[:6]))
+    a = torch.tensor([[0.5, np.nan], [-1.0, 2.0], [np.nan, np.nan], [0.0, 0.1], [1.0, -1.0], [2.0, np.nan]])
+    noise = torch.zeros(1, 6, 3)
+    out = net(x, a, eps=noise)
+    gap = np.nan_to_num((out.code.mean[:, :2] - a).detach().numpy())
+    expected = (out.nll + out.kl).mean().item() + 100.0 * (0.5 * (gap ** 2).sum(1)).mean()
+    assert out.loss.item() == pytest.approx(expected, rel=1e-5)
     model.save(tmp_path / "m")
     loaded = aekit.load(tmp_path / "m")
     assert list(loaded.attribute_names_) == ["size", "tilt"] and loaded.model_.config.n_attributes == 2
@@ -167,6 +178,8 @@ def test_the_command_line_trains_evaluates_and_names_traversal_rows(tmp_path, ca
     found = json.loads((run / "evaluate" / "evaluate.json").read_text())["disentanglement"]
     assert found["factors"] == ["size", "tilt"] and found["latent_names"][:2] == ["size", "tilt"]
     assert found["mig"] > 0.3 and 0 <= found["sap"] <= 1 and (run / "evaluate" / "factors.png").stat().st_size
+    assert main(["report", str(run)]) == 0
+    assert "<h3>disentanglement</h3>" in (run / "report.html").read_text()
     assert main(["traverse", "--model", str(run), "--steps", "3"]) == 0
     labels = json.loads((run / "traverse" / "traverse.json").read_text())["labels"]
     assert labels == ["z0: size", "z1: tilt", "z2"]

@@ -46,6 +46,8 @@ def _table(payload: dict) -> str:
             body = "".join("<tr>" + "".join(f"<td>{_format(r.get(c))}</td>" for c in columns) + "</tr>"
                            for r in value)
             extra.append(f"<h3>{html.escape(key)}</h3><table><tr>{head}</tr>{body}</table>")
+        elif isinstance(value, dict) and any(isinstance(v, (dict, list)) for v in value.values()):
+            extra.append(f"<h3>{html.escape(key)}</h3>{_table(value)}")  # e.g. evaluate's disentanglement
         elif isinstance(value, dict):
             inner = "; ".join(f"{html.escape(str(k))}: {_format(v)}" for k, v in value.items())
             rows.append(f"<tr><th>{html.escape(key)}</th><td>{inner}</td></tr>")
