@@ -92,7 +92,8 @@ def main():
                     "DCI disentanglement": round(dci["disentanglement"], 4),
                     "DCI completeness": round(dci["completeness"], 4),
                     "DCI informativeness": round(dci["informativeness"], 4),
-                    "SAP": round(D.sap(codes, factors), 4), "active dimensions": int(D.active_dimensions(kl).sum()),
+                    "SAP": round(D.sap(codes, factors), 4),
+                    "active dimensions": int(D.active_dimensions(kl).sum()),
                     "reconstruction error": round(float(model.reconstruction_error(scored.X).mean()), 2),
                     "train seconds": round(seconds, 1)}
             per_model.append(line)
