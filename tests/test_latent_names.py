@@ -202,3 +202,33 @@ def test_the_command_line_trains_evaluates_and_names_traversal_rows(tmp_path, ca
     capsys.readouterr()
     code = main(["train", *common, "--model", "ae", "--epochs", "1", "--out", str(tmp_path / "ae")])
     one_line_error(capsys, code, "does not take attributes")
+
+
+def test_seeds_are_ranked_without_labels():
+    """Models read as the ranking reads them (codes of the same inputs, KL per dimension): two that
+    carry the factors in their own order and sign, one with an unused dimension besides, and one
+    that mixes them by a rotation; the mixing one ranks last, the unused dimension costs nothing."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(3000, 3))
+    rotation = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+
+    class Model:
+        is_variational = True
+
+        def __init__(self, encode, kl):
+            self.encode, self.kl, self.latent_dim = encode, np.asarray(kl, float), len(kl)
+
+        def transform(self, X):
+            return self.encode(X)
+
+        def kl_per_dimension(self, X):
+            return self.kl
+
+    models = [Model(lambda x: x, [1, 1, 1]), Model(lambda x: -x[:, ::-1], [1, 1, 1]),
+              Model(lambda x: np.column_stack([x, np.zeros(len(x))]), [1, 1, 1, 0]),
+              Model(lambda x: x @ rotation, [1, 1, 1])]
+    scores = F.rank_without_labels(models, X, max_rows=2000)
+    assert scores.shape == (4,) and np.argmin(scores) == 3
+    assert scores[0] == pytest.approx(scores[2], abs=0.02)
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        F.rank_without_labels(models[:1], X)

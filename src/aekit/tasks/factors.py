@@ -96,3 +96,18 @@ def latent_names(estimator, evaluation: dict | None = None) -> list[str | None]:
 def dimension_label(dim: int, name: str | None) -> str:
     """"z3: scale", or "z3" for a dimension without a name."""
     return f"z{dim}: {name}" if name else f"z{dim}"
+
+
+def rank_without_labels(models: list, X, *, max_rows: int = MAX_ROWS, random_state: int = 0) -> np.ndarray:
+    """Each model's UDR (``disentanglement.udr``) among ``models``, e.g. the seeds of one
+    objective, from their codes of the same inputs ``X`` (at most ``max_rows`` of them) and,
+    for VAEs, their active dimensions. No labels: higher is more consistent with the others."""
+    if len(models) < 2:
+        raise InvalidInputError("ranking without labels compares models with each other: give at least 2")
+    rng = np.random.default_rng(random_state)
+    rows = np.sort(rng.choice(len(X), min(max_rows, len(X)), replace=False))
+    sample = X[rows]
+    codes = [model.transform(sample) for model in models]
+    kl = [model.kl_per_dimension(sample) if model.is_variational else np.ones(model.latent_dim)
+          for model in models]
+    return D.udr(codes, kl)
