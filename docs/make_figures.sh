@@ -22,6 +22,13 @@ $AEKIT train --data shapes --count 6000 --latent-dim 6 --epochs 40 --out "$W/sha
 $AEKIT traverse --model "$W/shapes" --data shapes --count 100 --index 3
 $AEKIT attribute --model "$W/shapes" --data shapes --count 3000 --factor size
 
+# Which value does what (docs/latent.md): beta-TCVAE on small sprites, evaluated against their factors.
+$AEKIT train --data sprites --size 32 --count 20000 --network mlp --likelihood bernoulli --tc-weight 6 \
+  --epochs 30 --out "$W/sprites" --quiet
+$AEKIT evaluate --model "$W/sprites" --data sprites --size 32 --count 5000 \
+  --factors shape,scale,orientation,x,y
+$AEKIT traverse --model "$W/sprites" --steps 7
+
 $AEKIT train --data parabola --model ae --latent-dim 1 --epochs 150 --out "$W/parabola" --quiet
 $AEKIT evaluate --model "$W/parabola" --data parabola
 
@@ -61,6 +68,8 @@ cp "$W/digits/attribute/attribute.png" $IMG/attribute_digits.png
 cp "$W/digits/sample/samples.png" $IMG/sample_mixture.png
 cp "$W/digits/density/uncertainty.png" $IMG/density_uncertainty.png
 cp "$W/shapes/traverse/traverse.png" $IMG/traverse_shapes.png
+cp "$W/sprites/evaluate/factors.png" $IMG/factors_sprites.png
+cp "$W/sprites/traverse/traverse.png" $IMG/traverse_sprites_named.png
 cp "$W/shapes/attribute/attribute.png" $IMG/attribute_shapes_bigger.png
 cp "$W/parabola/evaluate/parabola.png" $IMG/evaluate_parabola.png
 cp "$W/dae/denoise/denoise.png" $IMG/denoise.png
@@ -72,3 +81,5 @@ cp "$W/table/detect/roc_pr.png" $IMG/detect_roc_pr.png
   "$W"/digits/evaluate/evaluate.json "$W"/parabola/evaluate/evaluate.json "$W"/dae/denoise/denoise.json \
   "$W"/inpaint/inpaint/inpaint.json "$W"/colour/colourise/colourise.json "$W"/table/detect/detect.json \
   "$W"/digits/density/density.json
+"$PY" -c "import json,sys; d=json.load(open(sys.argv[1]))['disentanglement']; print({k: d[k] for k in ('mig', 'sap', 'dci', 'latent_names')})" \
+  "$W"/sprites/evaluate/evaluate.json
