@@ -45,6 +45,9 @@ TARGETS = {
     "explanations": "Target (issue #33): on data with an anomaly injected into a known column, channel "
                     "or place, the top contributor names it in >= 90% of injected inputs, per data type "
                     "(`mean_top1`; `naive_top1`: the value furthest from its training mean, for scale).",
+    "explanations_images": "Issue #33, images alone (`--kinds images`): the region an explanation names "
+                           "first overlaps the inverted patch (`mean_top1`), beside the brightest pixel "
+                           "(`mean_brightest_pixel`) and the brightest 4x4 window (`mean_top1_patch_sums`).",
     "stream_alarms": "Target (issue #33): a stream raises about the false alarms a day asked for "
                      "(`aekit watch --false-alarms-per-day`), counted outside NAB's labelled windows.",
     "disentanglement": "Target (issue #34): median MIG >= 0.35 over seeds on the built-in sprites within "

@@ -144,7 +144,17 @@ def test_the_brightest_contribution_of_an_image_lies_in_the_patch_injected_into_
     brightest = np.array([np.unravel_index(m.argmax(), m.shape) for m in explanation.contributions])
     inside = ((brightest >= corners) & (brightest < corners + 2)).all(1)
     assert inside.mean() >= 0.9
-    assert explanation.top(1)[0][0][0].startswith("pixel (")
+    # Named as regions of a seventh of the side (2 x 2 pixels of these 12 x 12 images).
+    assert explanation.region == 2 and explanation.per_name().shape == (100, 36)
+    total = explanation.contributions.reshape(100, -1).sum(1)
+    np.testing.assert_allclose(explanation.per_name().sum(1), total, rtol=1e-5)
+    named = [explanation.top(1)[i][0][0] for i in range(100)]
+    spans = [[int(v) for v in part.split()[1].rstrip(",").split("-")] for text in named
+             for part in text.split(", ")]
+    top_rows, top_columns = np.array(spans[0::2]), np.array(spans[1::2])
+    overlaps = ((top_rows[:, 0] <= corners[:, 0] + 1) & (top_rows[:, 1] >= corners[:, 0])
+                & (top_columns[:, 0] <= corners[:, 1] + 1) & (top_columns[:, 1] >= corners[:, 1]))
+    assert overlaps.mean() >= 0.9 and named[0].startswith("rows ")
 
 
 def test_a_tables_columns_are_ranked_by_how_much_lower_the_score_is_with_that_column_normal():
