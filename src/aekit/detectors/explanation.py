@@ -33,8 +33,8 @@ windows of three NAB series with a spike injected into one channel: 92% named by
 89% by the additive parts). An image's pixels are grouped into square regions, a seventh of
 the image's side (4 x 4 pixels of a 28 x 28 image), and the regions ranked by the sums of their
 pixels' additive parts: a region is what one looks at, and a single pixel's part is noisy (in
-Fashion-MNIST images with a 4 x 4 patch inverted, the brightest pixel lay in the patch in 88% of
-images, the brightest 4 x 4 sum in 97%; benchmarks/explanations.py).
+Fashion-MNIST images with a 4 x 4 patch inverted, the region named first overlapped the patch in
+94% of images, the brightest pixel lay in it in 88%; benchmarks/explanations.py).
 """
 
 from __future__ import annotations
