@@ -17,9 +17,11 @@ floating-point sums are added.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -162,6 +164,17 @@ def join(device: torch.device) -> Group:
     return Group(dist.get_rank(), dist.get_world_size(), backend)
 
 
+LEAVE_TIMEOUT = timedelta(seconds=60)
+
+
 def _leave() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    """At exit, leave the group together: a gloo process whose peer had already torn its
+    connections down aborted in its destructor now and then ("terminate called without an
+    active exception", exit code -6 after a complete run). A peer that never comes (it
+    failed) is waited for at most LEAVE_TIMEOUT."""
+    if not dist.is_initialized():
+        return
+    if dist.get_backend() == "gloo":
+        with contextlib.suppress(RuntimeError):
+            dist.monitored_barrier(timeout=LEAVE_TIMEOUT)
+    dist.destroy_process_group()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import mutual_info_score
 from sklearn.model_selection import train_test_split
 
@@ -89,6 +88,10 @@ def dci(codes, factors, *, test_size: float = 0.3, random_state: int = 0) -> dic
     """Disentanglement (each code dimension matters for one factor), completeness (each factor
     is captured by one code dimension), informativeness (test accuracy of predicting the
     factors from the codes), and the importance matrix ``(latent_dim, n_factors)``."""
+    # Imported here, not with aekit: sklearn.ensemble loads its own OpenMP runtime beside torch's,
+    # and torchrun's worker processes then aborted at exit now and then (tests/test_distributed.py).
+    from sklearn.ensemble import GradientBoostingClassifier
+
     codes, discrete = _factor_codes(codes, factors)
     train, test = train_test_split(np.arange(len(codes)), test_size=test_size, random_state=random_state)
     importance = np.zeros((codes.shape[1], discrete.shape[1]))
