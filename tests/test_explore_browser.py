@@ -155,8 +155,9 @@ def test_walking_between_two_inputs_shows_the_strip_and_the_path(page, digits_se
     wait_for_output(page, count)
     assert "% of the way from A to B" in page.inner_text("#input-caption")
     assert picture(page) != before
+    count = outputs(page)  # read before the change: its redraw can land before a later read
     page.select_option("#path-method", "spherical")
-    page.wait_for_function("n => window.aekit.outputs > n", arg=outputs(page))
+    page.wait_for_function("n => window.aekit.outputs > n", arg=count)
 
 
 def test_an_attribute_vector_moves_the_picture(page):
