@@ -81,9 +81,12 @@ def load(source: str | Path, **options) -> Dataset:
     data = _load(source, opts)
     if not opts.factors:
         return data
-    if not set(opts.factors) <= set(data.factors):
-        raise InvalidInputError(f"{source}: --factors names columns of a table read in memory (not "
-                                "streamed, not windows), or a table file with a row per sample")
+    unknown = [name for name in opts.factors if name not in data.factors]
+    if unknown:
+        known = f"its factors are {sorted(data.factors)}" if data.factors else "it has none"
+        raise InvalidInputError(f"{source}: no factor {unknown[0]!r} ({known}); --factors names columns "
+                                "of a table read in memory (not streamed, not windows), factors of a "
+                                "built-in set, or a table file with a row per sample")
     return dataclasses.replace(data, factors={name: data.factors[name] for name in opts.factors})
 
 

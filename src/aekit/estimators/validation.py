@@ -163,13 +163,13 @@ def validate_attributes(estimator, attributes, n: int, reset: bool) -> torch.Ten
                                     "mark unknown ones NaN")
         with np.errstate(invalid="ignore"):
             mean, scale = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        labels = [str(c) for c in names] if names is not None else [str(i) for i in range(values.shape[1])]
         if (scale <= 0).any():
-            constant = [str(i) for i in np.flatnonzero(scale <= 0)]
+            constant = [labels[i] for i in np.flatnonzero(scale <= 0)]
             raise InvalidInputError(f"attribute column(s) {', '.join(constant)} take one value: "
                                     "nothing to learn from")
         estimator.attribute_names_ = np.asarray(
-            [str(c) for c in names] if names is not None
-            else [f"attribute {i}" for i in range(values.shape[1])], dtype=object)
+            labels if names is not None else [f"attribute {i}" for i in labels], dtype=object)
         estimator.attribute_mean_, estimator.attribute_scale_ = mean, scale
     elif not hasattr(estimator, "attribute_names_"):
         raise InvalidInputError("this model was fitted without attributes")
