@@ -54,9 +54,13 @@ def test_rows_one_at_a_time_score_as_the_batch_of_the_same_causal_windows(model,
     assert len(alarms) and alarms.min() >= 750 and alarms.min() < 760 + WINDOW
     # One alarm per episode, on its first row, whether rows come one at a time or together.
     np.testing.assert_array_equal(together["alarm"], [r["alarm"] for r in rows])
-    above = together["unusual"] >= 0.9999
-    np.testing.assert_array_equal(together["alarm"], above & ~np.r_[False, above[:-1]])
-    assert above.sum() > together["alarm"].sum()  # the incident's later rows do not alarm again
+    # An episode starts at unusual >= 0.9999 and lasts until unusual falls to 0.5 (episode_end).
+    expected, inside = [], False
+    for u in together["unusual"]:
+        expected.append(not inside and u >= 0.9999)
+        inside = (inside and u > 0.5) or u >= 0.9999
+    np.testing.assert_array_equal(together["alarm"], expected)
+    assert (together["unusual"] >= 0.9999).sum() > together["alarm"].sum()  # later rows do not alarm again
     # surprise ranks what unusual cannot: rows whose unusual prints as 1 (6 digits) still differ
     saturated = np.array([f"{u:.6g}" == "1" for u in together["unusual"]])
     assert saturated.sum() >= 2 and len(np.unique(together["surprise"][saturated])) == saturated.sum()
@@ -470,4 +474,26 @@ def test_watch_takes_a_false_alarm_rate_per_day_or_per_rows(healthy_run, two_cha
     assert every_row.returncode == 2 and "at least 2 rows" in every_row.stderr
     with pytest.raises(SystemExit) as refused:  # argparse's own exit
         watch_cli(healthy_run / "run", "--false-alarms-per-day", "0", input=live)
+    assert refused.value.code == 2
+
+
+def test_watch_takes_the_context_view_and_episode_end(healthy_run, watch_cli):
+    """--context none --episode-end 0.9999 is the model's view alone, an episode ending below
+    the level: the same lines as StreamDetector with those settings."""
+    live = pd.read_csv(healthy_run / "live.csv")
+    plain = watch_cli(healthy_run / "run", "--context", "none", "--episode-end", "0.9999",
+                      input=live.to_csv(index=False))
+    assert plain.returncode == 0, plain.stderr
+    model = aekit.load(healthy_run / "run" / "model")
+    healthy = pd.read_csv(healthy_run / "healthy.csv")["value"].to_numpy()
+    expected = aekit.StreamDetector(model, healthy, context=None, episode_end=0.9999).update_many(
+        live["value"].to_numpy())
+    got = pd.read_csv(pd.io.common.StringIO(plain.stdout))
+    np.testing.assert_array_equal(got["alarm"].to_numpy(), expected["alarm"].astype(int))
+    default = watch_cli(healthy_run / "run", input=live.to_csv(index=False))
+    assert default.stdout != plain.stdout  # the context view is on by default
+    wrong = watch_cli(healthy_run / "run", "--episode-end", "1.5", input=live.to_csv(index=False))
+    assert wrong.returncode == 2 and "--episode-end must be above 0 and at most --alarm-level" in wrong.stderr
+    with pytest.raises(SystemExit) as refused:
+        watch_cli(healthy_run / "run", "--context", "0", input=live.to_csv(index=False))
     assert refused.value.code == 2

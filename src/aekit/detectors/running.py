@@ -76,6 +76,21 @@ def unusual(z: np.ndarray) -> np.ndarray:
     return 0.5 * special.erfc(-np.asarray(z, dtype=np.float64) / math.sqrt(2.0))
 
 
+def episodes(z: np.ndarray, level: float, end: float, inside: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(alarm, in_episode) per row of the statistic ``z``: an episode starts on a row at or above
+    ``level`` (its alarm) and lasts while ``z`` stays above ``end`` (<= ``level``), so a
+    statistic that wavers around the level raises one alarm, not one per crossing. ``inside``:
+    whether the row before the first was in an episode. NaN ends an episode."""
+    alarm, in_episode = np.zeros(len(z), dtype=bool), np.zeros(len(z), dtype=bool)
+    for i, value in enumerate(np.asarray(z, dtype=np.float64).tolist()):
+        if inside:
+            inside = value > end or value >= level
+        elif value >= level:
+            alarm[i] = inside = True
+        in_episode[i] = inside
+    return alarm, in_episode
+
+
 # The clustering of exceedances (alarm episodes per row above a level) is measured above this
 # quantile of the healthy statistic, with at least MIN_CLUSTER_EXCEEDANCES rows above it.
 CLUSTER_QUANTILE = 0.98
@@ -95,17 +110,17 @@ class StreamCalibration:
     ``r`` false alarms per row is the one exceeded by ``r / clustering`` of healthy rows. The
     replay is not held out from training (a stream's healthy period is what its model learnt),
     and a stream's rows are not exchangeable (time order, drift): the rate is an estimate, which
-    benchmarks/false_alarms.py measures on NAB's series.
+    benchmarks/stream_alarms.py measures on NAB's series.
     """
 
     calibration: Calibration
     clustering: float
 
     @classmethod
-    def fit(cls, healthy_scores, *, history: int, smoothing: int) -> StreamCalibration:
-        scores = np.asarray(healthy_scores, dtype=np.float64)
-        z = RunningScores(scores, history=history, smoothing=smoothing).update_many(scores)
-        z = z[smoothing - 1:]  # from the first full smoothing window: a mean of fewer scores is noisier
+    def fit(cls, z, *, smoothing: int, episode_end: float = math.inf) -> StreamCalibration:
+        """From the statistic of a healthy period's replay (``z``, in time order); an episode
+        lasts while the statistic stays above ``episode_end`` (see :func:`episodes`)."""
+        z = np.asarray(z, dtype=np.float64)[smoothing - 1:]  # a mean of fewer scores is noisier
         z = z[np.isfinite(z)]
         if len(z) < 2:
             raise InvalidInputError("the healthy period gives too few scores to calibrate the stream's "
@@ -114,7 +129,7 @@ class StreamCalibration:
         if (z > u).sum() < MIN_CLUSTER_EXCEEDANCES:
             u = np.sort(z)[max(0, len(z) - MIN_CLUSTER_EXCEEDANCES - 1)]
         above = z > u
-        starts = above & ~np.concatenate([[False], above[:-1]])
+        starts, _ = episodes(z, np.nextafter(u, math.inf), min(episode_end, u))
         clustering = float(starts.sum() / above.sum()) if above.any() else 1.0
         return cls(Calibration.fit(z), min(1.0, max(clustering, 1.0 / smoothing)))
 

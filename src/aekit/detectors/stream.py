@@ -14,14 +14,22 @@ train --window W`` or an estimator fitted on such windows). Per row it emits
   least as unusual (a replay of it; a fitted tail beyond its highest), which keeps growing
   where ``unusual`` prints 1 (``running.StreamCalibration``);
 * ``alarm``: True on the row where ``unusual`` reaches ``alarm_level``: one alarm per
-  episode, not one per row of it (an episode ends when ``unusual`` drops below the level).
-  With ``false_alarm_rate``, the level is instead the one whose episodes start that often
-  per row on the healthy period's replay;
+  episode, not one per row of it. An episode lasts until ``unusual`` falls to
+  ``episode_end`` (by default 0.5: the statistic back at its usual mean), so a statistic that
+  wavers around the level raises one alarm. With ``false_alarm_rate``, the level is instead
+  the one whose episodes start that often per row on the healthy period's replay;
 * ``channel`` and ``channel_share``, on alarm rows: the value column that carries the largest
   share of the alarm window's score above the healthy windows' mean (``AnomalyDetector.explain``),
   and that share.
 
-The running distribution starts from the healthy period's scores, so alarms are possible from
+Two views are watched, each through a running distribution of its own, and the statistic is
+the more unusual of them: the model's score, and (``context``) how far each value stands from
+the values of the last few model windows (``detectors.context.ContextView``), which finds
+incidents that show at a longer horizon than the model's window: on NAB's series the context
+view and episodes that end at the running mean raised the standard score of the ``alarm``
+column from 62.2 to 68.0 (benchmarks/nab.py).
+
+The running distributions start from the healthy period's scores, so alarms are possible from
 the first full window. Scoring rows one at a time or many at once gives the same numbers.
 
 Continual learning (``refit_every=N``): every N rows, a copy of the model is fine-tuned in a
@@ -44,12 +52,14 @@ import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+from scipy import special
 
 from ..data.layout import window_layout
 from ..errors import InvalidInputError
 from ..estimators import inference_batch_size
 from .anomaly import AnomalyDetector
-from .running import RunningScores, StreamCalibration, unusual
+from .context import CONTEXT_WINDOWS, ContextView
+from .running import RunningScores, StreamCalibration, episodes, unusual
 
 # Windows per model call while streaming, every call padded to it (one shape, so scores do not
 # depend on how rows are grouped). Larger calls stream blocks faster and single rows slower; at
@@ -83,8 +93,14 @@ class StreamDetector:
         How many recent scores are averaged before they are compared: one odd window is
         noise, a run of them is an event.
     alarm_level : float, default=0.9999
-        ``unusual`` at or above which rows are in an alarm episode; its first row raises the
-        alarm.
+        ``unusual`` at or above which an alarm episode starts; its first row raises the alarm.
+    episode_end : float, default=0.5
+        ``unusual`` at or below which an episode ends (0.5: the statistic back at its running
+        mean); ``alarm_level`` ends it as soon as it drops below the level.
+    context : int, "auto" or None, default="auto"
+        The context view: each row's values against the ``context`` rows before them
+        (``|x - mean| / std`` per value column). "auto": four model windows, at most half the
+        healthy period; None: the model's score alone.
     refit_every : int or None, default=None
         Continual learning: fine-tune a copy of the model every this many rows on the recent
         rows that raised no alarm, in the background; it takes over ``refit_every`` rows later.
@@ -118,20 +134,11 @@ class StreamDetector:
     """
 
     def __init__(self, model, normal, *, score: str = "auto", history: int = 2000, smoothing: int = 10,
-                 alarm_level: float = 0.9999, refit_every: int | None = None, refit_steps: int = 200,
-                 channel_names=None, false_alarm_rate: float | None = None):
-        if not _is_int(history) or history < 2 or not _is_int(smoothing) or smoothing < 1:
-            raise InvalidInputError(f"history must be an integer >= 2 and smoothing >= 1, got {history!r} "
-                                    f"and {smoothing!r}")
-        if not 0 < alarm_level <= 1:
-            raise InvalidInputError(f"alarm_level must be in (0, 1], got {alarm_level!r}")
-        if false_alarm_rate is not None and not 0 < false_alarm_rate < 1:
-            raise InvalidInputError(f"false_alarm_rate (false alarms per row) must be in (0, 1), got "
-                                    f"{false_alarm_rate!r}")
-        if refit_every is not None and (not _is_int(refit_every) or refit_every < 1):
-            raise InvalidInputError(f"refit_every must be None or an integer >= 1, got {refit_every!r}")
-        if not _is_int(refit_steps) or refit_steps < 1:
-            raise InvalidInputError(f"refit_steps must be an integer >= 1, got {refit_steps!r}")
+                 alarm_level: float = 0.9999, episode_end: float = 0.5, context="auto",
+                 refit_every: int | None = None, refit_steps: int = 200, channel_names=None,
+                 false_alarm_rate: float | None = None):
+        _check_settings(history, smoothing, alarm_level, episode_end, false_alarm_rate, refit_every,
+                        refit_steps)
         normal = _as_rows(normal)
         self.channels = normal.shape[1]
         self.window, self.sequences = window_layout(model.input_shape_, self.channels)
@@ -157,20 +164,52 @@ class StreamDetector:
                                                          calibration_rows=np.arange(len(windows)))
         self.running_ = RunningScores(self.detector_.validation_scores_, history=history,
                                       smoothing=smoothing)
-        self.calibration_ = StreamCalibration.fit(self.detector_.validation_scores_, history=history,
-                                                  smoothing=smoothing)
+        self.context_view_, self.context_running_ = self._context_view(normal, context)
+        self.episode_end = episode_end
+        self.calibration_ = StreamCalibration.fit(self._healthy_statistic(), smoothing=smoothing,
+                                                  episode_end=_as_z(episode_end))
         self.false_alarm_rate = false_alarm_rate
         # The statistic's alarm level: set by the false-alarm rate, or where `unusual` reaches alarm_level.
         self.alarm_z_ = self.calibration_.level(false_alarm_rate) if false_alarm_rate is not None else None
         self._buffer = np.empty((0, self.channels), dtype=np.float32)
-        self._above = False  # whether the last row was at or above the alarm level
+        self._in_episode = False  # whether the last row was in an alarm episode
         # Continual learning: the recent rows and whether each was in an alarm episode.
         self._rows_seen = 0
         self._recent = np.empty((0, self.channels), dtype=np.float32)
-        self._recent_above = np.empty(0, dtype=bool)
+        self._recent_in_episode = np.empty(0, dtype=bool)
         self._refit: _Refit | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.refits_: list[dict] = []
+
+    def _context_view(self, normal: np.ndarray, context):
+        """The context view over the healthy rows and a running distribution per value column
+        (None, [] without one)."""
+        if context == "auto":
+            context = min(CONTEXT_WINDOWS * self.window, len(normal) // 2)
+            if context < 2:
+                return None, []
+        elif context is None:
+            return None, []
+        elif not _is_int(context):
+            raise InvalidInputError(f"context must be an integer number of rows, 'auto' or None, got "
+                                    f"{context!r}")
+        view = ContextView(normal, context)
+        return view, [RunningScores(scores, history=self.history, smoothing=self.smoothing)
+                      for scores in view.healthy_scores_.T]
+
+    def _healthy_statistic(self) -> np.ndarray:
+        """The statistic over a replay of the healthy period: each view's own running
+        distribution replayed on its healthy scores, the more unusual view per row (aligned at
+        the period's last row)."""
+        scores = self.detector_.validation_scores_
+        z = RunningScores(scores, history=self.history, smoothing=self.smoothing).update_many(scores)
+        if self.context_view_ is None:
+            return z
+        healthy = self.context_view_.healthy_scores_
+        n = min(len(z), len(healthy))
+        replay = [RunningScores(healthy[:, c], history=self.history, smoothing=self.smoothing)
+                  .update_many(healthy[:, c]) for c in range(self.channels)]
+        return np.maximum.reduce([z[-n:], *(r[-n:] for r in replay)])
 
     def update(self, row) -> dict:
         """Take one row (its value columns) and return its ``score``, ``unusual``, ``surprise``,
@@ -222,22 +261,45 @@ class StreamDetector:
         if windows is not None:
             scores[first:] = self._score(windows)
         self._buffer = series[-(self.window - 1):]
-        z = self.running_.update_many(scores)
-        level = unusual(z)
-        above = level >= self.alarm_level if self.alarm_z_ is None else z >= self.alarm_z_
-        alarm = above & ~np.concatenate([[self._above], above[:-1]])  # an episode's first row only
-        self._above = bool(above[-1]) if len(above) else self._above
-        channel, share = np.full(len(rows), "", dtype=object), np.full(len(rows), np.nan)
-        if alarm.any():  # which value column the window ending at each alarm row owes its score to
-            at = np.flatnonzero(alarm)
-            channel[at], share[at] = self._top_channels(windows[at - first])
+        z, context_z, deviation = self.running_.update_many(scores), None, None
+        if self.context_view_ is not None:
+            deviation = self.context_view_.update_many(rows)
+            context_z = np.stack([running.update_many(deviation[:, c])
+                                  for c, running in enumerate(self.context_running_)], axis=1)
+            z = np.maximum(z, context_z.max(axis=1))  # NaN (no full window yet) stays NaN
+        if self.alarm_z_ is None:
+            alarm, in_episode = episodes(unusual(z), self.alarm_level, self.episode_end, self._in_episode)
+        else:  # the level for a false-alarm rate
+            alarm, in_episode = episodes(z, self.alarm_z_, min(_as_z(self.episode_end), self.alarm_z_),
+                                         self._in_episode)
+        self._in_episode = bool(in_episode[-1]) if len(in_episode) else self._in_episode
+        channel, share = self._alarm_channels(alarm, windows, first, z, context_z, deviation)
         self._rows_seen += len(rows)
         if self.refit_every is not None:
             keep = self.history + self.window - 1  # the rows of the last `history` windows
             self._recent = np.concatenate([self._recent, rows])[-keep:]
-            self._recent_above = np.concatenate([self._recent_above, above])[-keep:]
-        return {"score": scores, "unusual": level, "surprise": self.calibration_.surprise(z), "alarm": alarm,
-                "channel": channel, "channel_share": share}
+            self._recent_in_episode = np.concatenate([self._recent_in_episode, in_episode])[-keep:]
+        return {"score": scores, "unusual": unusual(z), "surprise": self.calibration_.surprise(z),
+                "alarm": alarm, "channel": channel, "channel_share": share}
+
+    def _alarm_channels(self, alarm, windows, first, z, context_z, deviation):
+        """Per alarm row, the value column the alarm owes most to, and its share: of the
+        window's score where the model's view raised it, of the rows' deviations where the
+        context view did."""
+        channel, share = np.full(len(alarm), "", dtype=object), np.full(len(alarm), np.nan)
+        at = np.flatnonzero(alarm)
+        if not len(at):
+            return channel, share
+        by_context = np.zeros(len(at), dtype=bool) if context_z is None else \
+            context_z[at].max(axis=1) >= z[at]
+        if (~by_context).any():
+            model_rows = at[~by_context]
+            channel[model_rows], share[model_rows] = self._top_channels(windows[model_rows - first])
+        for row in at[by_context]:
+            c = int(np.argmax(context_z[row]))
+            total = max(float(deviation[row].sum()), 1e-300)  # > 0 where it raised an alarm
+            channel[row], share[row] = self.channel_names[c], deviation[row, c] / total
+        return channel, share
 
     def _top_channels(self, windows: np.ndarray) -> tuple[list[str], np.ndarray]:
         with inference_batch_size(STREAM_BATCH_ROWS):
@@ -251,7 +313,7 @@ class StreamDetector:
         if len(self._recent) < self.window + MIN_REFIT_WINDOWS:
             return
         windows = self._windows(self._recent)
-        alarmed = np.lib.stride_tricks.sliding_window_view(self._recent_above, self.window).any(axis=1)
+        alarmed = np.lib.stride_tricks.sliding_window_view(self._recent_in_episode, self.window).any(axis=1)
         windows = windows[~alarmed]
         if len(windows) < MIN_REFIT_WINDOWS:
             return
@@ -302,10 +364,15 @@ class StreamDetector:
         ``"stream"``): the window layout, the running distribution's settings, and where it stands
         (the healthy scores for a stream that has seen no row, the new model's recent scores after
         a continual-learning swap)."""
+        view = self.context_view_
         return {"window": self.window, "channels": self.channels, "sequences": self.sequences,
                 "history": self.history, "smoothing": self.smoothing, "alarm_level": self.alarm_level,
-                "false_alarm_rate": self.false_alarm_rate, "alarm_z": self.alarm_z_,
-                "initial_scores": self.running_.scores.tolist()}
+                "episode_end": self.episode_end, "false_alarm_rate": self.false_alarm_rate,
+                "alarm_z": self.alarm_z_,
+                "initial_scores": self.running_.scores.tolist(),
+                "context": None if view is None else view.context,
+                "context_rows": None if view is None else view.past.tolist(),
+                "context_initial_scores": [running.scores.tolist() for running in self.context_running_]}
 
     def _windows(self, series: np.ndarray) -> np.ndarray:
         """The model's inputs for every full window of ``series`` (T, channels)."""
@@ -335,6 +402,29 @@ class _StopWhenSet:
     def on_epoch_end(self, report) -> None:
         if self.event.is_set():
             raise _Cancelled
+
+
+def _check_settings(history, smoothing, alarm_level, episode_end, false_alarm_rate, refit_every,
+                    refit_steps) -> None:
+    if not _is_int(history) or history < 2 or not _is_int(smoothing) or smoothing < 1:
+        raise InvalidInputError(f"history must be an integer >= 2 and smoothing >= 1, got {history!r} "
+                                f"and {smoothing!r}")
+    if not 0 < alarm_level <= 1:
+        raise InvalidInputError(f"alarm_level must be in (0, 1], got {alarm_level!r}")
+    if not 0 < episode_end <= alarm_level:
+        raise InvalidInputError(f"episode_end must be in (0, alarm_level], got {episode_end!r}")
+    if false_alarm_rate is not None and not 0 < false_alarm_rate < 1:
+        raise InvalidInputError(f"false_alarm_rate (false alarms per row) must be in (0, 1), got "
+                                f"{false_alarm_rate!r}")
+    if refit_every is not None and (not _is_int(refit_every) or refit_every < 1):
+        raise InvalidInputError(f"refit_every must be None or an integer >= 1, got {refit_every!r}")
+    if not _is_int(refit_steps) or refit_steps < 1:
+        raise InvalidInputError(f"refit_steps must be an integer >= 1, got {refit_steps!r}")
+
+
+def _as_z(level: float) -> float:
+    """The statistic's value where ``unusual`` is ``level`` (the Gaussian quantile)."""
+    return float(special.ndtri(level))
 
 
 def _is_int(value) -> bool:

@@ -50,6 +50,7 @@ EARLIER_HEADERS = ("timestamp,score,unusual,alarm\n",)  # what earlier versions 
 
 def watch(*, estimator, model_path, source: str, normal_source=None, out=None, follow: bool = False,
           timestamp_column=None, history: int = 2000, smoothing: int = 10, alarm_level: float = 0.9999,
+          episode_end: float = 0.5, context="auto",
           refit_every: int | None = None, refit_steps: int = 200, poll_seconds: float = 0.5,
           false_alarms_per_day: float | None = None, false_alarm_every: int | None = None,
           stderr=None) -> int:
@@ -60,6 +61,9 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
     rate instead of ``alarm_level``."""
     if false_alarms_per_day is not None and false_alarm_every is not None:
         raise InvalidInputError("give --false-alarms-per-day or --false-alarm-every, not both")
+    if not 0 < episode_end <= alarm_level:
+        raise InvalidInputError(f"--episode-end must be above 0 and at most --alarm-level ({alarm_level:g}), "
+                                f"got {episode_end:g}")
     stderr = stderr or sys.stderr
     sink = claim_stream_output(out, OUTPUT_HEADER, inputs=[source, normal_source], model=model_path,
                                earlier_headers=EARLIER_HEADERS)
@@ -73,24 +77,7 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         if stamp_column not in columns:
             raise InvalidInputError(f"{source}: no column {stamp_column!r}; the columns are {columns}")
         normal, channels, rows_per_day = _healthy_rows(estimator, model_path, normal_source, timestamp_column)
-        rate = None
-        if false_alarm_every is not None:
-            if false_alarm_every < 2:
-                raise InvalidInputError("--false-alarm-every must be at least 2 rows: an alarm needs a row "
-                                        "without one before it")
-            rate = 1.0 / false_alarm_every
-        elif false_alarms_per_day is not None:
-            if rows_per_day is None:
-                raise InvalidInputError("--false-alarms-per-day needs the healthy period's timestamps to be "
-                                        "dates and times; use --false-alarm-every ROWS instead")
-            rate = false_alarms_per_day / rows_per_day
-            if rate >= 0.5:
-                raise InvalidInputError(
-                    f"--false-alarms-per-day {false_alarms_per_day:g} is one false alarm every "
-                    f"{1 / rate:.2g} rows ({rows_per_day:,.0f} rows a day): ask for fewer than "
-                    f"{rows_per_day / 2:,.0f} a day")
-            say(f"{rows_per_day:,.0f} rows a day (the healthy period's median spacing): "
-                f"{false_alarms_per_day:g} false alarm(s) a day is one per {1 / rate:,.0f} rows")
+        rate = _false_alarm_rate(false_alarms_per_day, false_alarm_every, rows_per_day, say)
         missing = [c for c in channels if c not in columns]
         if missing:
             raise InvalidInputError(f"{source}: the model watches the column(s) {channels}; the header "
@@ -100,10 +87,34 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
         if ignored:
             say(f"column(s) {ignored[:10]} are not among the model's {channels}: ignored")
         detector = StreamDetector(estimator, normal, history=history, smoothing=smoothing,
-                                  alarm_level=alarm_level, refit_every=refit_every, refit_steps=refit_steps,
+                                  alarm_level=alarm_level, episode_end=episode_end, context=context,
+                                  refit_every=refit_every, refit_steps=refit_steps,
                                   channel_names=channels, false_alarm_rate=rate)
         with detector, sink.open() as output:
             return _score_lines(lines, header, len(columns), stamp_at, value_at, detector, output, say)
+
+
+def _false_alarm_rate(false_alarms_per_day, false_alarm_every, rows_per_day, say) -> float | None:
+    """False alarms per row from --false-alarm-every or --false-alarms-per-day (None: neither)."""
+    if false_alarm_every is not None:
+        if false_alarm_every < 2:
+            raise InvalidInputError("--false-alarm-every must be at least 2 rows: an alarm needs a row "
+                                    "without one before it")
+        return 1.0 / false_alarm_every
+    if false_alarms_per_day is None:
+        return None
+    if rows_per_day is None:
+        raise InvalidInputError("--false-alarms-per-day needs the healthy period's timestamps to be "
+                                "dates and times; use --false-alarm-every ROWS instead")
+    rate = false_alarms_per_day / rows_per_day
+    if rate >= 0.5:
+        raise InvalidInputError(
+            f"--false-alarms-per-day {false_alarms_per_day:g} is one false alarm every "
+            f"{1 / rate:.2g} rows ({rows_per_day:,.0f} rows a day): ask for fewer than "
+            f"{rows_per_day / 2:,.0f} a day")
+    say(f"{rows_per_day:,.0f} rows a day (the healthy period's median spacing): "
+        f"{false_alarms_per_day:g} false alarm(s) a day is one per {1 / rate:,.0f} rows")
+    return rate
 
 
 def _score_lines(lines, header: str, n_columns: int, stamp_at: int, value_at: list[int], detector,
@@ -395,7 +406,8 @@ def _run(args):
         n = watch(estimator=estimator, model_path=args.model, source=args.data,
                   normal_source=args.normal_data, out=args.out, follow=args.follow,
                   timestamp_column=args.timestamp_column, history=args.history,
-                  smoothing=args.smoothing, alarm_level=args.alarm_level, refit_every=args.refit_every,
+                  smoothing=args.smoothing, alarm_level=args.alarm_level, episode_end=args.episode_end,
+                  context=args.context, refit_every=args.refit_every,
                   refit_steps=args.refit_steps, false_alarms_per_day=args.false_alarms_per_day,
                   false_alarm_every=args.false_alarm_every)
     except (KeyboardInterrupt, BrokenPipeError):
@@ -406,6 +418,15 @@ def _run(args):
 
 
 _STREAM = {name: p.default for name, p in inspect.signature(StreamDetector).parameters.items()}
+
+
+def _context(text: str):
+    """--context: a number of rows, 'auto' or 'none'."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    return positive_int(text)
+
+
 VERB = Verb("watch", "score a live series row by row (CSV lines on stdin or a growing file): score, how "
             "unusual, alarm", _run, data=False, model=False, options=[
                 opt("--model", required=True,
@@ -425,6 +446,12 @@ VERB = Verb("watch", "score a live series row by row (CSV lines on stdin or a gr
                 opt("--alarm-level", type=float, default=_STREAM["alarm_level"],
                     help="how unusual (0-1) a row must be to raise an alarm "
                          f"(default: {_STREAM['alarm_level']})"),
+                opt("--episode-end", type=float, default=_STREAM["episode_end"],
+                    help="how unusual (0-1) rows must fall back to before an alarm episode ends and a "
+                         f"new one can start (default: {_STREAM['episode_end']})"),
+                opt("--context", type=_context, default=_STREAM["context"], metavar="ROWS|auto|none",
+                    help="also judge each value against the ROWS rows before it (default: auto, four "
+                         "model windows; none: the model's score alone)"),
                 opt("--false-alarms-per-day", type=positive_float, metavar="F",
                     help="raise about F false alarms a day (the alarm level set on the healthy period, "
                          "its timestamps giving rows per day) instead of --alarm-level"),
