@@ -13,8 +13,9 @@ from .config import (
     train_config,
 )
 from .loop import CHECK_EVERY, EpochReport, evaluate_loss, fit, held_out_rows
-from .precision import cpu_has_amx, use_bf16
+from .precision import cpu_has_amx, cpu_has_native_bf16, use_bf16
 
 __all__ = ["AUTO_EPOCHS", "AUTO_MIN_STEPS", "AUTO_MIN_STEPS_VECTORS", "LR_SCHEDULES", "PRECISIONS",
            "TrainConfig", "auto_min_steps", "planned_epochs", "train_config", "CHECK_EVERY",
-           "EpochReport", "evaluate_loss", "fit", "held_out_rows", "cpu_has_amx", "use_bf16"]
+           "EpochReport", "evaluate_loss", "fit", "held_out_rows", "cpu_has_amx", "cpu_has_native_bf16",
+           "use_bf16"]
