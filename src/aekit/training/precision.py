@@ -33,8 +33,8 @@ def cpu_has_amx() -> bool:
 
 def use_bf16(precision: str, model: AutoencoderNet) -> bool:
     """Whether to train under bf16 autocast. "auto": on a CPU with native bf16 (AMX or AVX-512
-    BF16), by the largest weight matrix (measured, above), else fp32; on a CUDA GPU, wherever the GPU supports bf16 (Ampere
-    and later: its tensor cores); elsewhere (Apple's MPS) fp32."""
+    BF16), by the largest weight matrix (measured, above), else fp32; on a CUDA GPU, wherever the
+    GPU supports bf16 (Ampere and later: its tensor cores); elsewhere (Apple's MPS) fp32."""
     if precision != "auto":
         return precision == "bf16"
     device = next(model.parameters()).device
