@@ -232,3 +232,42 @@ def test_seeds_are_ranked_without_labels():
     assert scores[0] == pytest.approx(scores[2], abs=0.02)
     with pytest.raises(InvalidInputError, match="at least 2"):
         F.rank_without_labels(models[:1], X)
+
+
+def test_evaluate_ranks_a_run_among_others_without_labels(tmp_path, capsys):
+    """`aekit evaluate --compare`: each run's UDR among them all and its active dimensions, its
+    MIG beside them where the data has factors; the numbers are compare_models' own."""
+    frame, _ = _factor_table()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    features = ",".join(f"c{i}" for i in range(8))
+    runs = [tmp_path / name for name in ("seed0", "seed1", "ae")]
+    for run, extra in zip(runs, (["--seed", "0"], ["--seed", "1"], ["--model", "ae"]), strict=True):
+        assert main(["train", "--data", str(tmp_path / "t.csv"), "--feature-columns", features,
+                     "--latent-dim", "3", "--epochs", "5", "--quiet", "--out", str(run), *extra]) == 0
+    data = ["--data", str(tmp_path / "t.csv"), "--feature-columns", features]
+    assert main(["evaluate", "--model", str(runs[0]), *data, "--factors", "size,tilt",
+                 "--compare", *map(str, runs[1:])]) == 0
+    summary = json.loads((runs[0] / "evaluate" / "evaluate.json").read_text())
+    ranking = summary["ranking"]
+    assert [row["model"] for row in ranking] == [str(run) for run in runs]
+    models = [aekit.load(run / "model") for run in runs]
+    X = frame[[f"c{i}" for i in range(8)]].to_numpy(np.float32)
+    factors = {name: frame[name].to_numpy() for name in ("size", "tilt")}
+    expected = F.compare_models(models, X, factors)
+    np.testing.assert_allclose([row["udr"] for row in ranking], expected["udr"], rtol=1e-6)
+    np.testing.assert_allclose([row["mig"] for row in ranking], expected["mig"], rtol=1e-6)
+    assert ranking[2]["active_dimensions"] == 3  # an autoencoder's dimensions all count
+    assert all(0 <= row["udr"] <= 1 for row in ranking) and "ranking.png" in summary["figures"]
+    assert (runs[0] / "evaluate" / "ranking.png").stat().st_size
+    # Without factors: the ranking alone, which is enough to evaluate on.
+    assert main(["evaluate", "--model", str(runs[1]), *data, "--compare", str(runs[0])]) == 0
+    alone = json.loads((runs[1] / "evaluate" / "evaluate.json").read_text())["ranking"]
+    assert len(alone) == 2 and "mig" not in alone[0]
+    # A run of other inputs cannot be compared: one line, before anything is written.
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--feature-columns", "c0,c1,c2",
+                 "--latent-dim", "2", "--epochs", "1", "--quiet", "--out", str(tmp_path / "other")]) == 0
+    capsys.readouterr()
+    code = main(["evaluate", "--model", str(runs[0]), *data, "--compare", str(tmp_path / "other"),
+                 "--out", str(tmp_path / "refused")])
+    one_line_error(capsys, code, "inputs of different shapes")
+    assert not (tmp_path / "refused").exists()

@@ -8,9 +8,7 @@ import pytest
 from scipy import special
 
 import aekit
-from aekit.detectors import RunningScores, unusual
-from aekit.detectors.context import ContextView
-from aekit.detectors.running import episodes
+from aekit.detectors import ContextView, RunningScores, episodes, unusual
 from conftest import fast
 
 WINDOW = 8

@@ -24,7 +24,7 @@ train --window W`` or an estimator fitted on such windows). Per row it emits
 
 Two views are watched, each through a running distribution of its own, and the statistic is
 the more unusual of them: the model's score, and (``context``) how far each value stands from
-the values of the last few model windows (``detectors.context.ContextView``), which finds
+the values of the last few model windows (:class:`~aekit.detectors.ContextView`), which finds
 incidents that show at a longer horizon than the model's window: on NAB's series the context
 view and episodes that end at the running mean raised the standard score of the ``alarm``
 column from 62.2 to 68.0 (benchmarks/nab.py).

@@ -102,12 +102,37 @@ def rank_without_labels(models: list, X, *, max_rows: int = MAX_ROWS, random_sta
     """Each model's UDR (``disentanglement.udr``) among ``models``, e.g. the seeds of one
     objective, from their codes of the same inputs ``X`` (at most ``max_rows`` of them) and,
     for VAEs, their active dimensions. No labels: higher is more consistent with the others."""
+    return compare_models(models, X, max_rows=max_rows, random_state=random_state)["udr"]
+
+
+def compare_models(models: list, X, factors: dict | None = None, *, max_rows: int = MAX_ROWS,
+                   random_state: int = 0) -> dict[str, np.ndarray]:
+    """Per model: its ``udr`` among ``models`` (no labels), its number of ``active`` code
+    dimensions (VAEs; every dimension of other models) and, with ``factors``, its ``mig``,
+    all from the codes of the same inputs (at most ``max_rows``; with factors, those whose
+    factors are all known), so a user can see whether the ranking without labels picks the
+    models the labels call best."""
     if len(models) < 2:
         raise InvalidInputError("ranking without labels compares models with each other: give at least 2")
+    shapes = {tuple(getattr(model, "input_shape_", ())) for model in models}
+    if len(shapes) > 1:
+        raise InvalidInputError(f"the models take inputs of different shapes ({sorted(shapes)}): compare "
+                                "models trained on the same data")
+    candidates = np.arange(len(X))
+    if factors is not None:
+        names, values = factor_table(factors)
+        if len(values) != len(X):
+            raise InvalidInputError(f"{len(values)} factor rows for {len(X)} inputs")
+        candidates = np.flatnonzero(np.isfinite(values).all(axis=1))
+    if len(candidates) < 10:
+        raise InvalidInputError(f"only {len(candidates)} inputs to compare the models' codes on; it needs 10")
     rng = np.random.default_rng(random_state)
-    rows = np.sort(rng.choice(len(X), min(max_rows, len(X)), replace=False))
+    rows = np.sort(rng.choice(candidates, min(max_rows, len(candidates)), replace=False))
     sample = X[rows]
     codes = [model.transform(sample) for model in models]
     kl = [model.kl_per_dimension(sample) if model.is_variational else np.ones(model.latent_dim)
           for model in models]
-    return D.udr(codes, kl)
+    found = {"udr": D.udr(codes, kl), "active": np.array([D.active_dimensions(k).sum() for k in kl])}
+    if factors is not None:
+        found["mig"] = np.array([D.mig(c, values[rows]) if c.shape[1] > 1 else np.nan for c in codes])
+    return found
