@@ -267,8 +267,9 @@ class StreamDetector:
             context_z = np.stack([running.update_many(deviation[:, c])
                                   for c, running in enumerate(self.context_running_)], axis=1)
             z = np.maximum(z, context_z.max(axis=1))  # NaN (no full window yet) stays NaN
+        level = unusual(z)
         if self.alarm_z_ is None:
-            alarm, in_episode = episodes(unusual(z), self.alarm_level, self.episode_end, self._in_episode)
+            alarm, in_episode = episodes(level, self.alarm_level, self.episode_end, self._in_episode)
         else:  # the level for a false-alarm rate
             alarm, in_episode = episodes(z, self.alarm_z_, min(_as_z(self.episode_end), self.alarm_z_),
                                          self._in_episode)
@@ -279,7 +280,7 @@ class StreamDetector:
             keep = self.history + self.window - 1  # the rows of the last `history` windows
             self._recent = np.concatenate([self._recent, rows])[-keep:]
             self._recent_in_episode = np.concatenate([self._recent_in_episode, in_episode])[-keep:]
-        return {"score": scores, "unusual": unusual(z), "surprise": self.calibration_.surprise(z),
+        return {"score": scores, "unusual": level, "surprise": self.calibration_.surprise(z),
                 "alarm": alarm, "channel": channel, "channel_share": share}
 
     def _alarm_channels(self, alarm, windows, first, z, context_z, deviation):

@@ -53,14 +53,7 @@ def evaluate_factors(estimator, X, factors: dict, *, max_rows: int = MAX_ROWS, r
     per input; NaN: unknown, those inputs are left out), the MI shares drawn by
     ``plots.factor_matrix`` (and their chance level), each dimension's KL and activity (VAEs),
     and its name."""
-    names, values = factor_table(factors)
-    if len(values) != len(X):
-        raise InvalidInputError(f"{len(values)} factor rows for {len(X)} inputs")
-    known = np.flatnonzero(np.isfinite(values).all(axis=1))
-    if len(known) < 10:
-        raise InvalidInputError(f"only {len(known)} inputs have every factor known; the metrics need 10")
-    rng = np.random.default_rng(random_state)
-    rows = np.sort(rng.choice(known, min(max_rows, len(known)), replace=False))
+    names, values, rows, rng = _sampled_rows(X, factors, max_rows, random_state)
     codes, values = estimator.transform(X[rows]), values[rows]
     entropy = np.maximum(D.factor_entropy(values), 1e-12)
     share = D.mutual_information(codes, values) / entropy
@@ -79,6 +72,25 @@ def evaluate_factors(estimator, X, factors: dict, *, max_rows: int = MAX_ROWS, r
     }
     summary["latent_names"] = latent_names(estimator, summary)
     return summary
+
+
+def _sampled_rows(X, factors: dict | None, max_rows: int, random_state: int):
+    """(factor names, factor values, the rows to measure on, the generator that drew them): at
+    most ``max_rows`` inputs, with factors only those whose factors are all known (names and
+    values None without factors)."""
+    names = values = None
+    candidates = np.arange(len(X))
+    if factors is not None:
+        names, values = factor_table(factors)
+        if len(values) != len(X):
+            raise InvalidInputError(f"{len(values)} factor rows for {len(X)} inputs")
+        candidates = np.flatnonzero(np.isfinite(values).all(axis=1))
+    if len(candidates) < 10:
+        what = "have every factor known" if factors is not None else "are given"
+        raise InvalidInputError(f"only {len(candidates)} inputs {what}; the metrics need 10")
+    rng = np.random.default_rng(random_state)
+    rows = np.sort(rng.choice(candidates, min(max_rows, len(candidates)), replace=False))
+    return names, values, rows, rng
 
 
 def latent_names(estimator, evaluation: dict | None = None) -> list[str | None]:
@@ -118,16 +130,7 @@ def compare_models(models: list, X, factors: dict | None = None, *, max_rows: in
     if len(shapes) > 1:
         raise InvalidInputError(f"the models take inputs of different shapes ({sorted(shapes)}): compare "
                                 "models trained on the same data")
-    candidates = np.arange(len(X))
-    if factors is not None:
-        names, values = factor_table(factors)
-        if len(values) != len(X):
-            raise InvalidInputError(f"{len(values)} factor rows for {len(X)} inputs")
-        candidates = np.flatnonzero(np.isfinite(values).all(axis=1))
-    if len(candidates) < 10:
-        raise InvalidInputError(f"only {len(candidates)} inputs to compare the models' codes on; it needs 10")
-    rng = np.random.default_rng(random_state)
-    rows = np.sort(rng.choice(candidates, min(max_rows, len(candidates)), replace=False))
+    _, values, rows, _ = _sampled_rows(X, factors, max_rows, random_state)
     sample = X[rows]
     codes = [model.transform(sample) for model in models]
     kl = [model.kl_per_dimension(sample) if model.is_variational else np.ones(model.latent_dim)

@@ -20,9 +20,8 @@ def cpu_has_native_bf16() -> bool:
     without AMX: 1.87x at batch 128 and 2.29x at 512 for the 784-400 VAE). Without either, bf16
     autocast is emulated: on an AVX2-only CPU (the 2-core machine of 2026-11-22) every case of
     `python benchmarks/precision.py --quick` trained 4-17x slower in bf16 than in fp32."""
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported",
-                                                            "_is_avx512_bf16_supported")]
-    return any(probe is not None and probe() for probe in probes)  # torch's own checks (private)
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # torch's own check (private)
+    return cpu_has_amx() or bool(probe and probe())
 
 
 def cpu_has_amx() -> bool:
