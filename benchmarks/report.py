@@ -52,6 +52,16 @@ TARGETS = {
                      "(`aekit watch --false-alarms-per-day`), counted outside NAB's labelled windows.",
     "disentanglement": "Target (issue #34): median MIG >= 0.35 over seeds on the built-in sprites within "
                        "30 minutes of CPU per model, above every published unsupervised method's median.",
+    "disentanglement_weak": "Issue #34, weak supervision at 20 epochs: beta-TCVAE told the factors of 1% of "
+                            "the sprites, those drawn as a tenth of each epoch (`attribute_share`'s "
+                            "default). Target: median MIG >= 0.35 within 30 minutes of CPU per model.",
+    "disentanglement_weak_once": "Issue #34, the ablation of `disentanglement_weak`: the same models with "
+                                 "the labelled sprites drawn once an epoch like the others "
+                                 "(`attribute_share=0`).",
+    "disentanglement_tcvae_20": "Issue #34: beta-TCVAE without labels at the 20 epochs of "
+                                "`disentanglement_weak`.",
+    "disentanglement_tcvae_40": "Issue #34: beta-TCVAE without labels at 40 epochs (~12 minutes a model): "
+                                "how far the unsupervised objective gets within the 30-minute budget.",
     "profile_fit": "Issue #32: what a fit adds to a plain loop of the same model: per-step medians, "
                    "operators per step (`extra_ops`: where aekit spends more) and fixed costs.",
     "time_to_loss": "Target (issue #5): with each tool's defaults, ≥ 10× less time than pythae needs to "

@@ -124,7 +124,7 @@ class VAE(BaseAutoEncoder):
 
     def __init__(self, latent_dim=8, *, beta=1.0, kl_warmup_epochs=0, free_bits=0.0,
                  importance_samples=1, mi_weight=None, tc_weight=None, dim_kl_weight=None,
-                 capacity=None, capacity_epochs=0, attribute_weight=100.0,
+                 capacity=None, capacity_epochs=0, attribute_weight=100.0, attribute_share=0.1,
                  binarize=False, corruption="none", corruption_level=0.0,
                  mask_mode="pixels", patch_size=4, network="auto", hidden_dims=None,
                  activation="auto", likelihood="auto", sigma=None, scaler="auto", epochs="auto",
@@ -142,6 +142,7 @@ class VAE(BaseAutoEncoder):
         self.capacity = capacity
         self.capacity_epochs = capacity_epochs
         self.attribute_weight = attribute_weight
+        self.attribute_share = attribute_share
         self.binarize = binarize
         self.corruption = corruption
         self.corruption_level = corruption_level

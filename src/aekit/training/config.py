@@ -40,6 +40,7 @@ class TrainConfig:
     verbose: int = 1
     binarize: bool = False  # train on a fresh Bernoulli draw of each [0, 1] batch
     compile: bool = False  # torch.compile the encoder and decoder
+    attribute_share: float = 0.0  # rows with known attributes make up at least this share of an epoch
 
 
 def train_config(params: dict, sample_shape: tuple[int, ...], seed: int) -> TrainConfig:
@@ -52,7 +53,7 @@ def train_config(params: dict, sample_shape: tuple[int, ...], seed: int) -> Trai
         lr_schedule=params["lr_schedule"], validation_fraction=params["validation_fraction"],
         patience=params["patience"], precision=params["precision"], random_state=seed,
         verbose=int(params["verbose"]), binarize=bool(params.get("binarize", False)),
-        compile=params["compile"])
+        compile=params["compile"], attribute_share=float(params.get("attribute_share", 0.0)))
 
 
 def fine_tune_config(params: dict, sample_shape: tuple[int, ...], seed: int, *, steps: int,

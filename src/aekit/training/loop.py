@@ -64,7 +64,7 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
     objective, bf16 = model.config.objective, use_bf16(config.precision, model)
     run.state.precision = "bf16" if bf16 else "fp32"
     progress = Progress(config, run, group)
-    losses = StepLosses(group, config.batch_size, len(run.train_idx))
+    losses = StepLosses(group, config.batch_size, len(run.epoch_rows))
     for epoch in range(run.state.epoch, run.epochs):
         if run.state.stopped_early:
             break
@@ -108,9 +108,10 @@ class _Run:
         self.y = y
         self.generator = torch.Generator().manual_seed(config.random_state)  # batch order: on the CPU
         self.train_idx, self.val_idx = _split(len(X), config.validation_fraction, self.generator)
+        self.epoch_rows = labelled_drawn_more(self.train_idx, y, config.attribute_share)
         # The fused kernel updates all parameters in one pass instead of several kernels per tensor.
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-        self.steps_per_epoch = math.ceil(len(self.train_idx) / config.batch_size)
+        self.steps_per_epoch = math.ceil(len(self.epoch_rows) / config.batch_size)
         self.epochs, self.patience = planned_epochs(config, self.steps_per_epoch)
         # A stretched run checkpoints as often as an unstretched one would (not every tiny epoch).
         self.checkpoint_every = max(1, self.epochs // config.epochs)
@@ -128,11 +129,11 @@ class _Run:
             model.encoder.compile()
             model.decoder.compile()
         self.sizes = torch.full((self.steps_per_epoch,), float(config.batch_size), dtype=torch.float64)
-        self.sizes[-1] = len(self.train_idx) - config.batch_size * (self.steps_per_epoch - 1)
+        self.sizes[-1] = len(self.epoch_rows) - config.batch_size * (self.steps_per_epoch - 1)
 
     def epoch_batches(self) -> list[torch.Tensor]:
         """The global row indices of each of this epoch's batches, shuffled."""
-        order = self.train_idx[torch.randperm(len(self.train_idx), generator=self.generator)]
+        order = self.epoch_rows[torch.randperm(len(self.epoch_rows), generator=self.generator)]
         order = order.to(self.feed.index_device)
         size = self.config.batch_size
         return [order[step * size:(step + 1) * size] for step in range(self.steps_per_epoch)]
@@ -143,12 +144,12 @@ class _Run:
         state, history = self.state, self.state.history
         state.epoch = epoch + 1
         weighted = torch.tensor(losses, dtype=torch.float64) * self.sizes
-        history["train_loss"].append(float(weighted.sum().item() / len(self.train_idx)))
+        history["train_loss"].append(float(weighted.sum().item() / len(self.epoch_rows)))
         history["lr"].append(lr)
         if len(self.val_idx):
             val = evaluate_loss(self.model, self.feed, self.y, preprocess, self.group, rows=self.val_idx)
             history["val_loss"].append(val)
-            progress.validated(history["train_loss"][-1], val, len(self.train_idx))
+            progress.validated(history["train_loss"][-1], val, len(self.epoch_rows))
             if not math.isfinite(state.best_val) or val < state.best_val - 1e-6 * abs(state.best_val):
                 state.best_val, state.bad_epochs = val, 0
                 self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -164,7 +165,7 @@ class _Run:
         seconds = progress.seconds()
         report = EpochReport(epoch + 1, self.epochs, history["train_loss"][-1],
                              history["val_loss"][-1] if len(self.val_idx) else None, lr,
-                             len(self.train_idx) / seconds, seconds, data_wait)
+                             len(self.epoch_rows) / seconds, seconds, data_wait)
         # A callback may run the model (figures): its random draws must not shift the run's own.
         with torch.random.fork_rng(devices=[]):
             for callback in callbacks:
@@ -181,6 +182,21 @@ def held_out_rows(n: int, validation_fraction: float, seed: int) -> torch.Tensor
     """The rows of ``n`` that a fit with this seed kept aside for validation: never trained on
     (their loss chose when to stop). Empty when the fit held none out."""
     return _split(n, validation_fraction, torch.Generator().manual_seed(seed))[1]
+
+
+def labelled_drawn_more(train_idx: torch.Tensor, y: torch.Tensor | None, share: float) -> torch.Tensor:
+    """The rows of an epoch: every training row once, and the rows with known attributes (weak
+    supervision: a float ``y``, NaN where unknown) repeated as often as it takes for them to
+    make up ``share`` of the epoch. A few hundred labelled rows among 100,000 would otherwise
+    each be seen once an epoch, too rarely for the code to learn what they name."""
+    if y is None or not y.is_floating_point() or share <= 0:
+        return train_idx
+    known = train_idx[torch.isfinite(y[train_idx.to(y.device)]).any(dim=1).cpu()]
+    unknown = len(train_idx) - len(known)
+    if len(known) == 0 or len(known) >= share * len(train_idx):
+        return train_idx
+    copies = math.ceil(share * unknown / ((1 - share) * len(known)))  # known * copies / all >= share
+    return torch.cat([train_idx] + [known] * (copies - 1))
 
 
 def _split(n: int, fraction: float, generator: torch.Generator):
