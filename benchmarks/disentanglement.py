@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 
 import numpy as np
@@ -64,6 +65,12 @@ def known_factors(data, share: float, seed: int) -> pd.DataFrame:
     return table
 
 
+def _result_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: letters, digits and underscores only")
+    return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sprites, one epoch, two seeds")
@@ -71,7 +78,7 @@ def main():
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--only", help="run only the objectives whose name contains this")
-    parser.add_argument("--result", default="disentanglement", help="results/<this>.json")
+    parser.add_argument("--result", default="disentanglement", type=_result_name, help="results/<this>.json")
     args = parser.parse_args()
     size, count, seeds, epochs = (32, 3000, 2, 1) if args.quick else (64, args.count, args.seeds, args.epochs)
     data = load("sprites", count=count, size=size, random_state=0)

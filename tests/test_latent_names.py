@@ -91,6 +91,10 @@ def test_rows_with_known_attributes_are_drawn_as_often_as_the_share_asks():
     assert torch.equal(drawn_more(train, torch.zeros(1000, dtype=torch.long), 0.1), train)  # class labels
     y[:200, 1] = 0.0  # already a fifth known: nothing repeated
     assert torch.equal(drawn_more(train, y, 0.1), train)
+    X = _factor_table()[0].iloc[:, :8].to_numpy()
+    for bad in (1.0, -0.1, "x"):  # an epoch cannot be all labelled rows
+        with pytest.raises(InvalidInputError, match=r"attribute_share must be a number in \[0, 0.9\]"):
+            aekit.VAE(attribute_share=bad, epochs=1, verbose=0).fit(X)
 
 
 def test_a_few_known_attributes_are_learnt_when_drawn_more_often():
