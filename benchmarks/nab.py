@@ -70,9 +70,10 @@ def rolling_z(X: np.ndarray) -> np.ndarray:
 _TRAINED: dict = {}  # (make_model, series, window) -> the fitted model: two scores, one training
 
 
-# StreamDetector as it was before its context view and episodes that end at the running mean:
-# the model's score alone, an episode ending as soon as `unusual` drops below the alarm level.
-MODEL_VIEW_ONLY = {"context": None, "episode_end": 0.9999}
+# StreamDetector as it was before its context view, episodes that end at the running mean and
+# scores of the newest rows: the model's score of whole windows alone, an episode ending as soon
+# as `unusual` drops below the alarm level.
+MODEL_VIEW_ONLY = {"context": None, "episode_end": 0.9999, "newest_rows": None}
 
 
 def aekit_stream(make_model, sequences: bool, score: str = "auto", **stream_options):
@@ -122,6 +123,7 @@ def detectors() -> dict:
         "aekit watch (StreamDetector's defaults)": aekit_stream(watched, False),
         "aekit watch, model's view only, episodes end below the level (before)":
             aekit_stream(watched, False, **MODEL_VIEW_ONLY),
+        "aekit watch, whole windows scored (before)": aekit_stream(watched, False, newest_rows=None),
         "aekit watch, model's view only": aekit_stream(watched, False, context=None),
         "aekit watch, episodes end below the level": aekit_stream(watched, False, episode_end=0.9999),
         "aekit watch, refit every 1,000 rows": aekit_stream(watched, False, refit_every=1000),

@@ -82,6 +82,11 @@ def test_a_stream_detector_of_two_channel_windows_exports_its_window_score(tmp_p
     np.testing.assert_allclose(score, watch.detector_.anomaly_score(windows[-5:]), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(contributions, watch.detector_.explain(windows[-5:]).contributions,
                                rtol=1e-3, atol=1e-4)
+    # The stream's score: the error of each window's newest sixth (2 of 16 rows), in the graph too.
+    assert manifest["stream"]["newest_rows"] == 2
+    errors = watch.model.reconstruction_error(windows[-5:], per_dim=True)
+    np.testing.assert_allclose(score, errors[:, :, -2:].sum(axis=(1, 2)), rtol=1e-4, atol=1e-4)
+    assert (contributions[:, :, :-2] == 0).all()
 
 
 def test_a_stream_exports_its_model_and_distribution_as_they_are_after_continual_learning(tmp_path):

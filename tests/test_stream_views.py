@@ -106,7 +106,44 @@ def test_the_export_manifest_restarts_both_views(model):
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
+def test_the_models_view_sums_the_error_of_each_windows_newest_rows(model):
+    values = series(700, channels=2)
+    windows = np.lib.stride_tricks.sliding_window_view(values, WINDOW, axis=0)  # (n, 2, W)
+    flat = np.ascontiguousarray(windows).reshape(len(windows), -1)
+    errors = model.reconstruction_error(flat, per_dim=True).reshape(len(flat), 2, WINDOW)
+    for newest, rows in [("auto", 1), (3, 3), (None, WINDOW)]:
+        watch = aekit.StreamDetector(model, values[:600], newest_rows=newest)
+        expected = errors[:, :, -rows:].sum(axis=(1, 2))
+        np.testing.assert_allclose(watch.detector_.validation_scores_, expected[:600 - WINDOW + 1],
+                                   rtol=1e-4, atol=1e-6)
+        scores = watch.update_many(values[600:])["score"]
+        np.testing.assert_allclose(scores[WINDOW - 1:], expected[600:], rtol=1e-4, atol=1e-6)
+        # The explanation splits the same score: nothing comes from the older rows.
+        explained = watch.detector_.explain(flat[-5:], channels=2)
+        assert (explained.contributions[:, :, :WINDOW - rows] == 0).all()
+        np.testing.assert_allclose(explained.contributions.sum(axis=(1, 2)) + explained.baseline,
+                                   watch.detector_.anomaly_score(flat[-5:]), rtol=1e-4)
+
+
+def test_sequence_windows_and_scores_that_are_no_sum_over_rows():
+    values = series(400, channels=2)
+    windows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(values, 12, axis=0))
+    temporal = aekit.AutoEncoder(network="temporal", latent_dim=3, **fast(epochs=2)).fit(windows)
+    watch = aekit.StreamDetector(temporal, values)
+    assert watch.newest_rows_ == 2 and watch.detector_.scored_dims_.shape == (2, 12)
+    errors = temporal.reconstruction_error(windows, per_dim=True)
+    np.testing.assert_allclose(watch.detector_.validation_scores_, errors[:, :, -2:].sum(axis=(1, 2)),
+                               rtol=1e-4, atol=1e-6)
+    vae = aekit.VAE(latent_dim=3, **fast(epochs=2)).fit(windows.reshape(len(windows), -1))
+    assert aekit.StreamDetector(vae, values, score="log_likelihood").newest_rows_ is None  # "auto": all
+    with pytest.raises(aekit.InvalidInputError, match="newest_rows needs the reconstruction score"):
+        aekit.StreamDetector(vae, values, score="log_likelihood", newest_rows=2)
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    ({"newest_rows": 0}, "newest_rows must be an integer from 1"),
+    ({"newest_rows": WINDOW + 1}, "newest_rows must be an integer from 1"),
+    ({"newest_rows": "last"}, "newest_rows must be an integer from 1"),
     ({"episode_end": 0.99999}, "episode_end must be in"),
     ({"episode_end": 0}, "episode_end must be in"),
     ({"context": 1}, "context view needs 2 <= context"),

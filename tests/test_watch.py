@@ -33,7 +33,7 @@ def model():
 
 def test_rows_one_at_a_time_score_as_the_batch_of_the_same_causal_windows(model, tmp_path):
     values = series()
-    values[750:760] += 1.5  # an incident
+    values[750:760] += 3.0  # an incident
     live = values[600:]
     stamps = pd.date_range("2026-01-01", periods=len(live), freq="min")
     pd.DataFrame({"timestamp": stamps, "value": live}).to_csv(tmp_path / "live.csv", index=False)
@@ -496,4 +496,24 @@ def test_watch_takes_the_context_view_and_episode_end(healthy_run, watch_cli):
     assert wrong.returncode == 2 and "--episode-end must be above 0 and at most --alarm-level" in wrong.stderr
     with pytest.raises(SystemExit) as refused:
         watch_cli(healthy_run / "run", "--context", "0", input=live.to_csv(index=False))
+    assert refused.value.code == 2
+
+
+def test_watch_takes_the_newest_rows_it_scores(healthy_run, watch_cli):
+    """--newest-rows N scores each window by its N newest rows, --newest-rows all by the whole
+    window: the same scores as StreamDetector with those settings; the default is a sixth."""
+    live = pd.read_csv(healthy_run / "live.csv")
+    model = aekit.load(healthy_run / "run" / "model")
+    healthy = pd.read_csv(healthy_run / "healthy.csv")["value"].to_numpy()
+    for option, newest in [("3", 3), ("all", None)]:
+        run = watch_cli(healthy_run / "run", "--newest-rows", option, input=live.to_csv(index=False))
+        assert run.returncode == 0, run.stderr
+        watch = aekit.StreamDetector(model, healthy, newest_rows=newest)
+        expected = watch.update_many(live["value"].to_numpy())
+        got = pd.read_csv(pd.io.common.StringIO(run.stdout))
+        np.testing.assert_allclose(got["score"].to_numpy(), expected["score"], rtol=1e-5, equal_nan=True)
+    default = aekit.StreamDetector(model, healthy)
+    assert default.newest_rows_ == model.input_shape_[-1] // 6
+    with pytest.raises(SystemExit) as refused:
+        watch_cli(healthy_run / "run", "--newest-rows", "0", input=live.to_csv(index=False))
     assert refused.value.code == 2

@@ -89,6 +89,9 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     normal_contributions_ : ndarray
         Each input dimension's mean share of the held-out normal inputs' scores: what
         :meth:`explain` measures contributions against.
+    scored_dims_ : ndarray of bool or None
+        The input dimensions the reconstruction error sums (``from_fitted(scored_dims=...)``;
+        a stream's newest rows), None for all.
 
     Examples
     --------
@@ -129,19 +132,33 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         if self.random_state is not None and "random_state" in model.get_params():
             model.set_params(random_state=self.random_state)
         model.fit(select_rows(X, order[n_val:]))
+        self.scored_dims_ = None  # every input dimension counts (from_fitted can choose some)
         self.calibrated_on_ = f"{n_val} normal rows held out from training (validation_fraction)"
         return self._calibrate(model, X, train_rows=order[n_val:], val_rows=order[:n_val])
 
     @classmethod
-    def from_fitted(cls, model, X_normal, *, calibration_rows=None, **params) -> AnomalyDetector:
+    def from_fitted(cls, model, X_normal, *, calibration_rows=None, scored_dims=None,
+                    **params) -> AnomalyDetector:
         """Wrap an already trained model; ``X_normal`` is the normal data that neighbour
         distances (and the code density) refer to, and sets the threshold. A threshold set on
         rows the model was trained on would be too low (a model explains its training rows
         better than anything new), so when ``X_normal`` is the model's own training data only
         the rows its fit held out set it; ``calibrated_on_`` says which rows did.
-        ``calibration_rows``: the indices of the rows that set it instead."""
+        ``calibration_rows``: the indices of the rows that set it instead. ``scored_dims``: a
+        boolean mask in the model's input shape, the dimensions the reconstruction error sums
+        (a stream scores the newest rows of each window; ``scored_dims_``), None for all."""
         detector = cls(model=model, **params)
         model.set_params(device=detector.device)
+        if scored_dims is not None:
+            scored_dims = np.asarray(scored_dims, dtype=bool)
+            if scored_dims.shape != tuple(model.input_shape_) or not scored_dims.any():
+                raise InvalidInputError(f"scored_dims must be a boolean mask of the model's input shape "
+                                        f"{tuple(model.input_shape_)} with at least one True, got shape "
+                                        f"{scored_dims.shape}")
+            if scoring.resolve(detector.score, model) != "reconstruction":
+                raise UnsupportedOperationError("scored_dims needs score='reconstruction' (a sum over "
+                                                "input dimensions)")
+        detector.scored_dims_ = scored_dims
         # The rows as the model's fit saw them (dtype, columns): what its record of its training
         # data is compared with, and what is scored.
         X_normal = validate_samples(model, X_normal, reset=False)
@@ -257,7 +274,8 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
 
     def _chunk_scores(self, X: np.ndarray, rows) -> list[np.ndarray]:
-        scores = [model_scores(self.model_, self.score_, X, getattr(self, "detail_floor_", 0.0))]
+        scores = [model_scores(self.model_, self.score_, X, getattr(self, "detail_floor_", 0.0),
+                               getattr(self, "scored_dims_", None))]
         if self.neighbors_ is not None:
             scores.append(self.neighbor_distance(X, rows))
         if self.density_ is not None:

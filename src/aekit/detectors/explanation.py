@@ -158,7 +158,8 @@ def dimension_parts(detector, X: np.ndarray, rows=None) -> tuple[np.ndarray, np.
     model = detector.model_
     weights = [1 / s for _, s in detector.standardise_] if len(detector.standardise_) > 1 else [1.0]
     per_dim = _model_part(detector, X)
-    model_total = model_scores(model, detector.score_, X, getattr(detector, "detail_floor_", 0.0))
+    model_total = model_scores(model, detector.score_, X, getattr(detector, "detail_floor_", 0.0),
+                               getattr(detector, "scored_dims_", None))
     rest = (model_total - per_dim.reshape(len(X), -1).sum(1)) * weights[0]
     per_dim = per_dim * weights[0]
     part = 1
@@ -182,9 +183,11 @@ def _model_part(detector, X: np.ndarray) -> np.ndarray:
         error = np.abs(model.reconstruct(X) - X.astype(np.float32)).astype(np.float64)
         detail = np.maximum(total_variation(X), detector.detail_floor_)
         return error / detail.reshape(-1, *([1] * (error.ndim - 1)))
-    # -log p(x | z = the code's mean): the whole reconstruction score, and the part of -log p(x)
-    # and of the ELBO that input dimensions carry.
-    return model.reconstruction_error(X, per_dim=True)
+    # -log p(x | z = the code's mean): the whole reconstruction score (over the dimensions it
+    # sums), and the part of -log p(x) and of the ELBO that input dimensions carry.
+    per_dim = model.reconstruction_error(X, per_dim=True)
+    dims = getattr(detector, "scored_dims_", None)
+    return per_dim if dims is None else per_dim * dims
 
 
 def normal_means(detector, X_val, val_rows) -> tuple[np.ndarray, float, np.ndarray]:

@@ -32,10 +32,15 @@ def resolve(score: str, model) -> str:
     return score
 
 
-def model_scores(model, kind: str, X: np.ndarray, detail_floor: float = 0.0) -> np.ndarray:
-    """The model's part of the score of inputs ``X`` (an array), higher = more anomalous."""
+def model_scores(model, kind: str, X: np.ndarray, detail_floor: float = 0.0, dims=None) -> np.ndarray:
+    """The model's part of the score of inputs ``X`` (an array), higher = more anomalous.
+    ``dims``: for the reconstruction error, a boolean mask in the input's shape of the
+    dimensions it sums (None: all of them)."""
     if kind == "reconstruction":
-        return model.reconstruction_error(X)
+        if dims is None:
+            return model.reconstruction_error(X)
+        errors = model.reconstruction_error(X, per_dim=True)
+        return errors.reshape(len(X), -1)[:, np.asarray(dims).reshape(-1)].sum(1)
     if kind == "relative":
         error = np.abs(model.reconstruct(X) - X.astype(np.float32)).reshape(len(X), -1).sum(1)
         return error / np.maximum(total_variation(X), detail_floor)
@@ -80,6 +85,9 @@ class ScoreGraph(nn.Module):
         self.floor = float(getattr(detector, "detail_floor_", 0.0))
         self.standardise = list(detector.standardise_)
         self.weights = [1 / sd for _, sd in self.standardise] if len(self.standardise) > 1 else [1.0]
+        dims = getattr(detector, "scored_dims_", None)  # the dimensions a reconstruction score sums
+        self.register_buffer("scored", None if dims is None else
+                             torch.from_numpy(np.asarray(dims, np.float32).reshape(1, -1)))
         self.register_buffer("normal_contributions",
                              torch.from_numpy(np.asarray(detector.normal_contributions_, np.float32)))
         self.n_neighbors = detector.n_neighbors_
@@ -92,6 +100,8 @@ class ScoreGraph(nn.Module):
         params = self.net.decode(self.net.encode(data, sample=False).mean)
         per_dim = (self._reconstruction(params, data) if self.kind != "relative"
                    else self._relative(params, raw)).flatten(1)
+        if self.scored is not None:
+            per_dim = per_dim * self.scored
         if self.kind == "log_likelihood":  # the importance-sampled bound with the given noise
             parts = [-self.net(data, k=self.k, eps=noise).bound]
         else:

@@ -50,7 +50,7 @@ EARLIER_HEADERS = ("timestamp,score,unusual,alarm\n",)  # what earlier versions 
 
 def watch(*, estimator, model_path, source: str, normal_source=None, out=None, follow: bool = False,
           timestamp_column=None, history: int = 2000, smoothing: int = 10, alarm_level: float = 0.9999,
-          episode_end: float = 0.5, context="auto",
+          episode_end: float = 0.5, context="auto", newest_rows="auto",
           refit_every: int | None = None, refit_steps: int = 200, poll_seconds: float = 0.5,
           false_alarms_per_day: float | None = None, false_alarm_every: int | None = None,
           stderr=None) -> int:
@@ -88,7 +88,7 @@ def watch(*, estimator, model_path, source: str, normal_source=None, out=None, f
             say(f"column(s) {ignored[:10]} are not among the model's {channels}: ignored")
         detector = StreamDetector(estimator, normal, history=history, smoothing=smoothing,
                                   alarm_level=alarm_level, episode_end=episode_end, context=context,
-                                  refit_every=refit_every, refit_steps=refit_steps,
+                                  newest_rows=newest_rows, refit_every=refit_every, refit_steps=refit_steps,
                                   channel_names=channels, false_alarm_rate=rate)
         with detector, sink.open() as output:
             return _score_lines(lines, header, len(columns), stamp_at, value_at, detector, output, say)
@@ -407,7 +407,7 @@ def _run(args):
                   normal_source=args.normal_data, out=args.out, follow=args.follow,
                   timestamp_column=args.timestamp_column, history=args.history,
                   smoothing=args.smoothing, alarm_level=args.alarm_level, episode_end=args.episode_end,
-                  context=args.context, refit_every=args.refit_every,
+                  context=args.context, newest_rows=args.newest_rows, refit_every=args.refit_every,
                   refit_steps=args.refit_steps, false_alarms_per_day=args.false_alarms_per_day,
                   false_alarm_every=args.false_alarm_every)
     except (KeyboardInterrupt, BrokenPipeError):
@@ -424,6 +424,13 @@ def _context(text: str):
     """--context: a number of rows, 'auto' or 'none'."""
     if text.lower() in ("auto", "none"):
         return None if text.lower() == "none" else "auto"
+    return positive_int(text)
+
+
+def _newest_rows(text: str):
+    """--newest-rows: a number of rows, 'auto' or 'all'."""
+    if text.lower() in ("auto", "all"):
+        return None if text.lower() == "all" else "auto"
     return positive_int(text)
 
 
@@ -452,6 +459,10 @@ VERB = Verb("watch", "score a live series row by row (CSV lines on stdin or a gr
                 opt("--context", type=_context, default=_STREAM["context"], metavar="ROWS|auto|none",
                     help="also judge each value against the ROWS rows before it (default: auto, four "
                          "model windows; none: the model's score alone)"),
+                opt("--newest-rows", type=_newest_rows, default=_STREAM["newest_rows"],
+                    metavar="ROWS|auto|all",
+                    help="score each window by the model's error on its ROWS newest rows (default: auto, "
+                         "a sixth of the window; all: the whole window)"),
                 opt("--false-alarms-per-day", type=positive_float, metavar="F",
                     help="raise about F false alarms a day (the alarm level set on the healthy period, "
                          "its timestamps giving rows per day) instead of --alarm-level"),
