@@ -8,7 +8,7 @@ import pytest
 from scipy import special
 
 import aekit
-from aekit.detectors import ContextView, RunningScores, episodes, unusual
+from aekit.detectors import ContextView, RunningScores, StreamCalibration, episodes, unusual
 from conftest import fast
 
 WINDOW = 8
@@ -153,3 +153,22 @@ def test_sequence_windows_and_scores_that_are_no_sum_over_rows():
 def test_view_and_episode_settings_are_checked(model, kwargs, match):
     with pytest.raises(aekit.InvalidInputError, match=match):
         aekit.StreamDetector(model, series(600, channels=2), **kwargs)
+
+
+def test_the_level_for_a_false_alarm_rate_counts_episodes_at_that_level():
+    """Rows above a low level come in long runs (an episode lasts until the statistic is back at
+    its mean), so the episodes per row above it are counted at that level on the replay, not
+    carried down from the highest rows: a fresh stream of the same process then starts about
+    the episodes asked for."""
+    rng = np.random.default_rng(0)
+
+    def statistic(n):  # smoothed Gaussian noise: a slowly wandering statistic, unit variance
+        return np.convolve(rng.normal(size=n + 9), np.ones(10) / np.sqrt(10), mode="valid")
+
+    calibration = StreamCalibration.fit(statistic(20_000), smoothing=1, episode_end=0.0)
+    live = statistic(200_000)
+    for rate in (0.02, 0.005):
+        starts, _ = episodes(live, calibration.level(rate), 0.0)
+        assert 0.7 * rate < starts.mean() < 1.3 * rate, (rate, starts.mean())
+    # Rarer than the replay resolves: the fitted tail takes over, and the level keeps rising.
+    assert calibration.level(1e-6) > calibration.level(1e-4) > np.quantile(calibration.replay, 0.999)

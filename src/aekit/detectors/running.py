@@ -91,10 +91,12 @@ def episodes(z: np.ndarray, level: float, end: float, inside: bool = False) -> t
     return alarm, in_episode
 
 
-# The clustering of exceedances (alarm episodes per row above a level) is measured above this
-# quantile of the healthy statistic, with at least MIN_CLUSTER_EXCEEDANCES rows above it.
+# The clustering of exceedances (alarm episodes per row above a level) is measured at a level
+# where at least MIN_CLUSTER_EXCEEDANCES replayed rows lie above it; beyond the replay's rows it
+# is the clustering above this quantile (or the MIN_CLUSTER_EXCEEDANCES-th highest row).
 CLUSTER_QUANTILE = 0.98
 MIN_CLUSTER_EXCEEDANCES = 10
+LEVEL_GRID = np.linspace(0.5, 1.0, 201)  # the replay's quantiles a level is looked for among
 
 
 @dataclass(frozen=True)
@@ -105,16 +107,20 @@ class StreamCalibration:
     does), and the level that raises a given number of false alarms per row.
 
     Alarms are episodes: a smoothed statistic stays high for several rows, so episodes start
-    less often than rows exceed a level. ``clustering`` is the extremal index measured on the
-    healthy replay (episode starts per exceeding row, above its 98th percentile); the level for
-    ``r`` false alarms per row is the one exceeded by ``r / clustering`` of healthy rows. The
-    replay is not held out from training (a stream's healthy period is what its model learnt),
-    and a stream's rows are not exchangeable (time order, drift): the rate is an estimate, which
-    benchmarks/stream_alarms.py measures on NAB's series.
+    less often than rows exceed a level, and the lower the level, the longer its episodes. The
+    level for ``r`` false alarms per row is the lowest one whose episodes are expected to start
+    at most ``r`` times per healthy row: the share of healthy rows above it (``calibration``)
+    times the episodes per such row, counted at that level on the replay (``replay``), or, for
+    levels above all but a few replayed rows, ``clustering``, the extremal index measured above
+    the replay's 98th percentile. The replay is not held out from training (a stream's healthy
+    period is what its model learnt), and a stream's rows are not exchangeable (time order,
+    drift): the rate is an estimate, which benchmarks/stream_alarms.py measures on NAB's series.
     """
 
     calibration: Calibration
     clustering: float
+    replay: np.ndarray  # the healthy statistic, in time order
+    episode_end: float = math.inf
 
     @classmethod
     def fit(cls, z, *, smoothing: int, episode_end: float = math.inf) -> StreamCalibration:
@@ -128,10 +134,8 @@ class StreamCalibration:
         u = np.quantile(z, CLUSTER_QUANTILE)
         if (z > u).sum() < MIN_CLUSTER_EXCEEDANCES:
             u = np.sort(z)[max(0, len(z) - MIN_CLUSTER_EXCEEDANCES - 1)]
-        above = z > u
-        starts, _ = episodes(z, np.nextafter(u, math.inf), min(episode_end, u))
-        clustering = float(starts.sum() / above.sum()) if above.any() else 1.0
-        return cls(Calibration.fit(z), min(1.0, max(clustering, 1.0 / smoothing)))
+        clustering = _clustering(z, np.nextafter(u, math.inf), episode_end)
+        return cls(Calibration.fit(z), min(1.0, max(clustering, 1.0 / smoothing)), z, episode_end)
 
     def surprise(self, z) -> np.ndarray:
         """``-log10`` of the share of healthy rows whose statistic is at least ``z`` (NaN stays NaN)."""
@@ -142,8 +146,28 @@ class StreamCalibration:
         return out
 
     def level(self, false_alarms_per_row: float) -> float:
-        """The statistic's level whose episodes start ``false_alarms_per_row`` times per healthy row."""
+        """The lowest level of the statistic whose episodes are expected to start at most
+        ``false_alarms_per_row`` times per healthy row."""
         if not 0 < false_alarms_per_row < 1:
             raise InvalidInputError(f"false alarms per row must be in (0, 1), got {false_alarms_per_row!r}")
-        exceeding = min(0.5, false_alarms_per_row / self.clustering)
-        return self.calibration.threshold(exceeding)
+        for level in np.unique(np.quantile(self.replay, LEVEL_GRID))[:-1]:
+            if self.episode_rate(level) <= false_alarms_per_row:
+                return float(level)
+        # Rarer than the replay resolves: the fitted tail, and the clustering at its highest rows.
+        return self.calibration.threshold(min(0.5, false_alarms_per_row / self.clustering))
+
+    def episode_rate(self, level: float) -> float:
+        """Expected episode starts per healthy row at ``level``."""
+        share = float(self.calibration.p_value(np.array([level]))[0])
+        if (self.replay >= level).sum() < MIN_CLUSTER_EXCEEDANCES:
+            return share * self.clustering
+        return share * min(1.0, _clustering(self.replay, level, self.episode_end))
+
+
+def _clustering(z: np.ndarray, level: float, episode_end: float) -> float:
+    """Episode starts per row at or above ``level`` in the statistic ``z`` (1 where none is)."""
+    above = z >= level
+    if not above.any():
+        return 1.0
+    starts, _ = episodes(z, level, min(episode_end, level))
+    return float(starts.sum() / above.sum())
