@@ -197,7 +197,13 @@ class AutoencoderNet(nn.Module):
         activations stay small. The conv net's forward pass on 28x28 images ran 8.6k samples/s at
         batch 64 and 128, 4.4k at 256 and 2.0k at 4096 (allocation churn;
         benchmarks/profile_step.py), so conv batches are sized for ~170 rows of 28x28."""
-        per_input = k * math.prod(self.config.sample_shape)
+        width = math.prod(self.config.sample_shape)
+        if self.config.network == "mlp" and self.config.hidden_dims:
+            # A narrow table's rows are smaller than the layers they pass through: sized by its
+            # input alone, a batch of 16 importance samples padded 4,096 rows of 9 columns to
+            # 65,536 passes of the hidden layers, ~85 ms for any call, however few the rows.
+            width = max(width, max(self.config.hidden_dims))
+        per_input = k * width
         if self.config.network != "mlp" and len(self.config.sample_shape) == 3:
             per_input *= 16  # a conv net's activations are several times its input
         return max(1, min(4096, (1 << 21) // per_input))
