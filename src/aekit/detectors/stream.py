@@ -203,7 +203,8 @@ class StreamDetector:
             return None
         if not _is_int(newest_rows) or not 1 <= newest_rows <= self.window:
             raise InvalidInputError(f"newest_rows must be an integer from 1 to the window's {self.window} "
-                                    f"rows, 'auto' or None, got {newest_rows!r}")
+                                    f"rows, 'auto' or None (the whole window; `aekit watch "
+                                    f"--newest-rows all`), got {newest_rows!r}")
         if self.score != "reconstruction":
             raise InvalidInputError(f"newest_rows needs the reconstruction score (a sum over rows), not "
                                     f"score={self.score!r}")
