@@ -66,6 +66,29 @@ def test_an_episode_lasts_until_the_statistic_falls_to_its_end():
     np.testing.assert_array_equal(np.flatnonzero(alarm) + 1, [9, 11])
 
 
+def test_episodes_follow_their_definition_row_by_row():
+    """The vectorised latch against the rule read row by row, with NaN and an episode under way."""
+    def by_row(z, level, end, inside):
+        alarm, in_episode = [], []
+        for value in z:
+            starts = not inside and value >= level
+            inside = (inside and (value > end or value >= level)) or starts
+            alarm.append(starts)
+            in_episode.append(inside)
+        return alarm, in_episode
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        z = rng.normal(size=rng.integers(0, 40)).round(1)
+        z[rng.random(len(z)) < 0.1] = np.nan
+        level = float(rng.choice([0.0, 0.5, 1.0]))
+        end, inside = min(level, float(rng.choice([-0.5, 0.0, 0.5]))), bool(rng.integers(2))
+        got = episodes(z, level, end, inside)
+        expected = by_row(z, level, end, inside)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_the_statistic_is_the_more_unusual_view(model):
     values = series(900, channels=2)
     values[750:760, 1] += 2.0  # a second channel's level far outside its recent range

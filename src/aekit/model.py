@@ -201,7 +201,7 @@ class AutoencoderNet(nn.Module):
         if self.config.network == "mlp" and self.config.hidden_dims:
             # A narrow table's rows are smaller than the layers they pass through: sized by its
             # input alone, a batch of 16 importance samples padded 4,096 rows of 9 columns to
-            # 65,536 passes of the hidden layers, ~85 ms for any call, however few the rows.
+            # 65,536 passes of the hidden layers for any call, however few the rows.
             width = max(width, max(self.config.hidden_dims))
         per_input = k * width
         if self.config.network != "mlp" and len(self.config.sample_shape) == 3:

@@ -81,14 +81,17 @@ def episodes(z: np.ndarray, level: float, end: float, inside: bool = False) -> t
     ``level`` (its alarm) and lasts while ``z`` stays above ``end`` (<= ``level``), so a
     statistic that wavers around the level raises one alarm, not one per crossing. ``inside``:
     whether the row before the first was in an episode. NaN ends an episode."""
-    alarm, in_episode = np.zeros(len(z), dtype=bool), np.zeros(len(z), dtype=bool)
-    for i, value in enumerate(np.asarray(z, dtype=np.float64).tolist()):
-        if inside:
-            inside = value > end or value >= level
-        elif value >= level:
-            alarm[i] = inside = True
-        in_episode[i] = inside
-    return alarm, in_episode
+    z = np.asarray(z, dtype=np.float64)
+    rows = np.arange(len(z))
+    starts = z >= level
+    ends = ~starts & ~(z > end)  # at or below the end, or NaN
+    # A row is in an episode when a row at the level came since the last row at the end (a
+    # latch, without a loop over rows: the stream and its calibration call this on every block).
+    last_start = np.maximum.accumulate(np.where(starts, rows, -1)) if len(z) else rows
+    last_end = np.maximum.accumulate(np.where(ends, rows, -1)) if len(z) else rows
+    in_episode = (last_start > last_end) | (inside & (last_end < 0))
+    before = np.concatenate([[inside], in_episode[:-1]])
+    return starts & ~before, in_episode
 
 
 # The clustering of exceedances (alarm episodes per row above a level) is measured at a level
@@ -99,7 +102,7 @@ MIN_CLUSTER_EXCEEDANCES = 10
 LEVEL_GRID = np.linspace(0.5, 1.0, 201)  # the replay's quantiles a level is looked for among
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds an array: compared by identity
 class StreamCalibration:
     """How often a healthy stream's statistic ``z`` (:class:`RunningScores`) reaches each level,
     from a replay of the healthy period: ``surprise`` (-log10 of the share of healthy rows at
