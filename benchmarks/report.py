@@ -68,6 +68,9 @@ TARGETS = {
                                 "how far the unsupervised objective gets within the 30-minute budget.",
     "profile_fit": "Issue #32: what a fit adds to a plain loop of the same model: per-step medians, "
                    "operators per step (`extra_ops`: where aekit spends more) and fixed costs.",
+    "step_ablation": "Issue #32: each change to the training step undone in turn, fits alternating in one "
+                     "process; `speedup_vs_before`: the median seconds with neither change over each "
+                     "variant's; `val_loss` must not move.",
     "time_to_loss": "Target (issue #5): with each tool's defaults, ≥ 10× less time than pythae needs to "
                     "reach its 100-epoch test loss.",
     "tabular": "Target (issue #12): `AnomalyDetector()` has the best mean AUROC of the detectors compared "

@@ -24,6 +24,7 @@ needs_fashion_mnist = pytest.mark.skipif(not Path("/usr/share/datasets/fashion-m
 @pytest.mark.parametrize("name", [
     "precision", "digits_likelihood", "vae_sigma", "profile_fit", "speed_check",
     pytest.param("profile_step", marks=needs_fashion_mnist),
+    pytest.param("step_ablation", marks=needs_fashion_mnist),
     pytest.param("representation", marks=needs_fashion_mnist),
     pytest.param("oneclass", marks=needs_fashion_mnist),
     pytest.param("nab", marks=needs_shared_data),

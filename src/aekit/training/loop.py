@@ -22,6 +22,7 @@ from .._distributed import SINGLE, Group
 from ..data.feeding import BatchFeed
 from ..data.stream import RowSource
 from ..model import AutoencoderNet
+from .adam import AdamStep
 from .batch import code_noise, make_batch, rows_wanted
 from .checks import Progress, StepLosses, fingerprint
 from .config import TrainConfig, learning_rate, planned_epochs
@@ -88,7 +89,7 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
             losses.add(out)
             run.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
-            run.optimizer.step()
+            run.adam_step()
             run.state.global_step += 1
             if (step + 1) % CHECK_EVERY == 0 or step + 1 == len(steps):
                 progress.step(step + 1, losses.check(epoch), run.feed.waited)
@@ -123,6 +124,7 @@ class _Run:
             self.state, self.best_weights = checkpoint.load(
                 self.checkpoint_path, self.fingerprint, model, self.optimizer, self.generator,
                 self.epochs, self.steps_per_epoch)
+        self.adam_step = AdamStep(self.optimizer)  # after any resumed state is loaded
         if config.compile:
             # The networks hold nearly all the arithmetic; compiling them in place keeps the
             # parameter names (and so model folders and checkpoints) unchanged.
