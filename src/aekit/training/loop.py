@@ -22,6 +22,7 @@ from .._distributed import SINGLE, Group
 from ..data.feeding import BatchFeed
 from ..data.stream import RowSource
 from ..model import AutoencoderNet
+from . import fused
 from .adam import AdamStep
 from .batch import code_noise, make_batch, rows_wanted
 from .checks import Progress, StepLosses, fingerprint
@@ -64,6 +65,8 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
         model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     objective, bf16 = model.config.objective, use_bf16(config.precision, model)
     run.state.precision = "bf16" if bf16 else "fp32"
+    # Plain MLP autoencoders: the step's gradients written out, without autograd (fused.py).
+    direct = fused.supports(model, config, group.size)
     progress = Progress(config, run, group)
     losses = StepLosses(group, config.batch_size, len(run.epoch_rows))
     for epoch in range(run.state.epoch, run.epochs):
@@ -81,14 +84,18 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
                 param_group["lr"] = lr
             epochs_done = epoch + step / len(steps)
             batch = make_batch(model, run.feed.next(wanted[step]), run.y, idx, preprocess, config, group)
-            with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = net(batch.x, batch.y, k=objective.importance_samples,
-                          kl_weight=objective.kl_weight_at(epochs_done), corrupted=batch.corrupted,
-                          eps=batch.eps, batch_mean=group.batch_mean(len(idx)),
-                          dataset_size=len(run.train_idx), capacity=objective.capacity_at(epochs_done))
+            if direct:
+                out = fused.gradients(model, batch.x, batch.corrupted, batch.eps,
+                                      objective.kl_weight_at(epochs_done), bf16)
+            else:
+                with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16):
+                    out = net(batch.x, batch.y, k=objective.importance_samples,
+                              kl_weight=objective.kl_weight_at(epochs_done), corrupted=batch.corrupted,
+                              eps=batch.eps, batch_mean=group.batch_mean(len(idx)),
+                              dataset_size=len(run.train_idx), capacity=objective.capacity_at(epochs_done))
+                run.optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
             losses.add(out)
-            run.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
             run.adam_step()
             run.state.global_step += 1
             if (step + 1) % CHECK_EVERY == 0 or step + 1 == len(steps):

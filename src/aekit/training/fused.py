@@ -1,0 +1,156 @@
+"""A training step for plain MLP autoencoders with the chain rule written out.
+
+On a CPU, a training step of a small dense autoencoder costs more in operations than in
+arithmetic: autograd records and replays some forty small operations for the objective alone
+(the code's sampling, its KL, the likelihood, the means), each paying a dispatch and an
+allocation, and then accumulates every parameter's gradient. ``gradients`` computes the same
+loss and the same gradients directly: a forward pass that keeps each layer's output, and a
+backward pass of matrix products, ReLU masks and the closed-form gradients of the Gaussian
+code's KL and of the likelihood, written into each parameter's ``.grad`` with no graph.
+
+It serves the models most fits train (``supports``): ReLU MLPs, a deterministic code or a
+Gaussian one with one sample, a Bernoulli or fixed-Gaussian likelihood, the reconstruction loss
+or the beta-weighted ELBO (with KL warm-up), denoising or not, in one process on the CPU.
+Anything else trains through the modules' forward pass and autograd. Under bf16 the matrix
+products run in bf16 as autocast runs them; the code, the KL and the likelihood stay in fp32.
+tests/test_fused_step.py holds the losses and gradients to autograd's;
+benchmarks/step_ablation.py measures what it buys.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..model import AutoencoderNet
+from ..nn.bottleneck import GaussianBottleneck
+from .config import TrainConfig
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+_LOGVAR_RANGE = (GaussianBottleneck.LOGVAR_MIN, GaussianBottleneck.LOGVAR_MAX)
+
+
+@dataclass
+class StepResult:
+    """What the loop keeps of a step (the fields of ``ForwardResult`` it reads)."""
+
+    loss: torch.Tensor  # scalar: the objective the gradients are of
+    nll: torch.Tensor  # (n,) -log p(x|z)
+    kl: torch.Tensor  # (n,) KL(q(z|x) || p(z)); zeros for a deterministic code
+
+
+def supports(model: AutoencoderNet, config: TrainConfig, processes: int) -> bool:
+    """Whether ``gradients`` trains this model as its forward pass and autograd would."""
+    cfg, objective = model.config, model.config.objective
+    plain_objective = (objective.importance_samples == 1 and not objective.decomposed
+                       and objective.capacity is None and objective.free_bits == 0)
+    if not (isinstance(cfg.network, str) and cfg.network == "mlp" and cfg.activation == "relu"
+            and cfg.likelihood in LIKELIHOODS and not cfg.n_classes and not cfg.n_attributes
+            and plain_objective and processes == 1 and not config.compile):
+        return False
+    covered = {id(p) for layer in dense_layers(model) for p in (layer.weight, layer.bias)}
+    params = list(model.parameters())
+    return params[0].device.type == "cpu" and covered == {id(p) for p in params}
+
+
+def dense_layers(model: AutoencoderNet) -> list[nn.Linear]:
+    """The model's dense layers in the order data flows through them: the encoder's, the code's
+    projection, the decoder's, its output layer."""
+    layers = [m for m in model.encoder.body if isinstance(m, nn.Linear)] + [model.bottleneck.proj]
+    return layers + [m for m in model.decoder.body if isinstance(m, nn.Linear)] + [model.decoder.head]
+
+
+@torch.no_grad()
+def gradients(model: AutoencoderNet, x: torch.Tensor, encoder_input: torch.Tensor | None,
+              eps: torch.Tensor | None, kl_weight: float, bf16: bool) -> StepResult:
+    """The loss of ``model(x, corrupted=encoder_input, eps=eps, kl_weight=kl_weight)``, with its
+    gradient written into every parameter's ``.grad`` (``supports(model, ...)`` must hold)."""
+    layers = dense_layers(model)
+    n_encoder = sum(isinstance(m, nn.Linear) for m in model.encoder.body) + 1
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    weights = [layer.weight.to(dtype) for layer in layers]
+    biases = [layer.bias.to(dtype) for layer in layers]
+    x = x.flatten(start_dim=1)
+    inputs = x if encoder_input is None else encoder_input.flatten(start_dim=1)
+    encoder = _forward(inputs.to(dtype), weights[:n_encoder], biases[:n_encoder])
+    code = _Code(encoder[-1].float(), None if eps is None else eps[0])
+    decoder = _forward(code.z.to(dtype), weights[n_encoder:], biases[n_encoder:])
+    nll, grad_out = _likelihood(model, decoder[-1].float(), x)
+    kl_factor = model.config.objective.beta * kl_weight
+    loss = nll.mean() + kl_factor * code.kl.mean() if code.stochastic else nll.mean()
+
+    grads_decoder, grad_z = _backward(grad_out.to(dtype), decoder, weights[n_encoder:], need_input=True)
+    grad_h = code.backward(grad_z.float(), kl_factor / len(x))
+    grads_encoder, _ = _backward(grad_h.to(dtype), encoder, weights[:n_encoder], need_input=False)
+    params = [p for layer in layers for p in (layer.weight, layer.bias)]
+    for param, grad in zip(params, grads_encoder + grads_decoder, strict=True):
+        param.grad = grad
+    return StepResult(loss, nll, code.kl)
+
+
+class _Code:
+    """The bottleneck's part of the step: the code from the encoder's output ``h``, its KL, and
+    the gradient of the loss with respect to ``h`` from the gradient with respect to the code."""
+
+    def __init__(self, h: torch.Tensor, eps: torch.Tensor | None):
+        self.stochastic = eps is not None
+        if not self.stochastic:  # a deterministic code is the projection itself
+            self.z, self.kl = h, h.new_zeros(len(h))
+            return
+        latent = h.shape[1] // 2
+        self.mu, self.raw_logvar, self.eps = h[:, :latent], h[:, latent:], eps
+        logvar = self.raw_logvar.clamp(*_LOGVAR_RANGE)
+        self.std = (0.5 * logvar).exp()
+        self.z = torch.addcmul(self.mu, self.std, eps)  # mu + sigma * eps
+        self.kl = 0.5 * (self.mu * self.mu + self.std * self.std - 1.0 - logvar).sum(1)
+
+    def backward(self, grad_z: torch.Tensor, kl_per_row: float) -> torch.Tensor:
+        """d loss / d h, where the loss adds ``kl_per_row`` times each row's KL."""
+        if not self.stochastic:
+            return grad_z
+        grad_mu = grad_z + kl_per_row * self.mu  # dz/dmu = 1; dKL/dmu = mu
+        # dz/dlogvar = eps * sigma / 2; dKL/dlogvar = (sigma^2 - 1) / 2; zero where clamped.
+        grad_logvar = 0.5 * (grad_z * self.eps * self.std + kl_per_row * (self.std * self.std - 1.0))
+        low, high = _LOGVAR_RANGE
+        grad_logvar = grad_logvar * ((self.raw_logvar >= low) & (self.raw_logvar <= high))
+        return torch.cat([grad_mu, grad_logvar], dim=1)
+
+
+def _likelihood(model: AutoencoderNet, out: torch.Tensor, x: torch.Tensor):
+    """Each row's -log p(x|z) from the decoder's output, and d(mean over rows)/d output."""
+    scale = 1.0 / len(x)
+    if model.config.likelihood == "bernoulli":  # out: logits
+        nll = F.softplus(out).sum(1) - (x * out).sum(1)
+        return nll, torch.sigmoid(out).sub_(x).mul_(scale)
+    sigma = model.config.sigma  # out: the mean of a Gaussian of fixed sigma
+    residual = out.sub_(x)
+    log_norm = 0.5 * math.log(2 * math.pi) + math.log(sigma)
+    nll = (0.5 / sigma**2) * (residual * residual).sum(1) + x.shape[1] * log_norm
+    return nll, residual.mul_(scale / sigma**2)
+
+
+def _forward(a: torch.Tensor, weights, biases) -> list[torch.Tensor]:
+    """The chain's input and each layer's output, ReLU after every layer but the last."""
+    outputs = [a]
+    for i, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
+        a = torch.addmm(bias, a, weight.t())
+        if i < len(weights) - 1:
+            a = a.relu_()
+        outputs.append(a)
+    return outputs
+
+
+def _backward(grad: torch.Tensor, outputs, weights, need_input: bool):
+    """fp32 gradients of each layer's weight and bias, interleaved in layer order, and the
+    gradient with respect to the chain's input (None unless ``need_input``)."""
+    grads: list[torch.Tensor] = []
+    for i in reversed(range(len(weights))):
+        if i < len(weights) - 1:  # through the ReLU: zero where its output is zero
+            grad = torch.ops.aten.threshold_backward(grad, outputs[i + 1], 0)
+        grads[:0] = [grad.t().mm(outputs[i]).float(), grad.sum(0, dtype=torch.float32)]
+        grad = grad.mm(weights[i]) if i > 0 or need_input else None
+    return grads, grad
