@@ -34,12 +34,12 @@ CASES = [("20-d table, 256-128, batch 128", 20, 1280, (256, 128), 128),
 LATENT = 8
 
 
-def aekit_fit(X, hidden, batch, epochs):
+def aekit_fit(X, hidden, batch, epochs, activation="relu"):
     # fp32, as the plain loop runs: this compares the loops' overheads, not the arithmetic (on a
     # CPU with native bf16, aekit's default would train the 784-400 VAE in bf16, ~2x faster).
     vae = aekit.VAE(latent_dim=LATENT, hidden_dims=hidden, epochs=epochs, batch_size=batch,
                     validation_fraction=0.0, patience=None, lr_schedule="constant", verbose=0, random_state=0,
-                    precision="fp32")
+                    precision="fp32", activation=activation)
     start = time.perf_counter()
     vae.fit(X)
     return time.perf_counter() - start, vae

@@ -94,8 +94,10 @@ class _Killed(Exception):
     pass
 
 
-def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, monkeypatch):
-    params = fast(epochs=6, importance_samples=2, corruption="gaussian", corruption_level=0.1, patience=None)
+@pytest.mark.parametrize("samples", [1, 2])  # 1: gradients written out (training/fused.py); 2: autograd
+def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, monkeypatch, samples):
+    params = fast(epochs=6, importance_samples=samples, corruption="gaussian", corruption_level=0.1,
+                  patience=None)
     ckpt = tmp_path / "ckpt.safetensors"
     reference = aekit.VAE(**params).fit(vectors)
 

@@ -33,7 +33,7 @@ def _autograd(model, x, corrupted, eps, kl_weight):
 
 def _direct(model, x, corrupted, eps, kl_weight, bf16=False):
     model.zero_grad(set_to_none=True)
-    out = fused.gradients(model, x, corrupted, None if not model.stochastic else eps, kl_weight, bf16)
+    out = fused.gradients(model, x, corrupted, eps, kl_weight, bf16)
     return out, {name: p.grad.clone() for name, p in model.named_parameters()}
 
 

@@ -77,7 +77,10 @@ def gradients(model: AutoencoderNet, x: torch.Tensor, encoder_input: torch.Tenso
     x = x.flatten(start_dim=1)
     inputs = x if encoder_input is None else encoder_input.flatten(start_dim=1)
     encoder = _forward(inputs.to(dtype), weights[:n_encoder], biases[:n_encoder])
-    code = _Code(encoder[-1].float(), None if eps is None else eps[0])
+    h = encoder[-1].float()
+    if model.stochastic and eps is None:  # as the bottleneck does when given no noise
+        eps = torch.randn(1, len(h), h.shape[1] // 2)
+    code = _Code(h, eps[0] if model.stochastic else None)
     decoder = _forward(code.z.to(dtype), weights[n_encoder:], biases[n_encoder:])
     nll, grad_out = _likelihood(model, decoder[-1].float(), x)
     kl_factor = model.config.objective.beta * kl_weight
