@@ -43,8 +43,9 @@ class MLPDecoder(nn.Module):
         self.out_shape = (*sample_shape, n_params) if n_params > 1 else tuple(sample_shape)
 
     def forward(self, z):
-        # The layers see one matrix of codes: on the (k, n, latent) codes of training, a 3-D
-        # input took torch's batched-matmul path, whose backward copied the gradients.
+        # The layers see one matrix of codes: the (k, n, latent) codes of training, as a 3-D
+        # input, take torch's batched-matmul path, slower forward and back
+        # (benchmarks/step_ablation.py).
         h = self.head(self.body(z.reshape(-1, z.shape[-1])))
         return h.view(*z.shape[:-1], *self.out_shape)
 
