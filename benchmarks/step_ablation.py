@@ -12,8 +12,9 @@ ended on (the changes must not move it):
 * `2-D decoder input` (autograd's path): the MLP decoder's layers run on an (n, latent) matrix
   of codes against the (1, n, latent) tensor the bottleneck returns (torch's batched matmul).
 
-Cases: the default VAE on a 21-column table (256-128, fp32), and the 784-400-20 Bernoulli VAE
-on Fashion-MNIST at batch 128 and 512 (bf16 where the CPU has it natively).
+Cases: the default VAE on a 21-column table (256-128, fp32), the same with learned variances,
+and the 784-400-20 Bernoulli VAE on Fashion-MNIST at batch 128 and 512 (bf16 where the CPU has
+it natively).
 
     python benchmarks/step_ablation.py [--quick] [--rounds N]
 """
@@ -63,6 +64,10 @@ def cases(quick: bool):
     return {
         "table 21 cols, VAE defaults": (
             lambda: aekit.VAE(epochs=5 if quick else 40, validation_fraction=0.1, verbose=0, random_state=0),
+            table),
+        "table 21 cols, VAE with learned variances": (
+            lambda: aekit.VAE(epochs=5 if quick else 40, likelihood="gaussian_learned",
+                              validation_fraction=0.1, verbose=0, random_state=0),
             table),
         "784-400-20 VAE, batch 128": (
             lambda: aekit_vae(epochs=1, batch_size=128, validation_fraction=0.1, patience=None,

@@ -9,8 +9,9 @@ backward pass of matrix products, ReLU masks and the closed-form gradients of th
 code's KL and of the likelihood, written into each parameter's ``.grad`` with no graph.
 
 It serves the models most fits train (``supports``): ReLU MLPs, a deterministic code or a
-Gaussian one with one sample, a Bernoulli or fixed-Gaussian likelihood, the reconstruction loss
-or the beta-weighted ELBO (with KL warm-up), denoising or not, in one process on the CPU.
+Gaussian one with one sample, a Bernoulli or Gaussian likelihood (fixed or learned variance),
+the reconstruction loss or the beta-weighted ELBO (with KL warm-up), denoising or not, in one
+process on the CPU.
 Anything else trains through the modules' forward pass and autograd. Under bf16 the matrix
 products run in bf16 as autocast runs them; the code, the KL and the likelihood stay in fp32.
 tests/test_fused_step.py holds the losses and gradients to autograd's;
@@ -28,9 +29,11 @@ from torch import nn
 
 from ..model import AutoencoderNet
 from ..nn.bottleneck import GaussianBottleneck
+from ..nn.likelihood import LearnedGaussian
 from .config import TrainConfig
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
+_LOG_2PI = math.log(2 * math.pi)
 _LOGVAR_RANGE = (GaussianBottleneck.LOGVAR_MIN, GaussianBottleneck.LOGVAR_MAX)
 
 
@@ -129,11 +132,30 @@ def _likelihood(model: AutoencoderNet, out: torch.Tensor, x: torch.Tensor):
     if model.config.likelihood == "bernoulli":  # out: logits
         nll = F.softplus(out).sum(1) - (x * out).sum(1)
         return nll, torch.sigmoid(out).sub_(x).mul_(scale)
+    if model.config.likelihood == "gaussian_learned":
+        return _learned_gaussian(out, x, scale)
     sigma = model.config.sigma  # out: the mean of a Gaussian of fixed sigma
     residual = out.sub_(x)
-    log_norm = 0.5 * math.log(2 * math.pi) + math.log(sigma)
+    log_norm = 0.5 * _LOG_2PI + math.log(sigma)
     nll = (0.5 / sigma**2) * (residual * residual).sum(1) + x.shape[1] * log_norm
     return nll, residual.mul_(scale / sigma**2)
+
+
+def _learned_gaussian(out: torch.Tensor, x: torch.Tensor, scale: float):
+    """``out`` holds each dimension's mean and raw log-variance side by side (the decoder's
+    ``(..., 2)`` view); log sigma^2 = floor + softplus(raw - floor), as ``LearnedGaussian``."""
+    params = out.view(len(x), -1, 2)
+    mean, raw = params[..., 0], params[..., 1]
+    floor = LearnedGaussian.LOGVAR_MIN
+    logvar = F.softplus(raw - floor) + floor
+    residual = mean - x
+    precision = torch.exp(-logvar)
+    weighted = residual * residual * precision  # (x - mean)^2 / sigma^2
+    nll = 0.5 * (weighted + logvar + _LOG_2PI).sum(1)
+    grad_mean = residual * precision * scale
+    # d nll / d logvar = (1 - (x - mean)^2 / sigma^2) / 2; d logvar / d raw = sigmoid(raw - floor)
+    grad_raw = 0.5 * scale * (1.0 - weighted) * torch.sigmoid(raw - floor)
+    return nll, torch.stack([grad_mean, grad_raw], dim=-1).view_as(out)
 
 
 def _forward(a: torch.Tensor, weights, biases) -> list[torch.Tensor]:
