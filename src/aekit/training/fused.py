@@ -11,10 +11,9 @@ code's KL and of the likelihood, written into each parameter's ``.grad`` with no
 It serves the models most fits train (``supports``): ReLU MLPs, a deterministic code or a
 Gaussian one with one sample, a Bernoulli or Gaussian likelihood (fixed or learned variance),
 the reconstruction loss or the beta-weighted ELBO (with KL warm-up), denoising or not, in one
-process on the CPU.
-Anything else trains through the modules' forward pass and autograd. Under bf16 the matrix
-products run in bf16 as autocast runs them; the code, the KL and the likelihood stay in fp32.
-tests/test_fused_step.py holds the losses and gradients to autograd's;
+process on the CPU. Anything else trains through the modules' forward pass and autograd. Under
+bf16 the matrix products run in bf16 as autocast runs them; the code, the KL and the likelihood
+stay in fp32. tests/test_fused_step.py holds the losses and gradients to autograd's;
 benchmarks/step_ablation.py measures what it buys.
 """
 
