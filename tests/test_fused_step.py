@@ -1,4 +1,4 @@
-"""fused.gradients: the loss and gradients of the model's own forward pass under autograd."""
+"""fused.DirectStep: the loss and gradients of the model's own forward pass under autograd."""
 
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ def _autograd(model, x, corrupted, eps, kl_weight):
 
 def _direct(model, x, corrupted, eps, kl_weight, bf16=False):
     model.zero_grad(set_to_none=True)
-    out = fused.gradients(model, x, corrupted, eps, kl_weight, bf16)
+    out = fused.DirectStep(model)(x, corrupted, eps, kl_weight, bf16)
     return out, {name: p.grad.clone() for name, p in model.named_parameters()}
 
 

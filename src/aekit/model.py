@@ -195,8 +195,10 @@ class AutoencoderNet(nn.Module):
     def inference_batch_size(self, k: int = 1) -> int:
         """Inputs per batch for evaluation: enough to amortise per-call overhead, few enough that
         activations stay small. The conv net's forward pass on 28x28 images ran 8.6k samples/s at
-        batch 64 and 128, 4.4k at 256 and 2.0k at 4096 (allocation churn;
-        benchmarks/profile_step.py), so conv batches are sized for ~170 rows of 28x28."""
+        batch 64 and 128, 4.4k at 256 and 2.0k at 4096 on the AVX2 machine of 2026-11-22
+        (allocation churn; benchmarks/profile_step.py), so conv batches are sized for ~170 rows
+        of 28x28. On the AVX-512 machine of 2026-12-07 the same script found 1,024 rows fastest
+        (30.5k against 25.1k at 128); the rule is kept until more machines are measured."""
         width = math.prod(self.config.sample_shape)
         if self.config.network == "mlp" and self.config.hidden_dims:
             # A narrow table's rows are smaller than the layers they pass through: sized by its

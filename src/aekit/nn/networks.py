@@ -43,9 +43,9 @@ class MLPDecoder(nn.Module):
         self.out_shape = (*sample_shape, n_params) if n_params > 1 else tuple(sample_shape)
 
     def forward(self, z):
-        # The layers see one matrix of codes: the (k, n, latent) codes of training, as a 3-D
-        # input, take torch's batched-matmul path, slower forward and back
-        # (benchmarks/step_ablation.py).
+        # The layers see one matrix of codes, as ConvDecoder's do: the (k, n, latent) codes of
+        # training would otherwise take torch's batched-matmul path (benchmarks/step_ablation.py
+        # measured the difference within its run-to-run spread).
         h = self.head(self.body(z.reshape(-1, z.shape[-1])))
         return h.view(*z.shape[:-1], *self.out_shape)
 

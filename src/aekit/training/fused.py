@@ -3,7 +3,7 @@
 On a CPU, a training step of a small dense autoencoder costs more in operations than in
 arithmetic: autograd records and replays some forty small operations for the objective alone
 (the code's sampling, its KL, the likelihood, the means), each paying a dispatch and an
-allocation, and then accumulates every parameter's gradient. ``gradients`` computes the same
+allocation, and then accumulates every parameter's gradient. ``DirectStep`` computes the same
 loss and the same gradients directly: a forward pass that keeps each layer's output, and a
 backward pass of matrix products, ReLU masks and the closed-form gradients of the Gaussian
 code's KL and of the likelihood, written into each parameter's ``.grad`` with no graph.
@@ -46,7 +46,7 @@ class StepResult:
 
 
 def supports(model: AutoencoderNet, config: TrainConfig, processes: int) -> bool:
-    """Whether ``gradients`` trains this model as its forward pass and autograd would."""
+    """Whether ``DirectStep`` trains this model as its forward pass and autograd would."""
     cfg, objective = model.config, model.config.objective
     plain_objective = (objective.importance_samples == 1 and not objective.decomposed
                        and objective.capacity is None and objective.free_bits == 0)
@@ -66,35 +66,42 @@ def dense_layers(model: AutoencoderNet) -> list[nn.Linear]:
     return layers + [m for m in model.decoder.body if isinstance(m, nn.Linear)] + [model.decoder.head]
 
 
-@torch.no_grad()
-def gradients(model: AutoencoderNet, x: torch.Tensor, encoder_input: torch.Tensor | None,
-              eps: torch.Tensor | None, kl_weight: float, bf16: bool) -> StepResult:
-    """The loss of ``model(x, corrupted=encoder_input, eps=eps, kl_weight=kl_weight)``, with its
-    gradient written into every parameter's ``.grad`` (``supports(model, ...)`` must hold)."""
-    layers = dense_layers(model)
-    n_encoder = sum(isinstance(m, nn.Linear) for m in model.encoder.body) + 1
-    dtype = torch.bfloat16 if bf16 else torch.float32
-    weights = [layer.weight.to(dtype) for layer in layers]
-    biases = [layer.bias.to(dtype) for layer in layers]
-    x = x.flatten(start_dim=1)
-    inputs = x if encoder_input is None else encoder_input.flatten(start_dim=1)
-    encoder = _forward(inputs.to(dtype), weights[:n_encoder], biases[:n_encoder])
-    h = encoder[-1].float()
-    if model.stochastic and eps is None:  # as the bottleneck does when given no noise
-        eps = torch.randn(1, len(h), h.shape[1] // 2)
-    code = _Code(h, eps[0] if model.stochastic else None)
-    decoder = _forward(code.z.to(dtype), weights[n_encoder:], biases[n_encoder:])
-    nll, grad_out = _likelihood(model, decoder[-1].float(), x)
-    kl_factor = model.config.objective.beta * kl_weight
-    loss = nll.mean() + kl_factor * code.kl.mean() if code.stochastic else nll.mean()
+class DirectStep:
+    """The step of one model (``supports(model, ...)`` must hold): its layers are looked up
+    once, and each call computes the loss of ``model(x, corrupted=encoder_input, eps=eps,
+    kl_weight=kl_weight)`` and writes its gradient into every parameter's ``.grad``."""
 
-    grads_decoder, grad_z = _backward(grad_out.to(dtype), decoder, weights[n_encoder:], need_input=True)
-    grad_h = code.backward(grad_z.float(), kl_factor / len(x))
-    grads_encoder, _ = _backward(grad_h.to(dtype), encoder, weights[:n_encoder], need_input=False)
-    params = [p for layer in layers for p in (layer.weight, layer.bias)]
-    for param, grad in zip(params, grads_encoder + grads_decoder, strict=True):
-        param.grad = grad
-    return StepResult(loss, nll, code.kl)
+    def __init__(self, model: AutoencoderNet):
+        self.model = model
+        self.layers = dense_layers(model)
+        self.params = [p for layer in self.layers for p in (layer.weight, layer.bias)]
+        self.n_encoder = sum(isinstance(m, nn.Linear) for m in model.encoder.body) + 1
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, encoder_input: torch.Tensor | None, eps: torch.Tensor | None,
+                 kl_weight: float, bf16: bool) -> StepResult:
+        model, n_encoder = self.model, self.n_encoder
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        weights = [layer.weight.to(dtype) for layer in self.layers]
+        biases = [layer.bias.to(dtype) for layer in self.layers]
+        x = x.flatten(start_dim=1)
+        inputs = x if encoder_input is None else encoder_input.flatten(start_dim=1)
+        encoder = _forward(inputs.to(dtype), weights[:n_encoder], biases[:n_encoder])
+        h = encoder[-1].float()
+        if model.stochastic and eps is None:  # as the bottleneck does when given no noise
+            eps = torch.randn(1, len(h), h.shape[1] // 2)
+        code = _Code(h, eps[0] if model.stochastic else None)
+        decoder = _forward(code.z.to(dtype), weights[n_encoder:], biases[n_encoder:])
+        nll, grad_out = _likelihood(model, decoder[-1].float(), x)
+        kl_factor = model.config.objective.beta * kl_weight
+        loss = nll.mean() + kl_factor * code.kl.mean() if code.stochastic else nll.mean()
+
+        grads_decoder, grad_z = _backward(grad_out.to(dtype), decoder, weights[n_encoder:], need_input=True)
+        grad_h = code.backward(grad_z.float(), kl_factor / len(x))
+        grads_encoder, _ = _backward(grad_h.to(dtype), encoder, weights[:n_encoder], need_input=False)
+        for param, grad in zip(self.params, grads_encoder + grads_decoder, strict=True):
+            param.grad = grad
+        return StepResult(loss, nll, code.kl)
 
 
 class _Code:
@@ -111,6 +118,7 @@ class _Code:
         logvar = self.raw_logvar.clamp(*_LOGVAR_RANGE)
         self.std = (0.5 * logvar).exp()
         self.z = torch.addcmul(self.mu, self.std, eps)  # mu + sigma * eps
+        # Code.kl_per_dim's KL, with sigma^2 from the sigma already at hand.
         self.kl = 0.5 * (self.mu * self.mu + self.std * self.std - 1.0 - logvar).sum(1)
 
     def backward(self, grad_z: torch.Tensor, kl_per_row: float) -> torch.Tensor:

@@ -66,7 +66,7 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
     objective, bf16 = model.config.objective, use_bf16(config.precision, model)
     run.state.precision = "bf16" if bf16 else "fp32"
     # Plain MLP autoencoders: the step's gradients written out, without autograd (fused.py).
-    direct = fused.supports(model, config, group.size)
+    direct = fused.DirectStep(model) if fused.supports(model, config, group.size) else None
     progress = Progress(config, run, group)
     losses = StepLosses(group, config.batch_size, len(run.epoch_rows))
     for epoch in range(run.state.epoch, run.epochs):
@@ -85,8 +85,7 @@ def fit(model: AutoencoderNet, X: RowSource, y: torch.Tensor | None, preprocess,
             epochs_done = epoch + step / len(steps)
             batch = make_batch(model, run.feed.next(wanted[step]), run.y, idx, preprocess, config, group)
             if direct:
-                out = fused.gradients(model, batch.x, batch.corrupted, batch.eps,
-                                      objective.kl_weight_at(epochs_done), bf16)
+                out = direct(batch.x, batch.corrupted, batch.eps, objective.kl_weight_at(epochs_done), bf16)
             else:
                 with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=bf16):
                     out = net(batch.x, batch.y, k=objective.importance_samples,
