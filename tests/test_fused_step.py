@@ -71,6 +71,26 @@ def test_a_clamped_log_variance_passes_no_gradient_as_autograd_does():
         torch.testing.assert_close(direct_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_each_step_overwrites_the_gradients_it_wrote_before(bf16):
+    """The step writes into each parameter's .grad in place: a second step on other rows must
+    leave that step's gradients (not a sum), also after the gradients were set to None."""
+    model = _model("bernoulli", hidden=(16,))
+    step = fused.DirectStep(model)
+    (x1, eps1), (x2, eps2) = _data("bernoulli", seed=1), _data("bernoulli", seed=2)
+    step(x1, None, eps1, 1.0, bf16)
+    written = [p.grad for p in model.parameters()]
+    step(x2, None, eps2, 1.0, bf16)
+    assert all(p.grad is g for p, g in zip(model.parameters(), written, strict=True))  # in place
+    second = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    step(x2, None, eps2, 1.0, bf16)
+    _, fresh = _direct(model, x2, None, eps2, 1.0, bf16)
+    for name, grad in fresh.items():
+        torch.testing.assert_close(second[name], grad, msg=name)
+        torch.testing.assert_close(dict(model.named_parameters())[name].grad, grad, msg=name)
+
+
 def test_learned_variances_at_their_floor_get_autograds_gradients():
     model = _model("gaussian_learned")
     with torch.no_grad():  # raw log-variances (the head's odd outputs) far below and near the floor

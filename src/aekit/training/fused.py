@@ -69,7 +69,12 @@ def dense_layers(model: AutoencoderNet) -> list[nn.Linear]:
 class DirectStep:
     """The step of one model (``supports(model, ...)`` must hold): its layers are looked up
     once, and each call computes the loss of ``model(x, corrupted=encoder_input, eps=eps,
-    kl_weight=kl_weight)`` and writes its gradient into every parameter's ``.grad``."""
+    kl_weight=kl_weight)`` and writes its gradient into every parameter's ``.grad``.
+
+    Each operation costs a dispatch and an allocation besides its arithmetic, so the step is
+    written in as few as it can be: gradients go straight into each parameter's ``.grad``
+    (``out=``), fp32 weights are used as they are, and the code's and the likelihood's terms are
+    fused where torch has one operation for two."""
 
     def __init__(self, model: AutoencoderNet):
         self.model = model
@@ -81,9 +86,12 @@ class DirectStep:
     def __call__(self, x: torch.Tensor, encoder_input: torch.Tensor | None, eps: torch.Tensor | None,
                  kl_weight: float, bf16: bool) -> StepResult:
         model, n_encoder = self.model, self.n_encoder
-        dtype = torch.bfloat16 if bf16 else torch.float32
-        weights = [layer.weight.to(dtype) for layer in self.layers]
-        biases = [layer.bias.to(dtype) for layer in self.layers]
+        if bf16:
+            weights = [layer.weight.to(torch.bfloat16) for layer in self.layers]
+            biases = [layer.bias.to(torch.bfloat16) for layer in self.layers]
+        else:
+            weights, biases = [layer.weight for layer in self.layers], [layer.bias for layer in self.layers]
+        dtype = weights[0].dtype
         x = x.flatten(start_dim=1)
         inputs = x if encoder_input is None else encoder_input.flatten(start_dim=1)
         encoder = _forward(inputs.to(dtype), weights[:n_encoder], biases[:n_encoder])
@@ -94,14 +102,20 @@ class DirectStep:
         decoder = _forward(code.z.to(dtype), weights[n_encoder:], biases[n_encoder:])
         nll, grad_out = _likelihood(model, decoder[-1].float(), x)
         kl_factor = model.config.objective.beta * kl_weight
-        loss = nll.mean() + kl_factor * code.kl.mean() if code.stochastic else nll.mean()
+        loss = torch.add(nll, code.kl, alpha=kl_factor).mean() if code.stochastic else nll.mean()
 
-        grads_decoder, grad_z = _backward(grad_out.to(dtype), decoder, weights[n_encoder:], need_input=True)
+        grads = self._gradient_buffers()
+        grad_z = _backward(grad_out.to(dtype), decoder, weights[n_encoder:], grads[2 * n_encoder:], True)
         grad_h = code.backward(grad_z.float(), kl_factor / len(x))
-        grads_encoder, _ = _backward(grad_h.to(dtype), encoder, weights[:n_encoder], need_input=False)
-        for param, grad in zip(self.params, grads_encoder + grads_decoder, strict=True):
-            param.grad = grad
+        _backward(grad_h.to(dtype), encoder, weights[:n_encoder], grads[:2 * n_encoder], False)
         return StepResult(loss, nll, code.kl)
+
+    def _gradient_buffers(self) -> list[torch.Tensor]:
+        """Each parameter's ``.grad``, made (once) where it has none."""
+        for param in self.params:
+            if param.grad is None:
+                param.grad = torch.zeros_like(param)
+        return [param.grad for param in self.params]
 
 
 class _Code:
@@ -114,37 +128,43 @@ class _Code:
             self.z, self.kl = h, h.new_zeros(len(h))
             return
         latent = h.shape[1] // 2
-        self.mu, self.raw_logvar, self.eps = h[:, :latent], h[:, latent:], eps
+        self.h, self.mu, self.raw_logvar, self.eps = h, h[:, :latent], h[:, latent:], eps
         logvar = self.raw_logvar.clamp(*_LOGVAR_RANGE)
-        self.std = (0.5 * logvar).exp()
+        self.std = logvar.mul(0.5).exp_()
         self.z = torch.addcmul(self.mu, self.std, eps)  # mu + sigma * eps
-        # Code.kl_per_dim's KL, with sigma^2 from the sigma already at hand.
-        self.kl = 0.5 * (self.mu * self.mu + self.std * self.std - 1.0 - logvar).sum(1)
+        self.var = self.std * self.std
+        # Code.kl_per_dim's KL summed over the code: (mu^2 + sigma^2 - 1 - log sigma^2) / 2.
+        self.kl = (self.var - logvar).addcmul_(self.mu, self.mu).sum(1).sub_(latent).mul_(0.5)
 
     def backward(self, grad_z: torch.Tensor, kl_per_row: float) -> torch.Tensor:
         """d loss / d h, where the loss adds ``kl_per_row`` times each row's KL."""
         if not self.stochastic:
             return grad_z
-        grad_mu = grad_z + kl_per_row * self.mu  # dz/dmu = 1; dKL/dmu = mu
-        # dz/dlogvar = eps * sigma / 2; dKL/dlogvar = (sigma^2 - 1) / 2; zero where clamped.
-        grad_logvar = 0.5 * (grad_z * self.eps * self.std + kl_per_row * (self.std * self.std - 1.0))
-        low, high = _LOGVAR_RANGE
-        grad_logvar = grad_logvar * ((self.raw_logvar >= low) & (self.raw_logvar <= high))
-        return torch.cat([grad_mu, grad_logvar], dim=1)
+        grad_h = torch.empty_like(self.h)
+        latent = grad_z.shape[1]
+        torch.add(grad_z, self.mu, alpha=kl_per_row, out=grad_h[:, :latent])  # dz/dmu = 1; dKL/dmu = mu
+        # dz/dlogvar = eps * sigma / 2; dKL/dlogvar = (sigma^2 - 1) / 2; zero where clamped, in
+        # one operation as hardtanh's gradient (it also stops at a raw value of exactly -12 or 8,
+        # where clamp's passes: the only difference).
+        noise_grad = grad_z * self.eps
+        grad_logvar = self.var.sub(1.0).mul_(0.5 * kl_per_row).addcmul_(noise_grad, self.std, value=0.5)
+        torch.ops.aten.hardtanh_backward.grad_input(grad_logvar, self.raw_logvar, *_LOGVAR_RANGE,
+                                                    grad_input=grad_h[:, latent:])
+        return grad_h
 
 
 def _likelihood(model: AutoencoderNet, out: torch.Tensor, x: torch.Tensor):
     """Each row's -log p(x|z) from the decoder's output, and d(mean over rows)/d output."""
     scale = 1.0 / len(x)
     if model.config.likelihood == "bernoulli":  # out: logits
-        nll = F.softplus(out).sum(1) - (x * out).sum(1)
+        nll = F.softplus(out).sum(1).sub_(torch.linalg.vecdot(x, out))
         return nll, torch.sigmoid(out).sub_(x).mul_(scale)
     if model.config.likelihood == "gaussian_learned":
         return _learned_gaussian(out, x, scale)
     sigma = model.config.sigma  # out: the mean of a Gaussian of fixed sigma
     residual = out.sub_(x)
     log_norm = 0.5 * _LOG_2PI + math.log(sigma)
-    nll = (0.5 / sigma**2) * (residual * residual).sum(1) + x.shape[1] * log_norm
+    nll = torch.linalg.vecdot(residual, residual).mul_(0.5 / sigma**2).add_(x.shape[1] * log_norm)
     return nll, residual.mul_(scale / sigma**2)
 
 
@@ -176,13 +196,18 @@ def _forward(a: torch.Tensor, weights, biases) -> list[torch.Tensor]:
     return outputs
 
 
-def _backward(grad: torch.Tensor, outputs, weights, need_input: bool):
-    """fp32 gradients of each layer's weight and bias, interleaved in layer order, and the
-    gradient with respect to the chain's input (None unless ``need_input``)."""
-    grads: list[torch.Tensor] = []
+def _backward(grad: torch.Tensor, outputs, weights, grads, need_input: bool):
+    """Write the gradients of each layer's weight and bias into ``grads`` (fp32, interleaved in
+    layer order); return the gradient with respect to the chain's input (None unless
+    ``need_input``)."""
     for i in reversed(range(len(weights))):
         if i < len(weights) - 1:  # through the ReLU: zero where its output is zero
             grad = torch.ops.aten.threshold_backward(grad, outputs[i + 1], 0)
-        grads[:0] = [grad.t().mm(outputs[i]).float(), grad.sum(0, dtype=torch.float32)]
+        weight_grad, bias_grad = grads[2 * i], grads[2 * i + 1]
+        if grad.dtype == weight_grad.dtype:
+            torch.mm(grad.t(), outputs[i], out=weight_grad)
+        else:
+            weight_grad.copy_(grad.t().mm(outputs[i]))
+        torch.sum(grad, 0, dtype=torch.float32, out=bias_grad)
         grad = grad.mm(weights[i]) if i > 0 or need_input else None
-    return grads, grad
+    return grad
