@@ -7,15 +7,16 @@ from .config import (
     AUTO_MIN_STEPS_VECTORS,
     LR_SCHEDULES,
     PRECISIONS,
+    Plan,
     TrainConfig,
     auto_min_steps,
-    planned_epochs,
+    plan,
     train_config,
 )
 from .loop import CHECK_EVERY, EpochReport, evaluate_loss, fit, held_out_rows
 from .precision import cpu_has_amx, cpu_has_native_bf16, use_bf16
 
 __all__ = ["AUTO_EPOCHS", "AUTO_MIN_STEPS", "AUTO_MIN_STEPS_VECTORS", "LR_SCHEDULES", "PRECISIONS",
-           "TrainConfig", "auto_min_steps", "planned_epochs", "train_config", "CHECK_EVERY",
+           "Plan", "TrainConfig", "auto_min_steps", "plan", "train_config", "CHECK_EVERY",
            "EpochReport", "evaluate_loss", "fit", "held_out_rows", "cpu_has_amx", "cpu_has_native_bf16",
            "use_bf16"]

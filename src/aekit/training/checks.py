@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict
 
@@ -45,7 +46,8 @@ class StepLosses:
             loss, nll, kl = self.pending[int(bad[0])]
             terms = torch.stack([loss.double(), nll.double().sum(), kl.double().sum()])
             loss, nll_sum, kl_sum = self.group.sum(terms).tolist()
-            rows = min(self.batch_size, self.n_train - step * self.batch_size)
+            in_pass = step % math.ceil(self.n_train / self.batch_size)  # an epoch may make several passes
+            rows = min(self.batch_size, self.n_train - in_pass * self.batch_size)
             raise TrainingDivergedError(
                 f"loss became {loss / self.group.size} at epoch {epoch + 1}, step {step + 1} "
                 f"(reconstruction NLL {nll_sum / rows:.4g}, KL {kl_sum / rows:.4g}). "
@@ -89,9 +91,10 @@ class Progress:
         self.bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{steps * self.batch_size / elapsed:,.0f}",
                              **shown, refresh=False)
 
-    def validated(self, train_loss: float, val_loss: float, n_train: int) -> None:
+    def validated(self, train_loss: float, val_loss: float, samples: float) -> None:
+        """After an epoch that trained on ``samples`` rows (counted once per pass)."""
         self.bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{val_loss:.4g}",
-                             samples_s=f"{n_train / self.seconds():,.0f}")
+                             samples_s=f"{samples / self.seconds():,.0f}")
 
     def seconds(self) -> float:
         """Since the epoch started."""

@@ -29,7 +29,8 @@ class TrainConfig:
     """How to train; built by :func:`train_config` from parameters already validated."""
 
     epochs: int = 50
-    min_steps: int = 0  # small data sets train more epochs, up to this many steps (planned_epochs)
+    min_steps: int = 0  # small data sets train more passes, up to this many steps (plan)
+    group_passes: bool = True  # several passes an epoch where min_steps needs them (plan)
     batch_size: int = 128
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
@@ -59,9 +60,11 @@ def train_config(params: dict, sample_shape: tuple[int, ...], seed: int) -> Trai
 def fine_tune_config(params: dict, sample_shape: tuple[int, ...], seed: int, *, steps: int,
                      learning_rate: float, precision: str) -> TrainConfig:
     """A fit's config turned into a nudge: at least ``steps`` steps at ``learning_rate``, in the
-    precision the fit used, without early stopping or compiling."""
+    precision the fit used, without early stopping or compiling, validated after every pass
+    (the best of them is kept)."""
     return replace(train_config(params, sample_shape, seed), epochs=1, min_steps=steps,
-                   learning_rate=learning_rate, patience=None, precision=precision, compile=False)
+                   group_passes=False, learning_rate=learning_rate, patience=None, precision=precision,
+                   compile=False)
 
 
 def auto_min_steps(sample_shape: tuple[int, ...], network=None) -> int:
@@ -72,16 +75,33 @@ def auto_min_steps(sample_shape: tuple[int, ...], network=None) -> int:
     return AUTO_MIN_STEPS_VECTORS if vectors else AUTO_MIN_STEPS
 
 
-def planned_epochs(config: TrainConfig, steps_per_epoch: int) -> tuple[int, int | None]:
-    """Epochs and patience for data with ``steps_per_epoch``: ``config.epochs``, stretched to at
-    least ``config.min_steps`` steps; patience stretches in proportion, so early stopping waits
-    for the same share of the training (on 500 images, 10 epochs are 40 steps: noise in the
-    loss of 50 validation images, not a plateau)."""
-    if steps_per_epoch * config.epochs >= config.min_steps:
-        return config.epochs, config.patience
-    epochs = math.ceil(config.min_steps / steps_per_epoch)
+@dataclass(frozen=True)
+class Plan:
+    """How a fit's steps are grouped: ``epochs`` of ``passes`` shuffled passes over the training
+    rows each; every epoch ends with one validation, checkpoint and report, and early stopping
+    waits ``patience`` epochs."""
+
+    epochs: int
+    passes: int
+    patience: int | None
+
+
+def plan(config: TrainConfig, steps_per_pass: int) -> Plan:
+    """The plan for data with ``steps_per_pass`` steps a pass: ``config.epochs`` single passes,
+    or, where those make fewer than ``config.min_steps`` steps, as many passes as make them,
+    grouped so that the run still has about ``config.epochs`` epochs (a 100-row table: 50 epochs
+    of 20 one-step passes, where validating after each of 1,000 passes cost about as much as the
+    training). Where the passes do not group (fewer than twice ``config.epochs`` of them, or
+    ``config.group_passes`` off), the epochs stretch instead, and patience with them, so that
+    early stopping waits for the same share of the training (on 500 images, 10 epochs are 40
+    steps: noise in the loss of 50 validation images, not a plateau)."""
+    if steps_per_pass * config.epochs >= config.min_steps:
+        return Plan(config.epochs, 1, config.patience)
+    total = math.ceil(config.min_steps / steps_per_pass)
+    passes = max(1, total // config.epochs) if config.group_passes else 1
+    epochs = math.ceil(total / passes)
     patience = None if config.patience is None else math.ceil(config.patience * epochs / config.epochs)
-    return epochs, patience
+    return Plan(epochs, passes, patience)
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:

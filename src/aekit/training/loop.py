@@ -26,7 +26,7 @@ from . import fused
 from .adam import AdamStep
 from .batch import code_noise, make_batch, rows_wanted
 from .checks import Progress, StepLosses, fingerprint
-from .config import TrainConfig, learning_rate, planned_epochs
+from .config import TrainConfig, learning_rate, plan
 from .precision import use_bf16
 
 # How often the loop looks at the loss on the host. Reading a value from an accelerator waits
@@ -118,10 +118,10 @@ class _Run:
         self.epoch_rows = labelled_drawn_more(self.train_idx, y, config.attribute_share)
         # The fused kernel updates all parameters in one pass instead of several kernels per tensor.
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-        self.steps_per_epoch = math.ceil(len(self.epoch_rows) / config.batch_size)
-        self.epochs, self.patience = planned_epochs(config, self.steps_per_epoch)
-        # A stretched run checkpoints as often as an unstretched one would (not every tiny epoch).
-        self.checkpoint_every = max(1, self.epochs // config.epochs)
+        self.steps_per_pass = math.ceil(len(self.epoch_rows) / config.batch_size)
+        self.plan = plan(config, self.steps_per_pass)
+        self.epochs, self.patience = self.plan.epochs, self.plan.patience
+        self.steps_per_epoch = self.steps_per_pass * self.plan.passes
         self.total_steps = self.steps_per_epoch * self.epochs
         self.state, self.best_weights = checkpoint.TrainState(), None
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
@@ -136,15 +136,18 @@ class _Run:
             # parameter names (and so model folders and checkpoints) unchanged.
             model.encoder.compile()
             model.decoder.compile()
-        self.sizes = torch.full((self.steps_per_epoch,), float(config.batch_size), dtype=torch.float64)
-        self.sizes[-1] = len(self.epoch_rows) - config.batch_size * (self.steps_per_epoch - 1)
+        sizes = torch.full((self.steps_per_pass,), float(config.batch_size), dtype=torch.float64)
+        sizes[-1] = len(self.epoch_rows) - config.batch_size * (self.steps_per_pass - 1)
+        self.sizes = sizes.repeat(self.plan.passes)  # rows in each step of an epoch
 
     def epoch_batches(self) -> list[torch.Tensor]:
-        """The global row indices of each of this epoch's batches, shuffled."""
-        order = self.epoch_rows[torch.randperm(len(self.epoch_rows), generator=self.generator)]
-        order = order.to(self.feed.index_device)
-        size = self.config.batch_size
-        return [order[step * size:(step + 1) * size] for step in range(self.steps_per_epoch)]
+        """The global row indices of each of this epoch's batches: its passes, each shuffled."""
+        size, batches = self.config.batch_size, []
+        for _ in range(self.plan.passes):
+            order = self.epoch_rows[torch.randperm(len(self.epoch_rows), generator=self.generator)]
+            order = order.to(self.feed.index_device)
+            batches += [order[step * size:(step + 1) * size] for step in range(self.steps_per_pass)]
+        return batches
 
     def end_epoch(self, epoch: int, losses: list[float], lr: float, preprocess, progress: Progress,
                   callbacks) -> None:
@@ -152,12 +155,13 @@ class _Run:
         state, history = self.state, self.state.history
         state.epoch = epoch + 1
         weighted = torch.tensor(losses, dtype=torch.float64) * self.sizes
-        history["train_loss"].append(float(weighted.sum().item() / len(self.epoch_rows)))
+        samples = float(self.sizes.sum())
+        history["train_loss"].append(float(weighted.sum().item() / samples))
         history["lr"].append(lr)
         if len(self.val_idx):
             val = evaluate_loss(self.model, self.feed, self.y, preprocess, self.group, rows=self.val_idx)
             history["val_loss"].append(val)
-            progress.validated(history["train_loss"][-1], val, len(self.epoch_rows))
+            progress.validated(history["train_loss"][-1], val, samples)
             if not math.isfinite(state.best_val) or val < state.best_val - 1e-6 * abs(state.best_val):
                 state.best_val, state.bad_epochs = val, 0
                 self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -166,14 +170,13 @@ class _Run:
                 state.stopped_early = self.patience is not None and state.bad_epochs >= self.patience
         if not self.group.is_main:
             return
-        last = state.epoch == self.epochs or state.stopped_early
-        if self.checkpoint_path and (last or state.epoch % self.checkpoint_every == 0):
+        if self.checkpoint_path:
             checkpoint.save(self.checkpoint_path, self.fingerprint, self.model, self.optimizer,
                             self.generator, state, self.best_weights)
         seconds = progress.seconds()
         report = EpochReport(epoch + 1, self.epochs, history["train_loss"][-1],
                              history["val_loss"][-1] if len(self.val_idx) else None, lr,
-                             len(self.epoch_rows) / seconds, seconds, data_wait)
+                             samples / seconds, seconds, data_wait)
         # A callback may run the model (figures): its random draws must not shift the run's own.
         with torch.random.fork_rng(devices=[]):
             for callback in callbacks:
