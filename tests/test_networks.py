@@ -1,6 +1,7 @@
 """The network families on every shape they claim, and the training budget that adapts to data."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -84,13 +85,15 @@ def test_residual_models_round_trip_through_a_model_folder(tmp_path, network):
 
 
 def test_small_data_train_more_passes_grouped_into_the_same_epochs():
-    config = train.TrainConfig(epochs=50, min_steps=4000, patience=10)
+    config = train.TrainConfig(epochs=50, min_steps=4000, patience=10, group_passes=True)
     assert train.plan(config, 80) == train.Plan(epochs=50, passes=1, patience=10)  # 4,000 steps already
     assert train.plan(config, 4) == train.Plan(epochs=50, passes=20, patience=10)  # 1,000 passes
     # 167 passes: 56 epochs of 3 (one pass more than needed), patience for the same share.
     assert train.plan(config, 24) == train.Plan(epochs=56, passes=3, patience=12)
     # 77 passes do not group: the epochs stretch, and patience with them.
     assert train.plan(config, 52) == train.Plan(epochs=77, passes=1, patience=16)
+    # Images and windows validate every pass: their epochs stretch.
+    assert train.plan(replace(config, group_passes=False), 4) == train.Plan(1000, 1, 200)
     assert train.plan(train.TrainConfig(epochs=3, min_steps=0, patience=None), 1) == train.Plan(3, 1, None)
     # Fine-tuning validates after every pass, as it always has, to keep the best.
     fine_tuning = train.TrainConfig(epochs=1, min_steps=40, group_passes=False)
@@ -102,14 +105,14 @@ def test_auto_epochs_train_small_data_longer_and_explicit_epochs_exactly(monkeyp
     common = {"latent_dim": 2, "batch_size": 16, "patience": None, "verbose": 0, "random_state": 0}
     assert aekit.AutoEncoder(epochs=7, **common).fit(X).n_iter_ == 7
     monkeypatch.setattr(train.config, "AUTO_MIN_STEPS_VECTORS", 400)  # 54 training rows: 4 steps a pass
-    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS", 240)  # images (and windows) have their own minimum
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS", 480)  # images (and windows) have their own minimum
     steps = []
     monkeypatch.setattr(train.loop, "learning_rate", lambda config, step, total: steps.append(step) or 1e-3)
     auto = aekit.AutoEncoder(**common).fit(X)  # 100 passes: 50 epochs of 2
     assert auto.n_iter_ == 50 and len(auto.history_["train_loss"]) == len(auto.history_["val_loss"]) == 50
     assert steps == list(range(400))
     images = np.random.default_rng(0).random((60, 1, 8, 8)).astype(np.float32)
-    assert aekit.AutoEncoder(**common).fit(images).n_iter_ == 60
+    assert aekit.AutoEncoder(**common).fit(images).n_iter_ == 120  # 120 passes, each an epoch
 
 
 def test_a_temporal_networks_windows_train_as_long_flat_or_as_sequences(monkeypatch, tmp_path):

@@ -99,9 +99,9 @@ COMMON_DOC = """
         The most epochs to train (early stopping may end sooner); each is one pass over the
         training data, validated once. "auto": 50, and where 50 passes make fewer than 2,000
         optimisation steps (small data sets: 500 images are 4 batches), 1,000 for table rows
-        (flat vectors), as many passes as make them, grouped into about 50 epochs of several
-        passes each (``patience`` stretched in proportion where they do not group;
-        benchmarks/training_budget.py, tabular_budget.py).
+        (flat vectors), as many passes as make them: for table rows grouped into about 50
+        epochs of several passes each, for images and windows one pass an epoch, with
+        ``patience`` stretched in proportion (benchmarks/training_budget.py, tabular_budget.py).
     batch_size : int, default=128
     learning_rate : float, default=1e-3
         Adam's step size.

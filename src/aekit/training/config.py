@@ -30,7 +30,7 @@ class TrainConfig:
 
     epochs: int = 50
     min_steps: int = 0  # small data sets train more passes, up to this many steps (plan)
-    group_passes: bool = True  # several passes an epoch where min_steps needs them (plan)
+    group_passes: bool = False  # several passes an epoch where min_steps needs them (plan)
     batch_size: int = 128
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
@@ -50,6 +50,7 @@ def train_config(params: dict, sample_shape: tuple[int, ...], seed: int) -> Trai
     return TrainConfig(
         epochs=AUTO_EPOCHS if auto else params["epochs"],
         min_steps=auto_min_steps(sample_shape, params.get("network")) if auto else 0,
+        group_passes=table_rows(sample_shape, params.get("network")),
         batch_size=params["batch_size"], learning_rate=params["learning_rate"],
         lr_schedule=params["lr_schedule"], validation_fraction=params["validation_fraction"],
         patience=params["patience"], precision=params["precision"], random_state=seed,
@@ -67,12 +68,17 @@ def fine_tune_config(params: dict, sample_shape: tuple[int, ...], seed: int, *, 
                    compile=False)
 
 
+def table_rows(sample_shape: tuple[int, ...], network=None) -> bool:
+    """Whether samples of ``sample_shape`` for ``network`` train as table rows: flat vectors for
+    any network but the temporal one (whose windows train alike flat or as sequences)."""
+    return len(sample_shape) == 1 and not (isinstance(network, str) and network == "temporal")
+
+
 def auto_min_steps(sample_shape: tuple[int, ...], network=None) -> int:
     """The fewest steps epochs="auto" trains on samples of ``sample_shape`` with ``network``:
     a temporal network's windows get the same whether they come flat ``(time,)`` (one value
     column, as a CSV's windows load) or as ``(channels, time)`` sequences."""
-    vectors = len(sample_shape) == 1 and not (isinstance(network, str) and network == "temporal")
-    return AUTO_MIN_STEPS_VECTORS if vectors else AUTO_MIN_STEPS
+    return AUTO_MIN_STEPS_VECTORS if table_rows(sample_shape, network) else AUTO_MIN_STEPS
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,15 @@ class Plan:
 
 def plan(config: TrainConfig, steps_per_pass: int) -> Plan:
     """The plan for data with ``steps_per_pass`` steps a pass: ``config.epochs`` single passes,
-    or, where those make fewer than ``config.min_steps`` steps, as many passes as make them,
-    grouped so that the run still has about ``config.epochs`` epochs (a 100-row table: 50 epochs
-    of 20 one-step passes, where validating after each of 1,000 passes cost about as much as the
-    training). Where the passes do not group (fewer than twice ``config.epochs`` of them, or
-    ``config.group_passes`` off), the epochs stretch instead, and patience with them, so that
-    early stopping waits for the same share of the training (on 500 images, 10 epochs are 40
-    steps: noise in the loss of 50 validation images, not a plateau)."""
+    or, where those make fewer than ``config.min_steps`` steps, as many passes as make them.
+    With ``config.group_passes`` (table rows) the passes are grouped so that the run still has
+    about ``config.epochs`` epochs (a 100-row table: 50 epochs of 20 one-step passes, where
+    validating after each of 1,000 passes cost about as much as the training). Otherwise
+    (images and windows: grouped, the watched temporal model alarmed less well at the default
+    level, benchmarks/NOTES.md), and where the passes do not group (fewer than twice
+    ``config.epochs``), the epochs stretch instead, and patience with them, so that early
+    stopping waits for the same share of the training (on 500 images, 10 epochs are 40 steps:
+    noise in the loss of 50 validation images, not a plateau)."""
     if steps_per_pass * config.epochs >= config.min_steps:
         return Plan(config.epochs, 1, config.patience)
     total = math.ceil(config.min_steps / steps_per_pass)
