@@ -70,6 +70,24 @@ def test_training_divergence_names_epoch_step_and_terms(vectors):
         aekit.VAE(**fast(learning_rate=1e30, scaler="none")).fit(vectors * 1e30)
 
 
+def test_a_divergence_in_a_later_pass_of_an_epoch_reports_its_own_batch():
+    """A small table's epoch makes several passes: the step that diverged is found in the
+    epoch's list, and its terms are divided by the rows of that step's batch in its pass."""
+    import torch
+
+    from aekit._distributed import SINGLE
+    from aekit.training.checks import StepLosses
+    from aekit.training.fused import StepResult
+
+    losses = StepLosses(SINGLE, batch_size=4, n_train=6)  # passes of 2 steps: 4 rows, then 2
+    losses.start_epoch()
+    for loss in (1.0, 2.0, 3.0):
+        losses.add(StepResult(torch.tensor(loss), torch.ones(4), torch.zeros(4)))
+    losses.add(StepResult(torch.tensor(float("nan")), torch.full((2,), 3.0), torch.full((2,), 5.0)))
+    with pytest.raises(aekit.TrainingDivergedError, match=r"epoch 2, step 4 \(reconstruction NLL 3, KL 5\)"):
+        losses.check(epoch=1)
+
+
 def _saved(fitted, tmp_path):
     fitted.save(tmp_path / "m")
     return tmp_path / "m"
