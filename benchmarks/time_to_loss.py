@@ -25,8 +25,8 @@ import torch
 from common import load_fashion_mnist, write_result
 from mlp_vae import D, aekit_parts, aekit_vae, negative_elbo, pythae_model, pythae_parts
 
-# Fibonacci-like to 34 epochs, then ~20% steps: past 34 the loss moves by tenths of a nat, and a
-# coarse grid would overstate aekit's time by up to a third of it.
+# Fibonacci-like to 34 epochs, then ~20% steps: past 34 the loss moves by tenths of a nat, and the
+# Fibonacci grid's next budget, 55, could overstate aekit's time by more than half.
 AEKIT_BUDGETS = (1, 2, 3, 5, 8, 13, 21, 34, 40, 47, 55, 68, 89)
 
 
