@@ -120,6 +120,44 @@ def test_a_killed_and_resumed_run_ends_with_the_same_weights(vectors, tmp_path, 
     assert all(torch.equal(ref[k], res[k]) for k in ref)
 
 
+def test_small_data_checkpoint_once_an_epoch_and_resume_exactly(tmp_path, monkeypatch):
+    """A small table's epochs group several passes: each is checkpointed, and a run killed after
+    its third resumes to the same weights. Images stretch to one-pass epochs instead, and are
+    checkpointed as often as 50 epochs would be (every tenth of their 500)."""
+    from aekit import checkpoint
+    from aekit import training as train
+
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS_VECTORS", 800)  # 54 rows, batch 16: 4 steps a pass
+    monkeypatch.setattr(train.config, "AUTO_MIN_STEPS", 2000)  # 500 one-pass epochs of 4 steps
+    table = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    params = {"latent_dim": 2, "batch_size": 16, "patience": None, "verbose": 0, "random_state": 0}
+    reference = aekit.VAE(**params).fit(table)
+    real_save, saves = checkpoint.save, []
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        saves.append(args[5].epoch)  # the TrainState
+        if len(saves) == 3:
+            raise _Killed
+
+    monkeypatch.setattr(checkpoint, "save", save_then_die)
+    with pytest.raises(_Killed):
+        aekit.VAE(**params).fit(table, checkpoint_path=tmp_path / "t.safetensors")
+    assert saves == [1, 2, 3]
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    resumed = aekit.VAE(**params).fit(table, checkpoint_path=tmp_path / "t.safetensors", resume=True)
+    assert resumed.n_iter_ == reference.n_iter_ == 50  # 200 passes: 50 epochs of 4
+    assert resumed.history_["train_loss"] == reference.history_["train_loss"]
+    ref, res = reference.model_.state_dict(), resumed.model_.state_dict()
+    assert all(torch.equal(ref[k], res[k]) for k in ref)
+
+    saves.clear()
+    monkeypatch.setattr(checkpoint, "save", lambda *args, **kwargs: saves.append(args[5].epoch))
+    images = np.random.default_rng(0).random((60, 1, 4, 4)).astype(np.float32)
+    assert aekit.AutoEncoder(**params).fit(images, checkpoint_path=tmp_path / "i.safetensors").n_iter_ == 500
+    assert saves == list(range(10, 501, 10))
+
+
 def test_resume_refuses_a_checkpoint_from_other_settings(vectors, tmp_path):
     path = str(tmp_path / "ckpt.safetensors")
     aekit.AutoEncoder(**fast()).fit(vectors, checkpoint_path=path)

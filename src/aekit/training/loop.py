@@ -122,6 +122,8 @@ class _Run:
         self.plan = plan(config, self.steps_per_pass)
         self.epochs, self.patience = self.plan.epochs, self.plan.patience
         self.steps_per_epoch = self.steps_per_pass * self.plan.passes
+        # A stretched run (images, windows) checkpoints as often as an unstretched one would.
+        self.checkpoint_every = max(1, self.epochs // config.epochs)
         self.total_steps = self.steps_per_epoch * self.epochs
         self.state, self.best_weights = checkpoint.TrainState(), None
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
@@ -170,7 +172,8 @@ class _Run:
                 state.stopped_early = self.patience is not None and state.bad_epochs >= self.patience
         if not self.group.is_main:
             return
-        if self.checkpoint_path:
+        last = state.epoch == self.epochs or state.stopped_early
+        if self.checkpoint_path and (last or state.epoch % self.checkpoint_every == 0):
             checkpoint.save(self.checkpoint_path, self.fingerprint, self.model, self.optimizer,
                             self.generator, state, self.best_weights)
         seconds = progress.seconds()
