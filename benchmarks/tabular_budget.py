@@ -3,11 +3,12 @@ exploration for issue #12's time target: no slower than 2x PyOD's AutoEncoder)
 
 ADBench's 24 sets, the protocol of tabular.py, seeds 0..N-1. Each candidate is
 ``AnomalyDetector(VAE(network="mlp", ...))`` with the shipped scoring (model score plus the
-5-NN distance); candidates differ in the hidden widths and the minimum number of training
-steps that ``epochs="auto"`` gives table rows (``aekit.training.config.AUTO_MIN_STEPS_VECTORS``: 2,000 when
-this ran, 1,000 since, from its result). PyOD's AutoEncoder is timed on the same splits as the
-reference. Prints per-set AUROC and seconds; writes
-results/tabular_budget.json.
+5-NN distance); candidates differ in the hidden widths, early stopping (patience, and the least
+improvement of the validation loss that counts: ``aekit.training.loop.MIN_IMPROVEMENT``) and the
+minimum number of training steps that ``epochs="auto"`` gives table rows
+(``aekit.training.config.AUTO_MIN_STEPS_VECTORS``: 2,000 when this first ran, 1,000 since, from
+its result). PyOD's AutoEncoder is timed on the same splits as the reference. Prints per-set
+AUROC and seconds; writes results/tabular_budget.json.
 
     python benchmarks/tabular_budget.py [--seeds 2] [--sets a,b] [--candidate NAME ...] [--result NAME]
 """
@@ -24,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 import aekit
 import aekit.training.config
+import aekit.training.loop
 from common import shared_data, write_result
 from tabular import split
 
@@ -34,20 +36,25 @@ def narrow(n_features: int) -> tuple[int, int]:
     return width, width // 2
 
 
-CANDIDATES = {  # name -> (hidden widths as a function of the feature count or None, min steps)
-    "256-128, 2000 steps": (None, 2000),
-    "narrow, 2000 steps": (narrow, 2000),
-    "256-128, 1000 steps": (None, 1000),
-    "narrow, 1000 steps": (narrow, 1000),
-    "256-128, 500 steps": (None, 500),
+# name -> (hidden widths as a function of the feature count or None, min steps, patience, the
+# least relative improvement of the validation loss that counts as one: MIN_IMPROVEMENT)
+CANDIDATES = {
+    "256-128, 2000 steps": (None, 2000, 10, 1e-6),
+    "narrow, 2000 steps": (narrow, 2000, 10, 1e-6),
+    "256-128, 1000 steps": (None, 1000, 10, 1e-6),
+    "narrow, 1000 steps": (narrow, 1000, 10, 1e-6),
+    "256-128, 500 steps": (None, 500, 10, 1e-6),
+    "256-128, 1000 steps, patience 5": (None, 1000, 5, 1e-6),
+    "256-128, 1000 steps, improving by 0.1%": (None, 1000, 10, 1e-3),
 }
 
 
 def run_candidate(name, train, test, seed):
-    widths, min_steps = CANDIDATES[name]
+    widths, min_steps, patience, min_improvement = CANDIDATES[name]
     aekit.training.config.AUTO_MIN_STEPS_VECTORS = min_steps
+    aekit.training.loop.MIN_IMPROVEMENT = min_improvement
     hidden = None if widths is None else widths(train.shape[1])
-    model = aekit.VAE(network="mlp", hidden_dims=hidden, verbose=0)
+    model = aekit.VAE(network="mlp", hidden_dims=hidden, patience=patience, verbose=0)
     return aekit.AnomalyDetector(model, random_state=seed).fit(train).anomaly_score(test)
 
 

@@ -34,6 +34,9 @@ from .precision import use_bf16
 # reads them every CHECK_EVERY steps and at the end of each epoch; a non-finite loss is still
 # reported at the first step where it occurred.
 CHECK_EVERY = 25
+# An epoch improves on the best validation loss when it is lower by more than this share of it
+# (early stopping counts the epochs that do not).
+MIN_IMPROVEMENT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,8 @@ class _Run:
             val = evaluate_loss(self.model, self.feed, self.y, preprocess, self.group, rows=self.val_idx)
             history["val_loss"].append(val)
             progress.validated(history["train_loss"][-1], val, samples)
-            if not math.isfinite(state.best_val) or val < state.best_val - 1e-6 * abs(state.best_val):
+            improved = val < state.best_val - MIN_IMPROVEMENT * abs(state.best_val)
+            if not math.isfinite(state.best_val) or improved:
                 state.best_val, state.bad_epochs = val, 0
                 self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             else:
