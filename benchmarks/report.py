@@ -35,8 +35,9 @@ TARGETS = {
            "sums (compare with the 1-thread control).",
     "speed": "Targets (issue #32): aekit ≥ 3× pythae at batch 128 and ≥ 5× at batch 512; the MLP VAE at "
              "batch 512 at ≥ 60% of the bf16 matmul peak on a CPU with AMX (`gflops` against "
-             "`matmul_peak_gflops`; without AMX, bf16 is emulated and aekit trains in fp32). Earlier "
-             "(issues #2, #5): ≥ 1.5× at 128 and ≥ 3× at 512.",
+             "`matmul_peak_gflops`; without native bf16, AMX or AVX-512 BF16, aekit trains in fp32). "
+             "pythae and aekit's default: the median of `rounds` alternating runs, `rounds_range` "
+             "their spread. Earlier (issues #2, #5): ≥ 1.5× at 128 and ≥ 3× at 512.",
     "speed_check": "CI's guard (issue #32): aekit's time per step over a plain PyTorch loop's, same model, "
                    "same process; the run fails above `floor`.",
     "false_alarms": "Target (issue #33): on normal data not seen in training, the realised false-alarm "
@@ -152,13 +153,14 @@ def _table(rows: list[dict]) -> str:
 
 
 def _isa(machine: dict) -> str:
-    """The widest vector unit and AMX, e.g. " (AVX-512)"; said to be unknown for results recorded
-    before the flags were."""
+    """The widest vector unit and what computes bf16 natively (AVX-512 BF16, AMX), e.g.
+    " (AVX-512, AVX-512 BF16)"; said to be unknown for results recorded before the flags were."""
     if "cpu_isa" not in machine:
         return " (CPU flags not recorded)"
     isa = machine["cpu_isa"]
     vector = "AVX-512" if "avx512f" in isa else "AVX2" if "avx2" in isa else None
-    units = [u for u in (vector, "AMX" if "amx_tile" in isa else None) if u]
+    units = [u for u in (vector, "AVX-512 BF16" if "avx512_bf16" in isa else None,
+                         "AMX" if "amx_tile" in isa else None) if u]
     return f" ({', '.join(units)})" if units else ""
 
 

@@ -11,14 +11,18 @@ Adam at 1e-3) on Fashion-MNIST scaled to [0, 1], at batch 128, 512 and 2048, in 
 Each trains for the same epochs from scratch; the table reports training samples/s, the ratio to
 pythae and the negative ELBO per test image afterwards (same estimator for all), so speed is
 never bought with a worse model. The machine's dense-matmul peak (fp32 and bf16) is measured in
-the same run for the achieved-GFLOP/s column.
+the same run for the achieved-GFLOP/s column. A shared machine's speed drifts by tens of percent
+within minutes, so pythae and aekit's default train alternately ``--rounds`` times at each batch
+size and the table gives each one's median rate (the ratio is of the medians) and the range of
+its rounds; the plain loop and the forced-fp32 aekit run once.
 
-    python benchmarks/speed.py [--quick] [--epochs N]
+    python benchmarks/speed.py [--quick] [--epochs N] [--rounds R]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 
@@ -96,7 +100,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6,000 images, one epoch")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of pythae and aekit")
     args = parser.parse_args()
+    rounds = 1 if args.quick else args.rounds
     X_train, _, X_test, _ = load_fashion_mnist()
     n = 6000 if args.quick else len(X_train)
     epochs = 1 if args.quick else args.epochs
@@ -113,20 +119,24 @@ def main():
     print(f"dense matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {bf16}")
     rows = []
     for batch in (128, 512, 2048):
-        results = {"plain DataLoader loop": run_plain(X, X_test, batch, epochs),
-                   "pythae 0.1.2": run_pythae(X, X_test, batch, epochs)}
-        for precision in ("auto", "fp32"):
-            seconds, loss, used = run_aekit(X_uint8, X_test, batch, epochs, precision)
-            results[f"aekit ({used}{', default' if precision == 'auto' else ''})"] = (seconds, loss)
-        pythae_rate = n * epochs / results["pythae 0.1.2"][0]
-        for tool, (seconds, loss) in results.items():
-            rate = n * epochs / seconds
-            rows.append({"batch_size": batch, "tool": tool, "samples_s": round(rate),
+        results = {"plain DataLoader loop": [run_plain(X, X_test, batch, epochs)]}
+        for _ in range(rounds):  # alternating, so that drift slows both alike
+            results.setdefault("pythae 0.1.2", []).append(run_pythae(X, X_test, batch, epochs))
+            seconds, loss, used = run_aekit(X_uint8, X_test, batch, epochs, "auto")
+            results.setdefault(f"aekit ({used}, default)", []).append((seconds, loss))
+        seconds, loss, used = run_aekit(X_uint8, X_test, batch, epochs, "fp32")
+        results[f"aekit ({used})"] = [(seconds, loss)]
+        rates = {tool: sorted(n * epochs / seconds for seconds, _ in runs) for tool, runs in results.items()}
+        pythae_rate = statistics.median(rates["pythae 0.1.2"])
+        for tool, runs in results.items():
+            rate, loss = statistics.median(rates[tool]), runs[0][1]
+            spread = f"{rates[tool][0]:,.0f}-{rates[tool][-1]:,.0f}" if len(runs) > 1 else None
+            rows.append({"batch_size": batch, "tool": tool, "samples_s": round(rate), "rounds_range": spread,
                          "vs_pythae": round(rate / pythae_rate, 2), "test_neg_elbo": round(loss, 2),
                          "gflops": round(3 * 2 * FORWARD_MACS * rate / 1e9, 1)})
-            print(f"batch {batch:4d}  {tool:28s} {rate:9,.0f} samples/s  x{rate / pythae_rate:4.2f} "
-                  f"vs pythae  test -ELBO {loss:7.2f}", flush=True)
-    write_result("speed", rows, quick=args.quick, epochs=epochs, n_train=n,
+            print(f"batch {batch:4d}  {tool:28s} {rate:9,.0f} samples/s ({spread or 'one run'})  "
+                  f"x{rate / pythae_rate:4.2f} vs pythae  test -ELBO {loss:7.2f}", flush=True)
+    write_result("speed", rows, quick=args.quick, epochs=epochs, n_train=n, rounds=rounds,
                  matmul_peak_gflops={k: None if v is None else round(v) for k, v in peak.items()})
 
 
